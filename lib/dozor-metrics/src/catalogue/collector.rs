@@ -1,0 +1,111 @@
+//! The collector's metrics about itself and about the fleet of agents sending to it.
+
+use crate::metric;
+
+metric!(
+    RECEIVED_POINTS {
+        name: "dozor.collector.received.points",
+        instrument: Counter,
+        unit: "{point}",
+        attributes: ["receiver"],
+        source: "data points in accepted OTLP requests (receiver=otlp_grpc or otlp_http)",
+        description: "Data points accepted by the collector's receivers.",
+    },
+    "collector"
+);
+
+metric!(
+    REQUESTS {
+        name: "dozor.collector.requests",
+        instrument: Counter,
+        unit: "{request}",
+        attributes: ["receiver", "outcome"],
+        source: "OTLP export requests, outcome=accepted or refused",
+        description: "OTLP export requests received, by outcome.",
+    },
+    "collector"
+);
+
+metric!(
+    REFUSED_REQUESTS {
+        name: "dozor.collector.refused.requests",
+        instrument: Counter,
+        unit: "{request}",
+        attributes: ["receiver", "reason"],
+        source: "refused OTLP requests by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found",
+        description: "OTLP export requests the collector refused, by reason.",
+    },
+    "collector"
+);
+
+metric!(
+    DROPPED_POINTS {
+        name: "dozor.collector.dropped.points",
+        instrument: Counter,
+        unit: "{point}",
+        attributes: ["reason"],
+        source: "data points in accepted requests that could not be stored: unsupported_type (exponential histograms, summaries), invalid",
+        description: "Data points accepted but not stored, by reason.",
+    },
+    "collector"
+);
+
+metric!(
+    SERIES {
+        name: "dozor.collector.series",
+        instrument: UpDownCounter,
+        unit: "{series}",
+        attributes: [],
+        source: "the series store",
+        description: "Series currently held by the series store.",
+    },
+    "collector"
+);
+
+metric!(
+    SERIES_EXPIRED {
+        name: "dozor.collector.series.expired",
+        instrument: Counter,
+        unit: "{series}",
+        attributes: [],
+        source: "series removed because no point arrived within series_ttl",
+        description: "Series that went stale and were removed.",
+    },
+    "collector"
+);
+
+metric!(
+    AGENT_LAST_SEEN {
+        name: "dozor.collector.agent.last_seen_timestamp",
+        instrument: Gauge,
+        unit: "s",
+        attributes: ["agent", "host.name", "site", "role"],
+        source: "wall clock when the last accepted request from that agent (resource service.instance.id) arrived",
+        description: "Unix time the collector last accepted data from each agent.",
+    },
+    "collector"
+);
+
+metric!(
+    AGENTS {
+        name: "dozor.collector.agents",
+        instrument: UpDownCounter,
+        unit: "{agent}",
+        attributes: [],
+        source: "the fleet view",
+        description: "Agents the collector has heard from within agent_ttl.",
+    },
+    "collector"
+);
+
+/// Every collector self-metric, in documentation order.
+pub static ALL: &[&crate::MetricDef] = &[
+    &RECEIVED_POINTS,
+    &REQUESTS,
+    &REFUSED_REQUESTS,
+    &DROPPED_POINTS,
+    &SERIES,
+    &SERIES_EXPIRED,
+    &AGENT_LAST_SEEN,
+    &AGENTS,
+];

@@ -1,0 +1,174 @@
+//! The metric catalogue: every metric dozor emits is declared here exactly once.
+//!
+//! A declaration carries what OpenTelemetry's mdatagen `metadata.yaml` carries: name, instrument,
+//! unit (UCUM), attributes, description and the source the value is read from. The Prometheus name
+//! is derived from it by [`crate::naming`], never typed by hand. `docs/metrics.md` is generated
+//! from [`ALL`] (see `cargo run -p xtask -- generate`), and the tests in `tests/catalogue.rs` check
+//! that dashboards and alerts only query names this catalogue can produce.
+
+pub mod agent;
+pub mod collector;
+pub mod container;
+pub mod host;
+
+/// The kind of OpenTelemetry instrument a metric is recorded with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instrument {
+    /// Monotonic cumulative sum: Prometheus `counter`, name ends in `_total`.
+    Counter,
+    /// Non-monotonic cumulative sum (a level that can go down): Prometheus `gauge`.
+    UpDownCounter,
+    /// Last observed value: Prometheus `gauge`.
+    Gauge,
+    /// Distribution with explicit bucket bounds: Prometheus `histogram`.
+    Histogram,
+}
+
+impl Instrument {
+    /// The name used in the generated reference.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrument::Counter => "counter",
+            Instrument::UpDownCounter => "updowncounter",
+            Instrument::Gauge => "gauge",
+            Instrument::Histogram => "histogram",
+        }
+    }
+}
+
+/// One declared metric.
+#[derive(Debug, PartialEq)]
+pub struct MetricDef {
+    /// OpenTelemetry name, e.g. `system.cpu.time`.
+    pub name: &'static str,
+    /// One sentence, shown as the Prometheus `# HELP`.
+    pub description: &'static str,
+    /// UCUM unit: `s`, `By`, `1`, `{packet}`.
+    pub unit: &'static str,
+    /// The instrument kind.
+    pub instrument: Instrument,
+    /// Attribute keys every data point carries, in this order.
+    pub attributes: &'static [&'static str],
+    /// Where the value comes from (file, field, query), for the reference.
+    pub source: &'static str,
+    /// The integration or component that emits it (`host`, `agent`, `collector`).
+    pub emitter: &'static str,
+}
+
+impl MetricDef {
+    /// The Prometheus metric family name the collector exposes for this metric.
+    pub fn prometheus_name(&self) -> String {
+        crate::naming::metric_name(self.name, self.unit, self.prometheus_kind())
+    }
+
+    /// The Prometheus metric type this metric is exposed as.
+    pub fn prometheus_kind(&self) -> crate::exposition::Kind {
+        use crate::exposition::Kind;
+        match self.instrument {
+            Instrument::Counter => Kind::Counter,
+            Instrument::UpDownCounter | Instrument::Gauge => Kind::Gauge,
+            Instrument::Histogram => Kind::Histogram,
+        }
+    }
+
+    /// Every Prometheus series name this metric can produce (histograms add suffixes).
+    pub fn prometheus_series_names(&self) -> Vec<String> {
+        let base = self.prometheus_name();
+        match self.instrument {
+            Instrument::Histogram => ["_bucket", "_sum", "_count"]
+                .iter()
+                .map(|s| format!("{base}{s}"))
+                .collect(),
+            _ => vec![base],
+        }
+    }
+
+    /// The Prometheus label names of this metric's attributes.
+    pub fn prometheus_labels(&self) -> Vec<String> {
+        self.attributes
+            .iter()
+            .map(|a| crate::naming::label_name(a))
+            .collect()
+    }
+}
+
+/// Every metric in the catalogue, in documentation order.
+pub fn all() -> impl Iterator<Item = &'static MetricDef> {
+    host::ALL
+        .iter()
+        .chain(container::ALL)
+        .chain(agent::ALL)
+        .chain(collector::ALL)
+        .copied()
+}
+
+/// Looks a metric up by its OpenTelemetry name.
+pub fn by_name(name: &str) -> Option<&'static MetricDef> {
+    all().find(|m| m.name == name)
+}
+
+/// Declares catalogue entries tersely; every field is still named at the call site.
+#[macro_export]
+macro_rules! metric {
+    ($ident:ident {
+        name: $name:literal,
+        instrument: $inst:ident,
+        unit: $unit:literal,
+        attributes: [$($attr:literal),* $(,)?],
+        source: $source:literal,
+        description: $desc:literal $(,)?
+    }, $emitter:literal) => {
+        #[doc = $desc]
+        pub static $ident: $crate::catalogue::MetricDef = $crate::catalogue::MetricDef {
+            name: $name,
+            description: $desc,
+            unit: $unit,
+            instrument: $crate::catalogue::Instrument::$inst,
+            attributes: &[$($attr),*],
+            source: $source,
+            emitter: $emitter,
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_in_both_namings() {
+        let mut otel = HashSet::new();
+        let mut prom = HashSet::new();
+        for m in all() {
+            assert!(otel.insert(m.name), "{} declared twice", m.name);
+            assert!(
+                prom.insert(m.prometheus_name()),
+                "{} collides in Prometheus as {}",
+                m.name,
+                m.prometheus_name()
+            );
+        }
+    }
+
+    #[test]
+    fn declarations_are_complete() {
+        for m in all() {
+            assert!(!m.description.is_empty(), "{}: no description", m.name);
+            assert!(
+                m.description.ends_with('.'),
+                "{}: description must be a sentence",
+                m.name
+            );
+            assert!(!m.unit.is_empty(), "{}: no unit", m.name);
+            assert!(!m.source.is_empty(), "{}: no source", m.name);
+            let keys: HashSet<_> = m.attributes.iter().collect();
+            assert_eq!(
+                keys.len(),
+                m.attributes.len(),
+                "{}: repeated attribute",
+                m.name
+            );
+        }
+    }
+}

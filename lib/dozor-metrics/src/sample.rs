@@ -1,0 +1,239 @@
+//! What integrations record, and how recorded samples become one OTLP export request.
+
+use crate::catalogue::{Instrument, MetricDef};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+/// One recorded value of a catalogue metric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The declaration this value belongs to.
+    pub metric: &'static MetricDef,
+    /// Attribute values, keyed by the declared attribute keys.
+    pub attributes: Vec<(&'static str, String)>,
+    /// The value, already in the declared unit.
+    pub value: f64,
+}
+
+/// Collects the samples of one integration run.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    samples: Vec<Sample>,
+}
+
+impl Recorder {
+    /// A recorder with nothing in it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one value. Attribute keys must be exactly the declared ones, in declared order;
+    /// a mismatch is a programming error, caught by tests (debug assertion) and the golden files.
+    pub fn record(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str]) {
+        debug_assert_eq!(
+            attributes.len(),
+            metric.attributes.len(),
+            "{}: attributes {:?} do not match the declared {:?}",
+            metric.name,
+            attributes,
+            metric.attributes
+        );
+        debug_assert!(
+            metric.instrument != Instrument::Histogram,
+            "{}: histograms are not recorded as numbers",
+            metric.name
+        );
+        if !value.is_finite() {
+            return;
+        }
+        let attributes = metric
+            .attributes
+            .iter()
+            .zip(attributes)
+            .map(|(k, v)| (*k, (*v).to_string()))
+            .collect();
+        self.samples.push(Sample {
+            metric,
+            attributes,
+            value,
+        });
+    }
+
+    /// The samples recorded so far.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// Takes the samples, leaving the recorder empty.
+    pub fn take(&mut self) -> Vec<Sample> {
+        std::mem::take(&mut self.samples)
+    }
+}
+
+/// The samples of one scope (an integration, or the agent itself) collected at one time.
+#[derive(Clone, Debug)]
+pub struct ScopeBatch {
+    /// Instrumentation scope name, e.g. `dozor.integration.host`.
+    pub scope: String,
+    /// Unix time of the collection, in nanoseconds.
+    pub time_unix_nano: u64,
+    /// The samples.
+    pub samples: Vec<Sample>,
+}
+
+/// Builds one OTLP request: one resource, a scope per batch, a metric per declaration.
+///
+/// `start_time_unix_nano` is the start of the cumulative counters (the agent's start).
+pub fn to_request(
+    resource: &[(String, String)],
+    batches: &[ScopeBatch],
+    start_time_unix_nano: u64,
+) -> ExportMetricsServiceRequest {
+    let scope_metrics = batches
+        .iter()
+        .map(|batch| ScopeMetrics {
+            scope: Some(InstrumentationScope {
+                name: batch.scope.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            }),
+            metrics: metrics_of(batch, start_time_unix_nano),
+            schema_url: String::new(),
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: resource.iter().map(|(k, v)| string_kv(k, v)).collect(),
+                ..Default::default()
+            }),
+            scope_metrics,
+            schema_url: String::new(),
+        }],
+    }
+}
+
+fn metrics_of(batch: &ScopeBatch, start: u64) -> Vec<Metric> {
+    let mut metrics: Vec<Metric> = Vec::new();
+    let mut index: Vec<(*const MetricDef, usize)> = Vec::new();
+    for sample in &batch.samples {
+        let key = sample.metric as *const MetricDef;
+        let i = match index.iter().find(|(k, _)| *k == key) {
+            Some((_, i)) => *i,
+            None => {
+                metrics.push(empty_metric(sample.metric));
+                index.push((key, metrics.len() - 1));
+                metrics.len() - 1
+            }
+        };
+        let point = NumberDataPoint {
+            attributes: sample
+                .attributes
+                .iter()
+                .map(|(k, v)| string_kv(k, v))
+                .collect(),
+            start_time_unix_nano: if sample.metric.instrument == Instrument::Gauge {
+                0
+            } else {
+                start
+            },
+            time_unix_nano: batch.time_unix_nano,
+            value: Some(number_data_point::Value::AsDouble(sample.value)),
+            ..Default::default()
+        };
+        match &mut metrics[i].data {
+            Some(metric::Data::Gauge(g)) => g.data_points.push(point),
+            Some(metric::Data::Sum(s)) => s.data_points.push(point),
+            _ => {}
+        }
+    }
+    metrics
+}
+
+fn empty_metric(def: &MetricDef) -> Metric {
+    let data = match def.instrument {
+        Instrument::Gauge | Instrument::Histogram => metric::Data::Gauge(Gauge {
+            data_points: vec![],
+        }),
+        Instrument::Counter | Instrument::UpDownCounter => metric::Data::Sum(Sum {
+            data_points: vec![],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: def.instrument == Instrument::Counter,
+        }),
+    };
+    Metric {
+        name: def.name.into(),
+        description: def.description.into(),
+        unit: def.unit.into(),
+        metadata: vec![],
+        data: Some(data),
+    }
+}
+
+/// A string-valued OTLP attribute.
+pub fn string_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Number of data points in a request (histogram points count once).
+pub fn count_points(req: &ExportMetricsServiceRequest) -> u64 {
+    let mut n = 0u64;
+    for rm in &req.resource_metrics {
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                n += match &m.data {
+                    Some(metric::Data::Gauge(d)) => d.data_points.len(),
+                    Some(metric::Data::Sum(d)) => d.data_points.len(),
+                    Some(metric::Data::Histogram(d)) => d.data_points.len(),
+                    Some(metric::Data::ExponentialHistogram(d)) => d.data_points.len(),
+                    Some(metric::Data::Summary(d)) => d.data_points.len(),
+                    None => 0,
+                } as u64;
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::host;
+
+    #[test]
+    fn samples_of_one_metric_share_one_otlp_metric() {
+        let mut r = Recorder::new();
+        r.record(&host::CPU_TIME, 1.0, &["0", "user"]);
+        r.record(&host::UPTIME, 5.0, &[]);
+        r.record(&host::CPU_TIME, 2.0, &["0", "system"]);
+        r.record(&host::UPTIME, f64::NAN, &[]);
+        let batch = ScopeBatch {
+            scope: "s".into(),
+            time_unix_nano: 7,
+            samples: r.take(),
+        };
+        let req = to_request(&[("host.name".into(), "h".into())], &[batch], 3);
+        assert_eq!(count_points(&req), 3);
+        let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
+        assert_eq!(metrics.len(), 2);
+        assert_eq!(metrics[0].name, "system.cpu.time");
+        let Some(metric::Data::Sum(sum)) = &metrics[0].data else {
+            panic!("not a sum")
+        };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.data_points.len(), 2);
+        assert_eq!(sum.data_points[1].start_time_unix_nano, 3);
+        assert_eq!(sum.data_points[1].time_unix_nano, 7);
+    }
+}
