@@ -289,8 +289,8 @@ pub fn value_string(kv: &KeyValue) -> String {
 /// series wins, deltas are added up. This is what `dozor-agent collect --once` prints and what the
 /// collector's store renders.
 pub fn into_families(points: Vec<Point>) -> Vec<Family> {
-    let mut families: BTreeMap<String, (Kind, String, BTreeMap<Vec<(String, String)>, Value>)> =
-        BTreeMap::new();
+    type SeriesMap = BTreeMap<Vec<(String, String)>, Value>;
+    let mut families: BTreeMap<String, (Kind, String, SeriesMap)> = BTreeMap::new();
     for p in points {
         let entry = families
             .entry(p.family)

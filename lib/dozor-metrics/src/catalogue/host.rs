@@ -1,7 +1,11 @@
 //! Host metrics, read from procfs and sysfs by the agent's `host` integration.
 //!
 //! Names and attributes follow the OpenTelemetry system semantic conventions, and where those
-//! are silent, the OpenTelemetry Collector contrib `hostmetrics` receiver.
+//! are silent, the OpenTelemetry Collector contrib `hostmetrics` receiver. Exception: names
+//! ending in `.count` (`system.process.count`, `system.cpu.logical.count`) become Prometheus
+//! names ending in `_count`, which Prometheus reserves for histograms and summaries (`promtool
+//! check metrics` rejects them), so process counts are `dozor.host.processes` and
+//! `dozor.host.tasks`, and the CPU count is left to `count(system_cpu_time_seconds_total{cpu_mode="idle"})`.
 
 use crate::metric;
 
@@ -25,18 +29,6 @@ metric!(
         attributes: ["cpu.mode"],
         source: "/proc/stat cpu line, difference between two readings",
         description: "Fraction of all CPU time spent in each mode since the previous collection.",
-    },
-    "host"
-);
-
-metric!(
-    CPU_LOGICAL_COUNT {
-        name: "system.cpu.logical.count",
-        instrument: UpDownCounter,
-        unit: "{cpu}",
-        attributes: [],
-        source: "/proc/stat cpuN lines",
-        description: "Number of logical CPUs the kernel reports.",
     },
     "host"
 );
@@ -312,8 +304,8 @@ metric!(
 );
 
 metric!(
-    PROCESS_COUNT {
-        name: "system.process.count",
+    PROCESSES {
+        name: "dozor.host.processes",
         instrument: UpDownCounter,
         unit: "{process}",
         attributes: [],
@@ -324,13 +316,13 @@ metric!(
 );
 
 metric!(
-    PROCESSES_COUNT {
-        name: "system.processes.count",
+    TASKS {
+        name: "dozor.host.tasks",
         instrument: UpDownCounter,
-        unit: "{process}",
-        attributes: ["status"],
-        source: "/proc/stat procs_running and procs_blocked",
-        description: "Processes running or blocked on I/O right now.",
+        unit: "{task}",
+        attributes: ["state"],
+        source: "/proc/stat procs_running (state=running) and procs_blocked (state=blocked)",
+        description: "Tasks (threads) runnable or blocked on I/O right now.",
     },
     "host"
 );
@@ -375,7 +367,6 @@ metric!(
 pub static ALL: &[&crate::MetricDef] = &[
     &CPU_TIME,
     &CPU_UTILIZATION,
-    &CPU_LOGICAL_COUNT,
     &LOAD_1M,
     &LOAD_5M,
     &LOAD_15M,
@@ -397,8 +388,8 @@ pub static ALL: &[&crate::MetricDef] = &[
     &NETWORK_ERRORS,
     &NETWORK_DROPPED,
     &NETWORK_CONNECTIONS,
-    &PROCESS_COUNT,
-    &PROCESSES_COUNT,
+    &PROCESSES,
+    &TASKS,
     &PROCESSES_CREATED,
     &UPTIME,
     &PRESSURE_STALL,

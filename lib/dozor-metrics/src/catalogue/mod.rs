@@ -10,6 +10,7 @@ pub mod agent;
 pub mod collector;
 pub mod container;
 pub mod host;
+pub mod reference;
 
 /// The kind of OpenTelemetry instrument a metric is recorded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,103 @@
+//! Tests of `Host::collect` as a whole: on the fixture trees of `agent/tests/fixtures` (a cgroup
+//! v1 hybrid host like the machine they were taken from, and a cgroup v2 host), and on small
+//! broken trees made on the fly.
+
+mod errors;
+mod v1;
+mod v2;
+
+use super::*;
+use dozor_metrics::sample::Sample;
+use std::path::PathBuf;
+
+pub fn fixture(name: &str) -> Paths {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    Paths {
+        procfs: base.join("proc"),
+        sysfs: base.join("sys"),
+        rootfs: base.join("rootfs"),
+    }
+}
+
+pub fn config(services: &[&str], containers: &[(&str, &str)]) -> Config {
+    let mut config = Config::default();
+    config.cgroups.services = services.iter().map(|s| s.to_string()).collect();
+    config.cgroups.containers = containers
+        .iter()
+        .map(|(name, path)| CgroupTarget {
+            name: name.to_string(),
+            path: path.to_string(),
+        })
+        .collect();
+    config
+}
+
+/// The value of the one sample of `metric` whose attribute values start with `attrs`.
+pub fn value(samples: &[Sample], metric: &str, attrs: &[&str]) -> Option<f64> {
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.metric.name == metric)
+        .filter(|s| {
+            attrs
+                .iter()
+                .zip(&s.attributes)
+                .all(|(want, (_, got))| want == got)
+        })
+        .map(|s| s.value)
+        .collect();
+    assert!(
+        found.len() <= 1,
+        "{metric} {attrs:?} matches {} samples",
+        found.len()
+    );
+    found.first().copied()
+}
+
+/// The distinct values of attribute `index` of `metric`.
+pub fn labels(samples: &[Sample], metric: &str, index: usize) -> Vec<String> {
+    let mut out: Vec<String> = samples
+        .iter()
+        .filter(|s| s.metric.name == metric)
+        .map(|s| s.attributes[index].1.clone())
+        .collect();
+    out.dedup();
+    out
+}
+
+pub fn run(host: &mut Host) -> Vec<Sample> {
+    let mut recorder = Recorder::new();
+    host.collect(&mut recorder)
+        .expect("fixture collects cleanly");
+    recorder.take()
+}
+
+/// A scratch tree under the temp directory, removed on drop.
+pub struct Tree(PathBuf);
+
+impl Tree {
+    pub fn new(name: &str, files: &[(&str, &str)]) -> Tree {
+        let root = std::env::temp_dir().join(format!("dozor-host-{name}-{}", std::process::id()));
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Tree(root)
+    }
+
+    pub fn paths(&self) -> Paths {
+        Paths {
+            procfs: self.0.join("proc"),
+            sysfs: self.0.join("sys"),
+            rootfs: self.0.join("rootfs"),
+        }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,189 @@
+//! `dozor-agent`: collects host, container and service telemetry and sends it over OTLP.
+//!
+//! CLI, configuration, logging and start-up only; the work lives in the modules below.
+
+mod config;
+mod export;
+mod integrations;
+mod once;
+mod resource;
+mod scheduler;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use integrations::Paths;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing::info;
+
+/// Exit code for configuration errors, as documented.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "dozor-agent",
+    version,
+    about = "dozor agent: host, container and service telemetry over OTLP"
+)]
+struct Cli {
+    /// Configuration file (YAML). Without it, a default for this machine: the host integration,
+    /// exported to a collector on 127.0.0.1:4317.
+    #[arg(long, global = true, env = "DOZOR_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// procfs mount point.
+    #[arg(long = "path.procfs", global = true)]
+    procfs: Option<PathBuf>,
+    /// sysfs mount point.
+    #[arg(long = "path.sysfs", global = true)]
+    sysfs: Option<PathBuf>,
+    /// Prefix for file system mount points.
+    #[arg(long = "path.rootfs", global = true)]
+    rootfs: Option<PathBuf>,
+    /// Log filter (error, warn, info, debug, trace or a tracing directive).
+    #[arg(long, global = true, default_value = "info", env = "DOZOR_LOG")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run: collect on schedule and export (the default).
+    Run,
+    /// Validate the configuration file and exit: 0 when valid, 2 with every problem listed.
+    CheckConfig,
+    /// Run every enabled integration once and print the result.
+    Collect {
+        /// Collect once and exit (the only mode for now; required so that a future streaming
+        /// mode does not change this command's meaning).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "prometheus")]
+        format: once::OutputFormat,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let paths = Paths {
+        procfs: cli
+            .procfs
+            .or(config.paths.procfs.clone())
+            .unwrap_or_else(|| "/proc".into()),
+        sysfs: cli
+            .sysfs
+            .or(config.paths.sysfs.clone())
+            .unwrap_or_else(|| "/sys".into()),
+        rootfs: cli
+            .rootfs
+            .or(config.paths.rootfs.clone())
+            .unwrap_or_else(|| "/".into()),
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => {
+            println!(
+                "{}: configuration is valid",
+                cli.config
+                    .as_deref()
+                    .map_or("(default)".into(), |p| p.display().to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collect { once: _, format } => {
+            let resource = resource::attributes(&config.resource, &paths);
+            let (out, failed) = once::collect(
+                integrations::build(&config, &paths),
+                &resource,
+                &promoted(),
+                format,
+            );
+            print!("{out}");
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Run => run(config, paths),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("dozor-agent: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Resource attributes the collector copies onto every series by default; `collect --once`
+/// applies the same so its output matches the collector's.
+fn promoted() -> Vec<String> {
+    vec!["site".into(), "role".into()]
+}
+
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
+    match path {
+        None => Ok(Config::default()),
+        Some(p) => dozor_config::load::<Config>(p).map_err(|e| e.to_string()),
+    }
+}
+
+fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let resource = resource::attributes(&config.resource, &paths);
+        let scheduled = integrations::build(&config, &paths);
+        let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
+        info!(integrations = ?names, endpoints = ?config.exporters.otlp.endpoints, "Agent started.");
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let tasks = scheduler::spawn_all(scheduled, tx);
+        let exporter = if config.exporters.otlp.enabled {
+            let exporter = export::Exporter::new(config.exporters.otlp, resource, scheduler::now_nanos())
+                .context("setting up the OTLP exporter")?;
+            Some(tokio::spawn(exporter.run(rx)))
+        } else {
+            drop(rx);
+            None
+        };
+        shutdown_signal().await;
+        info!("Agent stopping.");
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        if let Some(exporter) = exporter {
+            // The senders are gone with the tasks: the exporter flushes what it holds and ends.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), exporter).await;
+        }
+        info!("Agent stopped.");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}

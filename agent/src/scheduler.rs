@@ -1,0 +1,160 @@
+//! Runs every integration on its own interval and timeout, and records the agent's
+//! `dozor.agent.scrape.*` metrics around each run (node_exporter's `execute()`).
+//!
+//! Each run happens on a blocking thread. A run that exceeds its timeout is counted
+//! (`error.type="timeout"`) and left to finish in the background; the integration's next runs are
+//! skipped (and counted as `error.type="still_running"`) until it returns, so a hanging source
+//! never piles up threads and never delays the other integrations. A panicking integration is
+//! counted (`error.type="panic"`) and keeps its schedule.
+
+use crate::integrations::{Integration, IntegrationError, Scheduled};
+use dozor_metrics::catalogue::agent;
+use dozor_metrics::sample::{Recorder, ScopeBatch};
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+/// The result of one run on the blocking thread.
+type RunResult = (Box<dyn Integration>, Recorder, Result<(), IntegrationError>);
+
+/// Per-integration counters the agent reports about itself.
+#[derive(Default)]
+pub struct ScrapeStats {
+    scrapes: u64,
+    errors: BTreeMap<&'static str, u64>,
+}
+
+impl ScrapeStats {
+    /// Records the self-metrics of one run (or skipped run) into `rec`.
+    pub fn record(
+        &mut self,
+        rec: &mut Recorder,
+        name: &str,
+        duration: Option<Duration>,
+        error: Option<&'static str>,
+    ) {
+        self.scrapes += 1;
+        if let Some(kind) = error {
+            *self.errors.entry(kind).or_default() += 1;
+        }
+        if let Some(d) = duration {
+            rec.record(&agent::SCRAPE_DURATION, d.as_secs_f64(), &[name]);
+        }
+        rec.record(&agent::SCRAPES, self.scrapes as f64, &[name]);
+        for (kind, n) in &self.errors {
+            rec.record(&agent::SCRAPE_ERRORS, *n as f64, &[name, kind]);
+        }
+    }
+}
+
+/// Runs one collection synchronously, catching panics. Used by the scheduler and `collect --once`.
+pub fn collect_once(
+    integration: &mut dyn Integration,
+    rec: &mut Recorder,
+) -> Result<(), IntegrationError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| integration.collect(rec))) {
+        Ok(result) => result,
+        Err(_) => Err(IntegrationError::new("panic", "integration panicked")),
+    }
+}
+
+/// Current Unix time in nanoseconds.
+pub fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Spawns one task per integration; batches go to `tx`.
+pub fn spawn_all(
+    scheduled: Vec<Scheduled>,
+    tx: mpsc::Sender<Vec<ScopeBatch>>,
+) -> Vec<JoinHandle<()>> {
+    scheduled
+        .into_iter()
+        .map(|s| tokio::spawn(run(s, tx.clone())))
+        .collect()
+}
+
+async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
+    let name = s.integration.name();
+    let scope = format!("dozor.integration.{name}");
+    let mut idle: Option<Box<dyn Integration>> = Some(s.integration);
+    let mut pending: Option<JoinHandle<RunResult>> = None;
+    let mut stats = ScrapeStats::default();
+    let mut ticker = tokio::time::interval(s.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        if let Some(handle) = pending.take() {
+            if handle.is_finished() {
+                if let Ok((integration, _, _)) = handle.await {
+                    idle = Some(integration);
+                }
+            } else {
+                pending = Some(handle);
+            }
+        }
+        let mut agent_rec = Recorder::new();
+        let Some(mut integration) = idle.take() else {
+            stats.record(&mut agent_rec, name, None, Some("still_running"));
+            warn!(
+                integration = name,
+                "Integration still running from an earlier run; skipped."
+            );
+            send(&tx, vec![batch("dozor.agent", agent_rec)]).await;
+            continue;
+        };
+        let started = Instant::now();
+        let mut handle = tokio::task::spawn_blocking(move || {
+            let mut rec = Recorder::new();
+            let result = collect_once(integration.as_mut(), &mut rec);
+            (integration, rec, result)
+        });
+        let mut batches = Vec::with_capacity(2);
+        match tokio::time::timeout(s.timeout, &mut handle).await {
+            Ok(Ok((integration, rec, result))) => {
+                idle = Some(integration);
+                let error = result.err().map(|e| {
+                    warn!(integration = name, error = %e, error.type = e.kind, "Integration run failed.");
+                    e.kind
+                });
+                stats.record(&mut agent_rec, name, Some(started.elapsed()), error);
+                batches.push(batch(&scope, rec));
+            }
+            Ok(Err(join_error)) => {
+                // Only reachable if the runtime shuts down: the closure catches panics itself.
+                warn!(integration = name, error = %join_error, "Integration task ended abnormally.");
+                return;
+            }
+            Err(_) => {
+                warn!(integration = name, timeout = ?s.timeout, "Integration run timed out.");
+                stats.record(
+                    &mut agent_rec,
+                    name,
+                    Some(started.elapsed()),
+                    Some("timeout"),
+                );
+                pending = Some(handle);
+            }
+        }
+        batches.push(batch("dozor.agent", agent_rec));
+        send(&tx, batches).await;
+    }
+}
+
+fn batch(scope: &str, mut rec: Recorder) -> ScopeBatch {
+    ScopeBatch {
+        scope: scope.to_string(),
+        time_unix_nano: now_nanos(),
+        samples: rec.take(),
+    }
+}
+
+async fn send(tx: &mpsc::Sender<Vec<ScopeBatch>>, batches: Vec<ScopeBatch>) {
+    // The exporter applies its own bound; a closed channel means the agent is shutting down.
+    let _ = tx.send(batches).await;
+}
