@@ -44,7 +44,7 @@ metric!(
         instrument: Counter,
         unit: "{point}",
         attributes: ["reason"],
-        source: "data points in accepted requests that could not be stored: unsupported_type (exponential histograms, summaries), invalid",
+        source: "data points in accepted requests that could not be stored: unsupported_type (exponential histograms, summaries), invalid (no value, malformed histogram), series_limit (store.max_series reached), name_conflict (a family name already held with another type)",
         description: "Data points accepted but not stored, by reason.",
     },
     "collector"

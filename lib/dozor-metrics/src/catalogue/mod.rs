@@ -3,7 +3,7 @@
 //! A declaration carries what OpenTelemetry's mdatagen `metadata.yaml` carries: name, instrument,
 //! unit (UCUM), attributes, description and the source the value is read from. The Prometheus name
 //! is derived from it by [`crate::naming`], never typed by hand. `docs/metrics.md` is generated
-//! from [`ALL`] (see `cargo run -p xtask -- generate`), and the tests in `tests/catalogue.rs` check
+//! from [`ALL`] (see `cargo run -p xtask -- generate`), and the tests in `tests/content.rs` check
 //! that dashboards and alerts only query names this catalogue can produce.
 
 pub mod agent;
