@@ -218,6 +218,15 @@ fn check_endpoint(e: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
+    /// The commented reference file lists the defaults; it must load to exactly them.
+    #[test]
+    fn reference_file_is_the_defaults() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dozor-agent.example.yaml");
+        let loaded: Config = dozor_config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(format!("{loaded:#?}"), format!("{:#?}", Config::default()));
+    }
+
     #[test]
     fn endpoints() {
         assert!(check_endpoint("http://127.0.0.1:4317").is_ok());
