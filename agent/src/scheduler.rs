@@ -158,3 +158,105 @@ async fn send(tx: &mpsc::Sender<Vec<ScopeBatch>>, batches: Vec<ScopeBatch>) {
     // The exporter applies its own bound; a closed channel means the agent is shutting down.
     let _ = tx.send(batches).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dozor_metrics::catalogue::host;
+    use std::time::Duration;
+
+    /// Behaves as its name says on every run.
+    struct Fake(&'static str);
+
+    impl Integration for Fake {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+            match self.0 {
+                "hangs" => std::thread::sleep(Duration::from_secs(3)),
+                "fails" => return Err(IntegrationError::new("parse", "bad input")),
+                "panics" => panic!("integration bug"),
+                _ => {}
+            }
+            rec.record(&host::UPTIME, 1.0, &[]);
+            Ok(())
+        }
+    }
+
+    /// 100 ms interval; only the hanging one gets a timeout shorter than its run (printing a
+    /// panic's backtrace can take longer than 50 ms under test).
+    fn scheduled(name: &'static str) -> Scheduled {
+        let timeout = if name == "hangs" { 50 } else { 2000 };
+        Scheduled {
+            integration: Box::new(Fake(name)),
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(timeout),
+        }
+    }
+
+    /// The last cumulative value of `dozor.agent.scrape.errors` per (integration, error.type).
+    fn errors(batches: &[ScopeBatch]) -> BTreeMap<(String, String), f64> {
+        let mut out = BTreeMap::new();
+        for s in batches.iter().flat_map(|b| &b.samples) {
+            if s.metric.name == agent::SCRAPE_ERRORS.name {
+                out.insert(
+                    (s.attributes[0].1.clone(), s.attributes[1].1.clone()),
+                    s.value,
+                );
+            }
+        }
+        out
+    }
+
+    /// One failing, one panicking and one hanging integration never stop a healthy one: it keeps
+    /// its schedule, and each failure is counted under its own error type.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_and_hanging_integrations_do_not_stop_the_others() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let tasks = spawn_all(
+            vec![
+                scheduled("healthy"),
+                scheduled("fails"),
+                scheduled("panics"),
+                scheduled("hangs"),
+            ],
+            tx,
+        );
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+        for t in &tasks {
+            t.abort();
+        }
+        let mut batches = Vec::new();
+        while let Ok(b) = rx.try_recv() {
+            batches.extend(b);
+        }
+        let healthy_runs = batches
+            .iter()
+            .filter(|b| b.scope == "dozor.integration.healthy" && !b.samples.is_empty())
+            .count();
+        assert!(
+            healthy_runs >= 9,
+            "healthy integration ran {healthy_runs} times in ~1 s at 100 ms"
+        );
+        let errors = errors(&batches);
+        let get = |i: &str, k: &str| {
+            errors
+                .get(&(i.to_string(), k.to_string()))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        assert!(get("fails", "parse") >= 9.0, "{errors:?}");
+        assert!(get("panics", "panic") >= 9.0, "{errors:?}");
+        assert_eq!(
+            get("hangs", "timeout"),
+            1.0,
+            "a hung run is counted once: {errors:?}"
+        );
+        assert!(
+            get("hangs", "still_running") >= 8.0,
+            "later runs are skipped, not stacked: {errors:?}"
+        );
+        assert_eq!(get("healthy", "timeout"), 0.0);
+    }
+}
