@@ -44,7 +44,7 @@ metric!(
         instrument: Counter,
         unit: "{point}",
         attributes: ["outcome"],
-        source: "data points handed to the sender: outcome=sent (acknowledged by a collector) or failed",
+        source: "data points handed to the sender: outcome=sent (acknowledged by a collector), failed (every attempt failed) or dropped (the export queue was full)",
         description: "Data points the agent exported, by outcome.",
     },
     "agent"
