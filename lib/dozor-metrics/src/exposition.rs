@@ -105,9 +105,6 @@ impl Format {
 /// Writes families in the given format. Families should be sorted by name by the caller.
 pub fn encode(families: &[Family], format: Format, out: &mut String) {
     for family in families {
-        if family.series.is_empty() {
-            continue;
-        }
         encode_family(family, format, out);
     }
     if format == Format::OpenMetrics {
@@ -115,8 +112,12 @@ pub fn encode(families: &[Family], format: Format, out: &mut String) {
     }
 }
 
-fn encode_family(family: &Family, format: Format, out: &mut String) {
+/// Writes one family (without the OpenMetrics `# EOF` terminator, which [`encode`] adds once).
+pub fn encode_family(family: &Family, format: Format, out: &mut String) {
     // OpenMetrics names the counter family without `_total` and its sample with it.
+    if family.series.is_empty() {
+        return;
+    }
     let family_name = match (format, family.kind) {
         (Format::OpenMetrics, Kind::Counter) => {
             family.name.strip_suffix("_total").unwrap_or(&family.name)

@@ -99,10 +99,12 @@ pub fn translate(rm: &ResourceMetrics, opts: &Options, out: &mut Vec<Point>) -> 
 
     let mut info = base.clone();
     for (k, v) in &identity.attributes {
-        if !matches!(
+        let identifying = matches!(
             k.as_str(),
             "service.name" | "service.namespace" | "service.instance.id"
-        ) {
+        );
+        // Promoted attributes are already in `base`.
+        if !identifying && !opts.promote.contains(k) {
             push_label(&mut info, label_name(k), v.clone());
         }
     }
@@ -286,8 +288,8 @@ pub fn value_string(kv: &KeyValue) -> String {
 }
 
 /// Groups points into families sorted by name, series sorted by labels; the last point of a
-/// series wins, deltas are added up. This is what `dozor-agent collect --once` prints and what the
-/// collector's store renders.
+/// series wins, deltas are added up. This is what `dozor-agent collect --once` prints; the
+/// collector keeps the same state in its sharded store (`collector/src/store`).
 pub fn into_families(points: Vec<Point>) -> Vec<Family> {
     type SeriesMap = BTreeMap<Vec<(String, String)>, Value>;
     let mut families: BTreeMap<String, (Kind, String, SeriesMap)> = BTreeMap::new();
@@ -414,6 +416,11 @@ mod tests {
             "{info:?}"
         );
         assert!(!info.iter().any(|(k, _)| k == "service_name"), "{info:?}");
+        // Regression: promoted attributes were added to target_info twice ("plant-a;plant-a").
+        assert!(
+            info.contains(&("site".into(), "plant-a".into())),
+            "{info:?}"
+        );
     }
 
     #[test]

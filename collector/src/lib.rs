@@ -1,0 +1,243 @@
+//! dozor-collector: receives OTLP metrics from dozor agents, keeps the latest state of every
+//! series, and exposes it to Prometheus.
+//!
+//! ```text
+//! receivers/otlp_grpc, receivers/otlp_http  ->  Pipeline (translate)  ->  store (+ fleet)
+//!                                                                            |
+//!                                             exporters/prometheus  <--------+
+//! ```
+//!
+//! [`serve`] binds every listener, starts them and returns the bound addresses, so that tests
+//! and `main` run exactly the same server.
+
+pub mod config;
+pub mod exporters;
+pub mod loadgen;
+pub mod receivers;
+pub mod store;
+pub mod telemetry;
+
+use config::Config;
+use dozor_metrics::translate::Options;
+use receivers::Pipeline;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use store::fleet::Fleet;
+use telemetry::Telemetry;
+use telemetry::events::SeriesExpired;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::info;
+
+/// Why the collector could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// An endpoint is not an `IP:port` (the configuration check reports this first).
+    #[error("{component}: invalid address {endpoint:?}")]
+    Address {
+        /// The component whose endpoint it is.
+        component: &'static str,
+        /// The configured value.
+        endpoint: String,
+    },
+    /// A listener could not be bound (port in use, no permission).
+    #[error("{component}: cannot listen on {address}: {source}")]
+    Bind {
+        /// The component.
+        component: &'static str,
+        /// The address.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A server failed while running.
+    #[error("{component}: {message}")]
+    Server {
+        /// The component.
+        component: &'static str,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The addresses the collector actually listens on (port 0 in the configuration resolved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addrs {
+    /// OTLP/gRPC receiver.
+    pub otlp_grpc: SocketAddr,
+    /// OTLP/HTTP receiver.
+    pub otlp_http: SocketAddr,
+    /// Prometheus exporter.
+    pub prometheus: SocketAddr,
+}
+
+/// A running collector.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addrs: Addrs,
+    /// The pipeline its receivers feed, for in-process inspection.
+    pub pipeline: Pipeline,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Waits until a server fails; returns its error. Never returns while all are healthy.
+    pub async fn failed(&mut self) -> ServeError {
+        loop {
+            match self.tasks.join_next().await {
+                Some(Ok(Err(e))) => return e,
+                Some(Ok(Ok(()))) => continue,
+                Some(Err(e)) => {
+                    return ServeError::Server {
+                        component: "collector",
+                        message: format!("task panicked: {e}"),
+                    };
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and waits for every server.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = joined {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+async fn bind(component: &'static str, endpoint: &str) -> Result<TcpListener, ServeError> {
+    let address: SocketAddr = endpoint.parse().map_err(|_| ServeError::Address {
+        component,
+        endpoint: endpoint.to_string(),
+    })?;
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Bind {
+            component,
+            address,
+            source,
+        })
+}
+
+fn local_addr(component: &'static str, l: &TcpListener) -> Result<SocketAddr, ServeError> {
+    l.local_addr().map_err(|e| ServeError::Server {
+        component,
+        message: e.to_string(),
+    })
+}
+
+/// Binds every listener and starts the receivers, the exporter and the expiry sweeper.
+pub async fn serve(config: &Config) -> Result<Running, ServeError> {
+    let grpc = bind("otlp_grpc", &config.receivers.otlp_grpc.endpoint).await?;
+    let http = bind("otlp_http", &config.receivers.otlp_http.endpoint).await?;
+    let prom = bind("prometheus", &config.exporters.prometheus.endpoint).await?;
+    let addrs = Addrs {
+        otlp_grpc: local_addr("otlp_grpc", &grpc)?,
+        otlp_http: local_addr("otlp_http", &http)?,
+        prometheus: local_addr("prometheus", &prom)?,
+    };
+    let s = &config.store;
+    let pipeline = Pipeline {
+        store: Arc::new(Store::new(
+            s.max_series,
+            s.series_ttl.0,
+            Telemetry::reserved_names(),
+        )),
+        fleet: Arc::new(Fleet::new(s.agent_ttl.0)),
+        telemetry: Arc::new(Telemetry::new()),
+        options: Arc::new(Options {
+            promote: s.resource_to_labels.clone(),
+        }),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let signal = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = JoinSet::new();
+    let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+
+    let (p, sig) = (pipeline.clone(), signal());
+    let grpc_limit = limit(config.receivers.otlp_grpc.max_request_bytes);
+    tasks.spawn(async move {
+        receivers::otlp_grpc::serve(grpc, p, grpc_limit, sig)
+            .await
+            .map_err(|e| server_error("otlp_grpc", e))
+    });
+    let router = receivers::otlp_http::router(
+        pipeline.clone(),
+        limit(config.receivers.otlp_http.max_request_bytes),
+    );
+    let sig = signal();
+    tasks.spawn(async move {
+        axum::serve(http, router)
+            .with_graceful_shutdown(sig)
+            .await
+            .map_err(|e| server_error("otlp_http", e))
+    });
+    let (router, sig) = (exporters::prometheus::router(pipeline.clone()), signal());
+    tasks.spawn(async move {
+        axum::serve(prom, router)
+            .with_graceful_shutdown(sig)
+            .await
+            .map_err(|e| server_error("prometheus", e))
+    });
+    tasks.spawn(sweep(pipeline.clone(), s.series_ttl.0, signal()));
+
+    info!(address = %addrs.otlp_grpc, "OTLP/gRPC receiver listening.");
+    info!(address = %addrs.otlp_http, "OTLP/HTTP receiver listening.");
+    info!(address = %addrs.prometheus, "Prometheus exporter listening.");
+    Ok(Running {
+        addrs,
+        pipeline,
+        stop,
+        tasks,
+    })
+}
+
+fn server_error(component: &'static str, e: impl std::fmt::Display) -> ServeError {
+    ServeError::Server {
+        component,
+        message: e.to_string(),
+    }
+}
+
+/// Expires series and agents in the background, about ten times per `series_ttl` (between
+/// every 50 ms and every 10 s), so memory is released even when nobody scrapes.
+async fn sweep(
+    pipeline: Pipeline,
+    ttl: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let period = (ttl / 10).clamp(Duration::from_millis(50), Duration::from_secs(10));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            _ = ticks.tick() => {}
+        }
+        let p = pipeline.clone();
+        let expired = tokio::task::spawn_blocking(move || {
+            p.fleet.expire();
+            p.store.expire()
+        })
+        .await
+        .unwrap_or(0);
+        SeriesExpired { count: expired }.emit(&pipeline.telemetry);
+    }
+}

@@ -1,0 +1,169 @@
+//! OTLP/gRPC receiver (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export`).
+//!
+//! tonic does the framing: it refuses a message longer than `max_request_bytes` from its length
+//! prefix alone (before buffering it), decompresses gzip into a buffer capped at the same limit
+//! (a gzip bomb stops there), and decodes the protobuf. Those refusals happen before
+//! [`MetricsService::export`] runs, so [`CountRefusals`] sees them on the way out, counts each by
+//! reason, and makes the status say what OTLP clients expect (see [`classify`]).
+
+use super::Pipeline;
+use crate::telemetry::events::RequestRefused;
+use crate::telemetry::{Receiver, Refusal, Telemetry};
+use dozor_metrics::otlp::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use dozor_metrics::otlp::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request, Response, Status};
+
+/// The `MetricsService` implementation: everything that decoded goes to the pipeline.
+#[derive(Debug)]
+struct Export {
+    pipeline: Pipeline,
+}
+
+#[tonic::async_trait]
+impl MetricsService for Export {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let response = self.pipeline.export(Receiver::OtlpGrpc, request.get_ref());
+        Ok(Response::new(response))
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    pipeline: Pipeline,
+    max_request_bytes: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let telemetry = pipeline.telemetry.clone();
+    let service = MetricsServiceServer::new(Export { pipeline })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_request_bytes);
+    Server::builder()
+        .layer(tower::layer::layer_fn(move |inner| CountRefusals {
+            inner,
+            telemetry: telemetry.clone(),
+        }))
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+}
+
+/// Wraps the whole gRPC router: counts refusals made by tonic before the handler ran.
+#[derive(Clone, Debug)]
+pub struct CountRefusals<S> {
+    inner: S,
+    telemetry: Arc<Telemetry>,
+}
+
+impl<S, Req, B> tower::Service<Req> for CountRefusals<S>
+where
+    S: tower::Service<Req, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let future = self.inner.call(request);
+        let telemetry = self.telemetry.clone();
+        Box::pin(async move {
+            let mut response = future.await?;
+            // A refusal is a trailers-only response: its status is in the headers. A call that
+            // reached the handler has its status in the trailers and is counted there.
+            if let Some(status) = Status::from_header_map(response.headers())
+                && let Some((reason, code)) = classify(&status)
+            {
+                RequestRefused {
+                    receiver: Receiver::OtlpGrpc,
+                    reason,
+                    error: &status.message(),
+                }
+                .emit(&telemetry);
+                if code != status.code() {
+                    let _ = Status::new(code, status.message()).add_header(response.headers_mut());
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// The refusal reason for a status tonic produced, and the code to answer with.
+///
+/// tonic says OUT_OF_RANGE for an over-long message, which OTLP clients retry; a request that
+/// is too large will never fit, so it becomes RESOURCE_EXHAUSTED without retry info (permanent,
+/// as gzip bombs already are). Undecodable protobuf and gzip are the client's fault, so
+/// INTERNAL becomes INVALID_ARGUMENT.
+pub fn classify(status: &Status) -> Option<(Refusal, Code)> {
+    let message = status.message();
+    Some(match status.code() {
+        Code::Ok | Code::Cancelled | Code::DeadlineExceeded => return None,
+        Code::OutOfRange | Code::ResourceExhausted => (Refusal::TooLarge, Code::ResourceExhausted),
+        Code::Unimplemented if message.contains("compressed") => {
+            (Refusal::BadEncoding, Code::Unimplemented)
+        }
+        Code::Unimplemented => (Refusal::NotFound, Code::Unimplemented),
+        _ if message.contains("decompress") => (Refusal::BadEncoding, Code::InvalidArgument),
+        _ => (Refusal::DecodeError, Code::InvalidArgument),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tonic_statuses_map_to_reasons() {
+        let cases = [
+            (
+                Status::out_of_range("Error, decoded message length too large"),
+                Some((Refusal::TooLarge, Code::ResourceExhausted)),
+            ),
+            (
+                Status::resource_exhausted("Error decompressing: size limit"),
+                Some((Refusal::TooLarge, Code::ResourceExhausted)),
+            ),
+            (
+                Status::internal("failed to decode Protobuf message: invalid wire type"),
+                Some((Refusal::DecodeError, Code::InvalidArgument)),
+            ),
+            (
+                Status::internal("Error decompressing: invalid gzip header"),
+                Some((Refusal::BadEncoding, Code::InvalidArgument)),
+            ),
+            (
+                Status::unimplemented("Content is compressed with `zstd` which isn't supported"),
+                Some((Refusal::BadEncoding, Code::Unimplemented)),
+            ),
+            (
+                Status::unimplemented(""),
+                Some((Refusal::NotFound, Code::Unimplemented)),
+            ),
+            (Status::cancelled(""), None),
+        ];
+        for (status, want) in cases {
+            assert_eq!(classify(&status), want, "{status:?}");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! OTLP/HTTP receiver: `POST /v1/metrics` with a protobuf body, optionally gzip-compressed.
+//!
+//! The body is bounded before it is held whole: a `Content-Length` over `max_request_bytes` is
+//! refused at once (413) without reading, a body without one is read only up to the limit, and
+//! a gzip body is inflated only up to the same limit, so a gzip bomb costs at most
+//! `max_request_bytes` of memory. JSON (`application/json`) is refused with 415: the agent sends
+//! protobuf, and OTLP/JSON's encoding rules would need their own decoder. Error bodies are a
+//! protobuf `google.rpc.Status`, as the OTLP specification asks.
+
+use super::Pipeline;
+use crate::telemetry::events::RequestRefused;
+use crate::telemetry::{Receiver, Refusal};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use flate2::read::MultiGzDecoder;
+use http::{HeaderMap, Method, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use prost::Message;
+use std::io::Read;
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+#[derive(Clone, Debug)]
+struct Receiving {
+    pipeline: Pipeline,
+    limit: usize,
+}
+
+/// The receiver's routes: `/v1/metrics` and a counting 404 for everything else.
+pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
+    let state = Receiving {
+        pipeline,
+        limit: max_request_bytes,
+    };
+    Router::new()
+        .route("/v1/metrics", any(export))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error responses.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    /// A `google.rpc.Code`.
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    /// What went wrong.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// A refusal: its status code, reason and message.
+struct Refused(StatusCode, Refusal, String);
+
+impl Refused {
+    fn respond(self, state: &Receiving) -> Response {
+        let Refused(status, reason, message) = self;
+        RequestRefused {
+            receiver: Receiver::OtlpHttp,
+            reason,
+            error: &message,
+        }
+        .emit(&state.pipeline.telemetry);
+        let body = RpcStatus {
+            code: rpc_code(status),
+            message,
+        }
+        .encode_to_vec();
+        let mut response = (status, [(header::CONTENT_TYPE, PROTOBUF)], body).into_response();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, http::HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+async fn not_found(State(state): State<Receiving>, request: Request) -> Response {
+    // The path is the client's: cap what of it reaches the log and the response.
+    let path: String = request.uri().path().chars().take(100).collect();
+    let message = format!("no such path {path:?}: OTLP metrics go to /v1/metrics");
+    Refused(StatusCode::NOT_FOUND, Refusal::NotFound, message).respond(&state)
+}
+
+async fn export(State(state): State<Receiving>, request: Request) -> Response {
+    match decode(&state, request).await {
+        Ok(req) => {
+            let response = state.pipeline.export(Receiver::OtlpHttp, &req);
+            ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
+        }
+        Err(refused) => refused.respond(&state),
+    }
+}
+
+async fn decode(
+    state: &Receiving,
+    request: Request,
+) -> Result<ExportMetricsServiceRequest, Refused> {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        let m = format!("method {} not allowed: use POST", parts.method);
+        return Err(Refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::MethodNotAllowed,
+            m,
+        ));
+    }
+    check_media_type(&parts.headers)?;
+    let gzip = check_encoding(&parts.headers)?;
+    let too_large = || {
+        let m = format!("request body larger than {} bytes", state.limit);
+        Refused(StatusCode::PAYLOAD_TOO_LARGE, Refusal::TooLarge, m)
+    };
+    let declared = parts.headers.get(header::CONTENT_LENGTH);
+    if declared
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > state.limit as u64)
+    {
+        return Err(too_large());
+    }
+    let bytes = read_limited(body, state.limit).await.map_err(|e| match e {
+        ReadError::TooLarge => too_large(),
+        ReadError::Io(e) => Refused(
+            StatusCode::BAD_REQUEST,
+            Refusal::DecodeError,
+            format!("reading the body: {e}"),
+        ),
+    })?;
+    let bytes = if gzip {
+        inflate(&bytes, state.limit).map_err(|e| match e {
+            ReadError::TooLarge => too_large(),
+            ReadError::Io(e) => Refused(
+                StatusCode::BAD_REQUEST,
+                Refusal::BadEncoding,
+                format!("invalid gzip body: {e}"),
+            ),
+        })?
+    } else {
+        bytes.to_vec()
+    };
+    ExportMetricsServiceRequest::decode(bytes.as_slice()).map_err(|e| {
+        Refused(
+            StatusCode::BAD_REQUEST,
+            Refusal::DecodeError,
+            format!("invalid protobuf: {e}"),
+        )
+    })
+}
+
+fn check_media_type(headers: &HeaderMap) -> Result<(), Refused> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = value.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case(PROTOBUF) {
+        return Ok(());
+    }
+    let m =
+        format!("unsupported Content-Type {value:?}: send {PROTOBUF} (OTLP/JSON is not supported)");
+    Err(Refused(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Refusal::UnsupportedMediaType,
+        m,
+    ))
+}
+
+/// True for gzip; identity (or no header) is plain.
+fn check_encoding(headers: &HeaderMap) -> Result<bool, Refused> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    match value
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "gzip" | "x-gzip" => Ok(true),
+        "identity" | "" => Ok(false),
+        other => {
+            let m = format!("unsupported Content-Encoding {other:?}: use gzip or none");
+            Err(Refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Refusal::BadEncoding,
+                m,
+            ))
+        }
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Io(String),
+}
+
+/// Reads at most `limit` bytes of body; one more is an error, not an allocation.
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ReadError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
+        Err(e) => Err(ReadError::Io(e.to_string())),
+    }
+}
+
+/// Inflates at most `limit` bytes.
+fn inflate(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    MultiGzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+    if out.len() > limit {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// The `google.rpc.Code` closest to an HTTP status.
+fn rpc_code(status: StatusCode) -> i32 {
+    match status {
+        StatusCode::BAD_REQUEST => 3,       // INVALID_ARGUMENT
+        StatusCode::NOT_FOUND => 5,         // NOT_FOUND
+        StatusCode::PAYLOAD_TOO_LARGE => 8, // RESOURCE_EXHAUSTED
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => 12, // UNIMPLEMENTED
+        _ => 2,                             // UNKNOWN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflate_stops_at_the_limit() {
+        let bomb = gzip(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20_000);
+        assert!(matches!(inflate(&bomb, 1 << 20), Err(ReadError::TooLarge)));
+        assert_eq!(inflate(&gzip(b"abc"), 3).ok(), Some(b"abc".to_vec()));
+        assert!(matches!(inflate(b"not gzip", 100), Err(ReadError::Io(_))));
+    }
+
+    #[test]
+    fn media_types_and_encodings() {
+        let h = |k, v: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(k, http::HeaderValue::from_static(v));
+            m
+        };
+        assert!(
+            check_media_type(&h(
+                header::CONTENT_TYPE,
+                "Application/X-Protobuf; charset=x"
+            ))
+            .is_ok()
+        );
+        assert!(check_media_type(&h(header::CONTENT_TYPE, "application/json")).is_err());
+        assert!(check_media_type(&HeaderMap::new()).is_err());
+        assert!(matches!(
+            check_encoding(&h(header::CONTENT_ENCODING, "GZIP")),
+            Ok(true)
+        ));
+        assert!(matches!(check_encoding(&HeaderMap::new()), Ok(false)));
+        assert!(check_encoding(&h(header::CONTENT_ENCODING, "br")).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! The collector's metrics about itself, kept as plain atomics and rendered with the names and
+//! help texts of `dozor_metrics::catalogue::collector`.
+//!
+//! Nothing here is incremented directly: every increment happens in [`events`], where the same
+//! event type also writes the (rate-limited) log line, so the log and the metric always agree.
+
+pub mod events;
+mod log_every;
+mod reasons;
+
+pub use reasons::{DropReason, Receiver, Refusal};
+
+use dozor_metrics::MetricDef;
+use dozor_metrics::catalogue::collector as catalogue;
+use dozor_metrics::exposition::{Family, Series, Value};
+use log_every::LogEvery;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const RECEIVERS: usize = Receiver::ALL.len();
+const REFUSALS: usize = Refusal::ALL.len();
+const DROPS: usize = DropReason::ALL.len();
+
+/// The collector's own counters. Shared by every receiver and the store sweeper.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    received_points: [AtomicU64; RECEIVERS],
+    accepted: [AtomicU64; RECEIVERS],
+    refused: [[AtomicU64; REFUSALS]; RECEIVERS],
+    dropped: [AtomicU64; DROPS],
+    series_expired: AtomicU64,
+    refused_log: [[LogEvery; REFUSALS]; RECEIVERS],
+    dropped_log: [LogEvery; DROPS],
+}
+
+/// One agent as the fleet view exposes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRow {
+    /// `service.instance.id`, or `host.name` when the agent sends no instance id.
+    pub agent: String,
+    /// `host.name` resource attribute.
+    pub host_name: String,
+    /// `site` resource attribute.
+    pub site: String,
+    /// `role` resource attribute.
+    pub role: String,
+    /// Unix time of the last accepted request, in seconds.
+    pub last_seen: f64,
+}
+
+impl Telemetry {
+    /// A fresh set of counters, all zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests refused so far by one receiver for one reason.
+    pub fn refused(&self, receiver: Receiver, reason: Refusal) -> u64 {
+        self.refused[receiver as usize][reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// The self-metric families, sorted by name. `series` and `agents` come from the store.
+    pub fn families(&self, series: usize, agents: &[AgentRow]) -> Vec<Family> {
+        let get = |a: &AtomicU64| Value::Number(a.load(Ordering::Relaxed) as f64);
+        let mut out = vec![
+            family(&catalogue::RECEIVED_POINTS, |s| {
+                for r in Receiver::ALL {
+                    s.push(row(&[r.as_str()], get(&self.received_points[r as usize])));
+                }
+            }),
+            family(&catalogue::REQUESTS, |s| {
+                for r in Receiver::ALL {
+                    let refused: u64 = self.refused[r as usize]
+                        .iter()
+                        .map(|a| a.load(Ordering::Relaxed))
+                        .sum();
+                    let accepted = get(&self.accepted[r as usize]);
+                    s.push(row(&[r.as_str(), "accepted"], accepted));
+                    s.push(row(&[r.as_str(), "refused"], Value::Number(refused as f64)));
+                }
+            }),
+            family(&catalogue::REFUSED_REQUESTS, |s| {
+                for r in Receiver::ALL {
+                    for reason in Refusal::ALL {
+                        let v = get(&self.refused[r as usize][reason as usize]);
+                        s.push(row(&[r.as_str(), reason.as_str()], v));
+                    }
+                }
+            }),
+            family(&catalogue::DROPPED_POINTS, |s| {
+                for reason in DropReason::ALL {
+                    s.push(row(&[reason.as_str()], get(&self.dropped[reason as usize])));
+                }
+            }),
+            family(&catalogue::SERIES, |s| {
+                s.push(row(&[], Value::Number(series as f64)))
+            }),
+            family(&catalogue::SERIES_EXPIRED, |s| {
+                s.push(row(&[], get(&self.series_expired)))
+            }),
+            family(&catalogue::AGENTS, |s| {
+                s.push(row(&[], Value::Number(agents.len() as f64)))
+            }),
+            family(&catalogue::AGENT_LAST_SEEN, |s| {
+                for a in agents {
+                    let values = [&*a.agent, &*a.host_name, &*a.site, &*a.role];
+                    s.push(row(&values, Value::Number(a.last_seen)));
+                }
+            }),
+        ];
+        // Label names come from the catalogue, values were pushed in declaration order.
+        for (f, def) in out.iter_mut().zip(ALL_RENDERED) {
+            let names = def.prometheus_labels();
+            for series in &mut f.series {
+                for (pair, name) in series.labels.iter_mut().zip(&names) {
+                    pair.0.clone_from(name);
+                }
+                series.labels.sort();
+            }
+            f.series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The family names the collector renders itself: series from agents may not use them.
+    pub fn reserved_names() -> Vec<String> {
+        ALL_RENDERED.iter().map(|d| d.prometheus_name()).collect()
+    }
+}
+
+/// The order in which [`Telemetry::families`] builds its families.
+static ALL_RENDERED: [&MetricDef; 8] = [
+    &catalogue::RECEIVED_POINTS,
+    &catalogue::REQUESTS,
+    &catalogue::REFUSED_REQUESTS,
+    &catalogue::DROPPED_POINTS,
+    &catalogue::SERIES,
+    &catalogue::SERIES_EXPIRED,
+    &catalogue::AGENTS,
+    &catalogue::AGENT_LAST_SEEN,
+];
+
+fn family(def: &MetricDef, fill: impl FnOnce(&mut Vec<Series>)) -> Family {
+    let mut series = Vec::new();
+    fill(&mut series);
+    Family {
+        name: def.prometheus_name(),
+        kind: def.prometheus_kind(),
+        help: def.description.to_string(),
+        series,
+    }
+}
+
+/// A series whose label names are filled in from the declaration afterwards.
+fn row(values: &[&str], value: Value) -> Series {
+    Series {
+        labels: values
+            .iter()
+            .map(|v| (String::new(), (*v).to_string()))
+            .collect(),
+        value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::{RequestAccepted, RequestRefused};
+
+    #[test]
+    fn every_declared_collector_metric_is_rendered() {
+        let rendered: Vec<_> = ALL_RENDERED.iter().map(|d| d.name).collect();
+        for def in catalogue::ALL {
+            assert!(rendered.contains(&def.name), "{} not rendered", def.name);
+        }
+    }
+
+    #[test]
+    fn events_count_with_declared_labels() {
+        let t = Telemetry::new();
+        RequestAccepted {
+            receiver: Receiver::OtlpHttp,
+            points: 7,
+        }
+        .emit(&t);
+        RequestRefused {
+            receiver: Receiver::OtlpGrpc,
+            reason: Refusal::TooLarge,
+            error: &"big",
+        }
+        .emit(&t);
+        let agents = [AgentRow {
+            agent: "a1".into(),
+            host_name: "h1".into(),
+            site: "s".into(),
+            role: "r".into(),
+            last_seen: 12.0,
+        }];
+        let families = t.families(3, &agents);
+        let mut text = String::new();
+        dozor_metrics::exposition::encode(
+            &families,
+            dozor_metrics::exposition::Format::Text,
+            &mut text,
+        );
+        for line in [
+            "dozor_collector_received_points_total{receiver=\"otlp_http\"} 7\n",
+            "dozor_collector_requests_total{outcome=\"refused\",receiver=\"otlp_grpc\"} 1\n",
+            "dozor_collector_refused_requests_total{reason=\"too_large\",receiver=\"otlp_grpc\"} 1\n",
+            "dozor_collector_series 3\n",
+            "dozor_collector_agents 1\n",
+            "dozor_collector_agent_last_seen_timestamp_seconds{agent=\"a1\",host_name=\"h1\",role=\"r\",site=\"s\"} 12\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        let reserved = Telemetry::reserved_names();
+        assert!(reserved.contains(&"dozor_collector_series".to_string()));
+        assert_eq!(reserved.len(), catalogue::ALL.len());
+    }
+}
