@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::wire::{gzip, gzip_bomb, http1, raw_status};
+use common::wire::{gzip, gzip_bomb, http1, raw_exchange, raw_status};
 use common::*;
 use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
 use dozor_metrics::otlp::metrics::v1::{
@@ -206,14 +206,6 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
             gzip_bomb(64 << 20),
             413,
         ),
-        (
-            "POST",
-            "/v1/metrics",
-            "body over the limit",
-            vec![PB],
-            vec![0; limit as usize + 1],
-            413,
-        ),
     ];
     for (method, path, what, headers, body, want) in cases {
         let r = http1(addr, method, path, &headers, body).await;
@@ -223,6 +215,17 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
             assert_eq!(r.header("allow"), "POST");
         }
     }
+
+    // A body over the limit with its true Content-Length. Sent raw: the collector answers and
+    // closes before reading it, which a regular client reports as a broken pipe.
+    let head = format!(
+        "POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        limit + 1
+    );
+    assert_eq!(
+        raw_exchange(addr, &head, vec![vec![0; limit as usize + 1]]).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
 
     // 100 MB announced: refused from the header alone, before any body byte is sent.
     let head = format!(

@@ -141,20 +141,30 @@ pub fn gzip_bomb(size: usize) -> Vec<u8> {
 
 /// Sends headers (and optionally some body) over raw TCP, then reads the status line.
 pub async fn raw_status(addr: SocketAddr, head: &str, body_chunks: usize) -> String {
+    let chunk = vec![b'x'; 1 << 20];
+    let framed = [
+        format!("{:x}\r\n", chunk.len()).into_bytes(),
+        chunk,
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    raw_exchange(
+        addr,
+        head,
+        std::iter::repeat_n(framed, body_chunks).collect(),
+    )
+    .await
+}
+
+/// Writes `head` then `body` (stopping quietly when the server closes: a server may answer and
+/// close before reading a body it refuses) and returns the response's status line.
+pub async fn raw_exchange(addr: SocketAddr, head: &str, body: Vec<Vec<u8>>) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(head.as_bytes()).await.unwrap();
     let (mut rd, mut wr) = tcp.into_split();
-    // Keep sending chunks (1 MiB each) until told to stop or the server closes.
     let writer = tokio::spawn(async move {
-        let chunk = vec![b'x'; 1 << 20];
-        let framed = [
-            format!("{:x}\r\n", chunk.len()).into_bytes(),
-            chunk,
-            b"\r\n".to_vec(),
-        ]
-        .concat();
-        for _ in 0..body_chunks {
-            if wr.write_all(&framed).await.is_err() {
+        for part in body {
+            if wr.write_all(&part).await.is_err() {
                 break;
             }
         }
