@@ -15,6 +15,7 @@ mod memory;
 mod network;
 mod pressure;
 mod processes;
+mod sock_diag;
 mod tcp;
 mod uptime;
 

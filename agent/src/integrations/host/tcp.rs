@@ -1,5 +1,6 @@
 //! TCP connections per state, counted from the `st` column of `/proc/net/tcp` and
-//! `/proc/net/tcp6` (`system.network.connections`, `network.transport` = `tcp`).
+//! `/proc/net/tcp6` (`system.network.connections`, `network.transport` = `tcp`), or from
+//! `sock_diag` netlink when reading the real `/proc` ([`super::sock_diag`]).
 //!
 //! The files hold one line per socket and can be megabytes on a busy host: they are read line by
 //! line, never whole. All eleven states are recorded, zeros included, so a state appearing is a
@@ -72,9 +73,16 @@ pub fn count(mut reader: impl BufRead, counts: &mut Counts) -> Result<(), CountE
     }
 }
 
-/// Counts `/proc/net/tcp` and `/proc/net/tcp6`.
+/// Counts TCP sockets: through `sock_diag` when reading the real `/proc` (much cheaper, see
+/// [`super::sock_diag`]), otherwise, or when netlink is refused, from `/proc/net/tcp{,6}`.
 pub fn collect(recorder: &mut Recorder, paths: &Paths) -> Result<(), IntegrationError> {
     let mut counts = [0u64; 11];
+    if paths.procfs == std::path::Path::new("/proc") && super::sock_diag::count(&mut counts).is_ok()
+    {
+        record(recorder, &counts);
+        return Ok(());
+    }
+    counts = [0u64; 11];
     let mut found = false;
     for name in ["net/tcp", "net/tcp6"] {
         let path = paths.procfs.join(name);
@@ -90,11 +98,15 @@ pub fn collect(recorder: &mut Recorder, paths: &Paths) -> Result<(), Integration
         })?;
     }
     if found {
-        for (state, n) in STATES.iter().zip(counts) {
-            recorder.record(&host::NETWORK_CONNECTIONS, n as f64, &["tcp", state]);
-        }
+        record(recorder, &counts);
     }
     Ok(())
+}
+
+fn record(recorder: &mut Recorder, counts: &Counts) {
+    for (state, n) in STATES.iter().zip(counts) {
+        recorder.record(&host::NETWORK_CONNECTIONS, *n as f64, &["tcp", state]);
+    }
 }
 
 #[cfg(test)]
