@@ -145,3 +145,55 @@ pub fn prom_result(addr: &str, expr: &str) -> Vec<serde_json::Value> {
     assert_eq!(v["status"], "success", "query {expr} failed: {v}");
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
+
+/// A running `dozor-collector` on free loopback ports.
+pub struct Collector {
+    /// The process.
+    pub proc: Proc,
+    /// OTLP/gRPC port.
+    pub grpc: u16,
+    /// OTLP/HTTP port.
+    pub http: u16,
+    /// `host:port` of `/metrics`.
+    pub metrics: String,
+}
+
+impl Collector {
+    /// Starts a collector with `extra` YAML appended to its config (e.g. a `store:` section) and
+    /// waits until it is healthy.
+    pub fn start(dir: &Path, extra: &str) -> Collector {
+        let (grpc, http, metrics) = (
+            free_port(),
+            free_port(),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let config = dir.join("collector.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "receivers:\n  otlp_grpc:\n    endpoint: 127.0.0.1:{grpc}\n  otlp_http:\n    endpoint: 127.0.0.1:{http}\n\
+                 exporters:\n  prometheus:\n    endpoint: {metrics}\n{extra}"
+            ),
+        )
+        .expect("writing collector.yaml");
+        let proc = Proc::spawn(
+            "collector",
+            dir,
+            Command::new(bin("dozor-collector"))
+                .arg("--config")
+                .arg(&config),
+        );
+        wait_for(Duration::from_secs(20), || {
+            http_get(&metrics, "/-/healthy")
+                .ok()
+                .filter(|(s, _)| *s == 200)
+        })
+        .unwrap_or_else(|| panic!("collector did not become healthy:\n{}", proc.output()));
+        Collector {
+            proc,
+            grpc,
+            http,
+            metrics,
+        }
+    }
+}

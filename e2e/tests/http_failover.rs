@@ -1,7 +1,7 @@
 //! The agent over OTLP/HTTP with two endpoints, the first one dead: its batches fail over to the
 //! second, and both outcomes are counted in its own export metrics.
 
-use dozor_e2e::{Proc, bin, free_port, http_get, wait_for};
+use dozor_e2e::{Collector, Proc, bin, free_port, http_get, wait_for};
 use std::process::Command;
 use std::time::Duration;
 
@@ -9,16 +9,9 @@ use std::time::Duration;
 fn http_protocol_fails_over_to_the_second_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (grpc, http, metrics, dead) = (free_port(), free_port(), free_port(), free_port());
-    let collector_addr = format!("127.0.0.1:{metrics}");
-    std::fs::write(
-        d.join("collector.yaml"),
-        format!(
-            "receivers:\n  otlp_grpc:\n    endpoint: 127.0.0.1:{grpc}\n  otlp_http:\n    endpoint: 127.0.0.1:{http}\n\
-             exporters:\n  prometheus:\n    endpoint: {collector_addr}\n"
-        ),
-    )
-    .unwrap();
+    let collector = Collector::start(d, "");
+    let (http, dead) = (collector.http, free_port());
+    let collector_addr = collector.metrics.clone();
     std::fs::write(
         d.join("agent.yaml"),
         format!(
@@ -27,19 +20,6 @@ fn http_protocol_fails_over_to_the_second_endpoint() {
         ),
     )
     .unwrap();
-    let _collector = Proc::spawn(
-        "collector",
-        d,
-        Command::new(bin("dozor-collector"))
-            .arg("--config")
-            .arg(d.join("collector.yaml")),
-    );
-    wait_for(Duration::from_secs(20), || {
-        http_get(&collector_addr, "/-/healthy")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    })
-    .expect("collector did not become healthy");
     let agent = Proc::spawn(
         "agent",
         d,

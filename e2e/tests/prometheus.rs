@@ -3,7 +3,7 @@
 //! the exposition passes `promtool check metrics`, that every dashboard query executes, and that
 //! after the agent stops its last-seen age grows and its series go stale.
 
-use dozor_e2e::{Proc, bin, free_port, http_get, prom_result, tool, wait_for};
+use dozor_e2e::{Collector, Proc, bin, free_port, http_get, prom_result, tool, wait_for};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,19 +15,10 @@ const AGENT: &str = "e2e-agent-1";
 fn agent_collector_prometheus() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let (grpc, http, metrics, prom) = (free_port(), free_port(), free_port(), free_port());
-    let collector_addr = format!("127.0.0.1:{metrics}");
+    let collector = Collector::start(d, "store:\n  series_ttl: 6s\n");
+    let (grpc, prom) = (collector.grpc, free_port());
+    let collector_addr = collector.metrics.clone();
     let prom_addr = format!("127.0.0.1:{prom}");
-
-    std::fs::write(
-        d.join("collector.yaml"),
-        format!(
-            "receivers:\n  otlp_grpc:\n    endpoint: 127.0.0.1:{grpc}\n  otlp_http:\n    endpoint: 127.0.0.1:{http}\n\
-             exporters:\n  prometheus:\n    endpoint: {collector_addr}\n\
-             store:\n  series_ttl: 6s\n"
-        ),
-    )
-    .unwrap();
     std::fs::write(
         d.join("agent.yaml"),
         format!(
@@ -46,19 +37,6 @@ fn agent_collector_prometheus() {
     )
     .unwrap();
 
-    let _collector = Proc::spawn(
-        "collector",
-        d,
-        Command::new(bin("dozor-collector"))
-            .arg("--config")
-            .arg(d.join("collector.yaml")),
-    );
-    wait_for(Duration::from_secs(20), || {
-        http_get(&collector_addr, "/-/healthy")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    })
-    .expect("collector did not become healthy");
     let mut agent = Proc::spawn(
         "agent",
         d,
