@@ -1,45 +1,30 @@
-//! Batching and sending: scope batches from the scheduler are merged into OTLP requests and sent
-//! to the first collector endpoint that takes them.
+//! Batching and sending: scope batches from the scheduler are merged into OTLP requests, queued,
+//! and sent to the first collector endpoint that takes them.
 //!
-//! The shape leaves room for the durable buffer: [`Exporter::run`] turns batches into encoded
-//! requests (`merge`), and [`transport::Transport`] sends one request. An on-disk write-ahead log
-//! slots in between the two without changing either.
+//! Two tasks, so that a slow or absent collector never blocks collection:
+//! - the batcher ([`batch`]) merges batches until `max_batch_points` or `flush_interval` after
+//!   the first one arrived (no timer runs while there is nothing to send), and pushes the request
+//!   onto a bounded [`queue::Queue`] that drops the oldest request when full, counting its points;
+//! - the sender takes requests off the queue and sends them with retries and failover
+//!   ([`transport::Transport`]).
+//!
+//! The durable buffer (issue #3) replaces the in-memory queue; neither task changes.
 
+mod queue;
+mod stats;
 pub mod transport;
 
 use crate::config::OtlpConfig;
-use dozor_metrics::catalogue::agent;
 use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use dozor_metrics::sample::{Recorder, ScopeBatch, count_points, to_request};
-use std::collections::{BTreeMap, VecDeque};
+use dozor_metrics::sample::{ScopeBatch, count_points, to_request};
+use queue::Queue;
+use stats::ExportStats;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{error, info, warn};
 use transport::Transport;
-
-/// Counters the agent reports about its own sending.
-#[derive(Default)]
-struct ExportStats {
-    points: BTreeMap<&'static str, u64>,
-    requests: BTreeMap<(String, &'static str), u64>,
-}
-
-impl ExportStats {
-    fn batch(&self) -> ScopeBatch {
-        let mut rec = Recorder::new();
-        for (outcome, n) in &self.points {
-            rec.record(&agent::EXPORT_POINTS, *n as f64, &[outcome]);
-        }
-        for ((endpoint, outcome), n) in &self.requests {
-            rec.record(&agent::EXPORT_REQUESTS, *n as f64, &[endpoint, outcome]);
-        }
-        ScopeBatch {
-            scope: "dozor.agent".into(),
-            time_unix_nano: crate::scheduler::now_nanos(),
-            samples: rec.take(),
-        }
-    }
-}
 
 /// Merges batches into requests and sends them.
 pub struct Exporter {
@@ -47,7 +32,7 @@ pub struct Exporter {
     resource: Vec<(String, String)>,
     start_time: u64,
     transport: Transport,
-    stats: ExportStats,
+    stats: Arc<Mutex<ExportStats>>,
 }
 
 impl Exporter {
@@ -63,84 +48,131 @@ impl Exporter {
             resource,
             start_time,
             transport,
-            stats: ExportStats::default(),
+            stats: Arc::default(),
         })
     }
 
-    /// Runs until `rx` closes, then flushes what it holds.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Vec<ScopeBatch>>) {
+    /// Runs until `rx` closes, then sends what it holds and returns.
+    pub async fn run(self, rx: mpsc::Receiver<Vec<ScopeBatch>>) {
+        let queue = Arc::new(Queue::new(self.config.queue_batches));
+        let batcher = Batcher {
+            flush_interval: self.config.flush_interval.0,
+            max_points: self.config.max_batch_points,
+            resource: self.resource,
+            start_time: self.start_time,
+            stats: self.stats.clone(),
+            queue: queue.clone(),
+        };
+        let sender = Sender {
+            max_attempts: self.config.max_attempts,
+            transport: self.transport,
+            stats: self.stats,
+        };
+        let batching = tokio::spawn(batcher.run(rx));
+        sender.run(&queue).await;
+        let _ = batching.await;
+        info!("Exporter stopped.");
+    }
+}
+
+struct Batcher {
+    flush_interval: Duration,
+    max_points: usize,
+    resource: Vec<(String, String)>,
+    start_time: u64,
+    stats: Arc<Mutex<ExportStats>>,
+    queue: Arc<Queue>,
+}
+
+impl Batcher {
+    async fn run(self, mut rx: mpsc::Receiver<Vec<ScopeBatch>>) {
         let mut pending: Vec<ScopeBatch> = Vec::new();
-        let mut pending_points = 0usize;
-        let mut queue: VecDeque<ExportMetricsServiceRequest> = VecDeque::new();
-        let mut flush = tokio::time::interval(self.config.flush_interval.0);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut open = true;
-        while open || !pending.is_empty() || !queue.is_empty() {
+        let mut points = 0usize;
+        let mut deadline: Option<Instant> = None;
+        loop {
             tokio::select! {
-                received = rx.recv(), if open => match received {
+                received = rx.recv() => match received {
                     Some(batches) => {
-                        pending_points += batches.iter().map(|b| b.samples.len()).sum::<usize>();
+                        deadline.get_or_insert_with(|| Instant::now() + self.flush_interval);
+                        points += batches.iter().map(|b| b.samples.len()).sum::<usize>();
                         pending.extend(batches);
-                        if pending_points < self.config.max_batch_points {
+                        if points < self.max_points {
                             continue;
                         }
                     }
-                    None => open = false,
+                    None => break,
                 },
-                _ = flush.tick() => {}
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
             }
-            if !pending.is_empty() {
-                pending.push(self.stats.batch());
-                queue.push_back(to_request(&self.resource, &pending, self.start_time));
-                pending.clear();
-                pending_points = 0;
-                while queue.len() > self.config.queue_batches {
-                    if let Some(dropped) = queue.pop_front() {
-                        let n = count_points(&dropped);
-                        *self.stats.points.entry("dropped").or_default() += n;
-                        error!(points = n, "Export queue full; oldest batch dropped.");
-                    }
-                }
-            }
-            if let Some(request) = queue.pop_front() {
-                self.send_with_retries(request).await;
-            }
+            self.flush(&mut pending);
+            points = 0;
+            deadline = None;
         }
-        info!("Exporter stopped.");
+        self.flush(&mut pending);
+        self.queue.close();
+    }
+
+    fn flush(&self, pending: &mut Vec<ScopeBatch>) {
+        if pending.is_empty() {
+            return;
+        }
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        pending.push(stats.batch());
+        let request = to_request(&self.resource, pending, self.start_time);
+        pending.clear();
+        if let Some(dropped) = self.queue.push(request) {
+            let n = count_points(&dropped);
+            stats.count_points("dropped", n);
+            error!(points = n, "Export queue full; oldest batch dropped.");
+        }
+    }
+}
+
+struct Sender {
+    max_attempts: u32,
+    transport: Transport,
+    stats: Arc<Mutex<ExportStats>>,
+}
+
+impl Sender {
+    async fn run(mut self, queue: &Queue) {
+        while let Some(request) = queue.pop().await {
+            self.send_with_retries(request).await;
+        }
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, ExportStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn send_with_retries(&mut self, request: ExportMetricsServiceRequest) {
         let points = count_points(&request);
         let mut backoff = Duration::from_millis(500);
-        for attempt in 1..=self.config.max_attempts {
+        for attempt in 1..=self.max_attempts {
             for (endpoint, result) in self.transport.send_failover(&request).await {
                 let outcome = match &result {
                     Ok(()) => "sent",
                     Err(e) if e.is_refusal() => "refused",
                     Err(_) => "unreachable",
                 };
-                *self
-                    .stats
-                    .requests
-                    .entry((endpoint.clone(), outcome))
-                    .or_default() += 1;
+                self.stats().count_request(&endpoint, outcome);
                 match result {
                     Ok(()) => {
-                        *self.stats.points.entry("sent").or_default() += points;
+                        self.stats().count_points("sent", points);
                         return;
                     }
                     Err(e) => warn!(endpoint = %endpoint, attempt, error = %e, "Export failed."),
                 }
             }
-            if attempt < self.config.max_attempts {
+            if attempt < self.max_attempts {
                 tokio::time::sleep(jitter(backoff)).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
-        *self.stats.points.entry("failed").or_default() += points;
+        self.stats().count_points("failed", points);
         error!(
             points,
-            attempts = self.config.max_attempts,
+            attempts = self.max_attempts,
             "Export gave up; batch lost."
         );
     }
