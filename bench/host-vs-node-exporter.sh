@@ -26,17 +26,23 @@ hz=$(getconf CLK_TCK)
 cpu_s() { awk -v hz="$hz" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# node_exporter
-ne_port=$(port)
-prometheus-node-exporter --web.listen-address="127.0.0.1:$ne_port" >"$tmp/ne.log" 2>&1 &
-ne=$!
-for _ in $(seq 50); do curl -sf "127.0.0.1:$ne_port/metrics" >/dev/null && break; sleep 0.1; done
-ne_idle=$(rss_kb $ne)
-ne_c0=$(cpu_s $ne)
-for _ in $(seq "$n"); do curl -s "127.0.0.1:$ne_port/metrics" >/dev/null; sleep "$interval"; done
-ne_c1=$(cpu_s $ne)
-ne_rss=$(rss_kb $ne)
-ne_series=$(curl -s "127.0.0.1:$ne_port/metrics" | grep -vc '^#')
+# node_exporter: scraped by curl, N times, INTERVAL apart. Prints "idle_kb after_kb cpu_s series".
+measure_ne() {
+  local p pid c0 c1 idle
+  p=$(port)
+  prometheus-node-exporter --web.listen-address="127.0.0.1:$p" "$@" >"$tmp/ne.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do curl -sf "127.0.0.1:$p/metrics" >/dev/null && break; sleep 0.1; done
+  idle=$(rss_kb $pid)
+  c0=$(cpu_s $pid)
+  for _ in $(seq "$n"); do curl -s "127.0.0.1:$p/metrics" >/dev/null; sleep "$interval"; done
+  c1=$(cpu_s $pid)
+  echo "$idle $(rss_kb $pid) $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}') $(curl -s "127.0.0.1:$p/metrics" | grep -vc '^#')"
+  kill $pid
+}
+read -r ne_idle ne_rss ne_cpu ne_series < <(measure_ne)
+# node_exporter's tcpstat collector (off by default) reads the TCP states dozor reports too.
+read -r net_idle net_rss net_cpu net_series < <(measure_ne --collector.tcpstat)
 
 # dozor: collector + agent with the host integration every $interval s
 g=$(port); h=$(port); m=$(port)
@@ -51,7 +57,7 @@ cat >"$tmp/agent.yaml" <<YAML
 agent: {interval: ${interval}s, timeout: ${interval}s}
 resource: {instance_id: bench-agent}
 exporters:
-  otlp: {endpoints: ["http://127.0.0.1:$g"], flush_interval: 100ms}
+  otlp: {endpoints: ["http://127.0.0.1:$g"]}
 YAML
 target/release/dozor-collector --config "$tmp/collector.yaml" >"$tmp/collector.log" 2>&1 &
 for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sleep 0.1; done
@@ -66,11 +72,9 @@ ag_c1=$(cpu_s $agent); ag_s1=$(scrapes)
 ag_rss=$(rss_kb $agent)
 ag_series=$(curl -s "127.0.0.1:$m/metrics" | grep -v '^#' | grep -c 'instance="bench-agent"')
 
-awk -v n="$n" -v ne_idle="$ne_idle" -v ne_rss="$ne_rss" -v ne_c0="$ne_c0" -v ne_c1="$ne_c1" -v ne_series="$ne_series" \
-    -v ag_idle="$ag_idle" -v ag_rss="$ag_rss" -v ag_c0="$ag_c0" -v ag_c1="$ag_c1" -v ag_n="$((ag_s1 - ag_s0))" -v ag_series="$ag_series" 'BEGIN {
-  ne_c = ne_c1 - ne_c0; ag_c = ag_c1 - ag_c0
-  printf "| | RSS idle (MiB) | RSS after %d collections (MiB) | CPU per collection (ms) | series |\n", n
-  printf "|---|---|---|---|---|\n"
-  printf "| node_exporter (default collectors) | %.1f | %.1f | %.2f | %d |\n", ne_idle/1024, ne_rss/1024, ne_c*1000/n, ne_series
-  printf "| dozor-agent (host integration, OTLP export) | %.1f | %.1f | %.2f | %d |\n", ag_idle/1024, ag_rss/1024, ag_c*1000/ag_n, ag_series
-}'
+row() { awk -v n="$1" -v idle="$3" -v rss="$4" -v cpu="$5" -v k="$6" -v series="$7" -v name="$2" 'BEGIN {
+  printf "| %s | %.1f | %.1f | %.2f | %d |\n", name, idle/1024, rss/1024, cpu*1000/k, series }'; }
+printf "| | RSS idle (MiB) | RSS after %d collections (MiB) | CPU per collection (ms) | series |\n|---|---|---|---|---|\n" "$n"
+row "$n" "node_exporter 1.5 (default collectors)" "$ne_idle" "$ne_rss" "$ne_cpu" "$n" "$ne_series"
+row "$n" "node_exporter 1.5 (default + tcpstat)" "$net_idle" "$net_rss" "$net_cpu" "$n" "$net_series"
+row "$n" "dozor-agent (host integration, OTLP export)" "$ag_idle" "$ag_rss" "$(awk -v a="$ag_c0" -v b="$ag_c1" 'BEGIN {print b - a}')" "$((ag_s1 - ag_s0))" "$ag_series"
