@@ -1,0 +1,84 @@
+//! The agent's durable on-disk write-ahead buffer, between batching and the network.
+//!
+//! Records (opaque byte strings) are appended to segment files in one directory, read back in
+//! order, and deleted once acknowledged. The buffer is bounded in size, survives the death of
+//! the process at any instant, and never panics on any file content.
+//!
+//! ```
+//! # fn main() -> Result<(), dozor_buffer::Error> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! use dozor_buffer::{Buffer, Options};
+//! let mut buffer = Buffer::open(dir.path(), Options::default())?;
+//! let appended = buffer.append(b"batch 1")?;
+//! let record = buffer.read_next()?.expect("just appended");
+//! assert_eq!((record.seq, &record.payload[..]), (appended.seq, &b"batch 1"[..]));
+//! buffer.ack(record.seq)?; // delivered: forget it
+//! assert_eq!(buffer.read_next()?, None);
+//! # Ok(()) }
+//! ```
+//!
+//! # On-disk format
+//!
+//! The directory holds:
+//!
+//! - **Segment files** `<first seq>.wal`, the first record's sequence number zero-padded to 20
+//!   decimal digits (`00000000000000000042.wal`), so sorting the names sorts the segments. A
+//!   segment is a plain concatenation of records, each framed as
+//!
+//!   ```text
+//!   [len: u32 little-endian][crc32 (IEEE, as zlib) of payload: u32 little-endian][payload: len bytes]
+//!   ```
+//!
+//!   Record `i` (from 0) of segment `N.wal` has sequence number `N + i`; sequence numbers are
+//!   not stored per record. A new segment is started when a record would take the current
+//!   one past [`Options::segment_bytes`], and at the first append after each open.
+//! - **`ack`**, 12 bytes: `[first unacknowledged seq: u64 LE][crc32 of those 8 bytes: u32 LE]`,
+//!   replaced atomically by writing `ack.tmp` and renaming it (`ack.tmp` left by a crash is
+//!   deleted on open).
+//!
+//! Other files in the directory are ignored.
+//!
+//! # Guarantees
+//!
+//! - **Order and numbering.** Sequence numbers increase by one per append and continue across
+//!   restarts: after open, numbering resumes after the last valid record or the acknowledged
+//!   position, whichever is greater. Numbers have gaps where records were dropped or lost to
+//!   corruption in an older segment. The one case of reuse: records cut off the end of the
+//!   last segment by recovery (torn by a crash, lost to power loss before their sync, or
+//!   corrupt) never existed as far as the reopened buffer knows, so their numbers are given to
+//!   the next appends. A sequence number identifies a position in this buffer, not a record
+//!   across a power loss: do not deduplicate downstream on it alone.
+//! - **At least once.** [`Buffer::read_next`] returns, in sequence order, every record that
+//!   was appended and not acknowledged, except records reported as dropped
+//!   ([`Appended::dropped`]) or as repaired away ([`Buffer::recovery`]). After a restart,
+//!   reading starts at the position in the `ack` file; [`Buffer::ack`] replaces that file
+//!   before it returns, so the only records delivered again are those read but not yet
+//!   acknowledged, or whose `ack` call failed or was interrupted. An acknowledged record is
+//!   never delivered again once `ack` returned, unless power is lost under
+//!   [`SyncPolicy::Never`] or the `ack` file is damaged ([`Recovery::ack_reset`]).
+//! - **No loss on process death.** A record is written with a single `write` before `append`
+//!   returns, so killing the process at any instant loses at most the record being appended
+//!   (whose `append` never returned). On power loss, what survives depends on [`SyncPolicy`].
+//! - **Recovery.** [`Buffer::open`] scans every segment streaming. An incomplete record or a
+//!   checksum mismatch at the end of the last segment is an interrupted write and is cut off.
+//!   A bad record anywhere else is corruption: the segment is cut at that record (later
+//!   records of that segment are lost), counted in [`Recovery::corrupt_records`], and reading
+//!   continues with the next segment. Bytes removed are in [`Recovery::truncated_bytes`].
+//!   A damaged `ack` file restarts delivery at the oldest record ([`Recovery::ack_reset`]).
+//! - **Bounded size.** Segment files never hold more than [`Options::max_bytes`] bytes in total.
+//!   When a record does not fit, [`Full::DropOldest`] deletes the oldest segments and reports
+//!   exactly how many unacknowledged records and payload bytes were lost
+//!   ([`Appended::dropped`]); [`Full::Reject`] returns [`Error::Full`] and writes nothing.
+//! - **Memory.** Independent of the backlog: a few integers per segment, plus the record
+//!   being read.
+
+mod ack;
+mod buffer;
+mod error;
+mod frame;
+mod options;
+mod segment;
+
+pub use buffer::Buffer;
+pub use error::Error;
+pub use options::{Appended, Dropped, Full, Options, Record, Recovery, SyncPolicy};
