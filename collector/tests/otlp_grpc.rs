@@ -67,20 +67,8 @@ async fn export_over_grpc_then_scrape() {
         ),
         2.0
     );
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="accepted",receiver="otlp_grpc"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="refused",receiver="otlp_grpc"}"#
-        ),
-        0.0
-    );
+    assert_eq!(requests(&m, "otlp_grpc", "accepted"), 1.0);
+    assert_eq!(requests(&m, "otlp_grpc", "refused"), 0.0);
     assert_eq!(must(&m, "dozor_collector_series"), 3.0);
     assert_eq!(must(&m, "dozor_collector_agents"), 1.0);
     let seen = must(
@@ -183,32 +171,13 @@ async fn garbage_is_refused_and_counted_then_good_requests_still_work() {
     client.export(sample_request(2.0)).await.unwrap();
 
     let m = scrape(&running).await;
-    let refused = |reason: &str| {
-        must(
-            &m,
-            &format!(
-                r#"dozor_collector_refused_requests_total{{reason="{reason}",receiver="otlp_grpc"}}"#
-            ),
-        )
-    };
+    let refused = |reason: &str| refused(&m, "otlp_grpc", reason);
     assert_eq!(refused("decode_error"), 2.0);
     assert_eq!(refused("too_large"), 2.0);
     assert_eq!(refused("bad_encoding"), 2.0);
     assert_eq!(refused("not_found"), 1.0);
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="refused",receiver="otlp_grpc"}"#
-        ),
-        7.0
-    );
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="accepted",receiver="otlp_grpc"}"#
-        ),
-        2.0
-    );
+    assert_eq!(requests(&m, "otlp_grpc", "refused"), 7.0);
+    assert_eq!(requests(&m, "otlp_grpc", "accepted"), 2.0);
     assert_eq!(
         must(
             &m,

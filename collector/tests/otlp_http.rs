@@ -63,13 +63,7 @@ async fn plain_and_gzip_posts_are_stored_and_deltas_accumulate() {
         ),
         9.5
     );
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="accepted",receiver="otlp_http"}"#
-        ),
-        4.0
-    );
+    assert_eq!(requests(&m, "otlp_http", "accepted"), 4.0);
     assert_eq!(
         must(
             &m,
@@ -248,33 +242,14 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
     assert_eq!(r.status, 200, "{}", r.text());
 
     let m = scrape(&running).await;
-    let refused = |reason: &str| {
-        must(
-            &m,
-            &format!(
-                r#"dozor_collector_refused_requests_total{{reason="{reason}",receiver="otlp_http"}}"#
-            ),
-        )
-    };
+    let refused = |reason: &str| refused(&m, "otlp_http", reason);
     assert_eq!(refused("method_not_allowed"), 1.0);
     assert_eq!(refused("not_found"), 1.0);
     assert_eq!(refused("unsupported_media_type"), 2.0);
     assert_eq!(refused("bad_encoding"), 2.0);
     assert_eq!(refused("decode_error"), 2.0);
     assert_eq!(refused("too_large"), 4.0);
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="refused",receiver="otlp_http"}"#
-        ),
-        12.0
-    );
-    assert_eq!(
-        must(
-            &m,
-            r#"dozor_collector_requests_total{outcome="accepted",receiver="otlp_http"}"#
-        ),
-        1.0
-    );
+    assert_eq!(requests(&m, "otlp_http", "refused"), 12.0);
+    assert_eq!(requests(&m, "otlp_http", "accepted"), 1.0);
     running.shutdown().await.unwrap();
 }

@@ -146,3 +146,21 @@ pub fn value(exposition: &str, series: &str) -> Option<f64> {
 pub fn must(exposition: &str, series: &str) -> f64 {
     value(exposition, series).unwrap_or_else(|| panic!("no {series} in\n{exposition}"))
 }
+
+/// `dozor_collector_refused_requests_total` of one receiver and reason.
+pub fn refused(exposition: &str, receiver: &str, reason: &str) -> f64 {
+    must(
+        exposition,
+        &format!(
+            r#"dozor_collector_refused_requests_total{{reason="{reason}",receiver="{receiver}"}}"#
+        ),
+    )
+}
+
+/// `dozor_collector_requests_total` of one receiver and outcome.
+pub fn requests(exposition: &str, receiver: &str, outcome: &str) -> f64 {
+    must(
+        exposition,
+        &format!(r#"dozor_collector_requests_total{{outcome="{outcome}",receiver="{receiver}"}}"#),
+    )
+}
