@@ -5,7 +5,7 @@
 //! Without `--config`, [`Config::default`] is a working setup for this machine: the host
 //! integration, exported over OTLP/gRPC to a collector on 127.0.0.1:4317.
 
-use crate::integrations::host;
+use crate::integrations::{demo, host};
 use dozor_config::{Duration, Validate, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -139,6 +139,8 @@ pub struct PathsConfig {
 pub struct IntegrationsConfig {
     /// Host metrics and cgroups (containers, services, the agent itself).
     pub host: host::Config,
+    /// Synthetic series with known values, for trying the pipeline out and for tests.
+    pub demo: demo::Config,
 }
 
 impl Validate for Config {
@@ -155,6 +157,18 @@ impl Validate for Config {
         }
         if let Some(d) = &self.integrations.host.timeout {
             check_positive(v, "integrations.host.timeout", d);
+        }
+        let demo = &self.integrations.demo;
+        for (key, d) in [("interval", &demo.interval), ("timeout", &demo.timeout)] {
+            if let Some(d) = d {
+                check_positive(v, &format!("integrations.demo.{key}"), d);
+            }
+        }
+        if demo.series == 0 || demo.series > demo::MAX_SERIES {
+            v.error(
+                "integrations.demo.series",
+                format!("must be from 1 to {}", demo::MAX_SERIES),
+            );
         }
         let otlp = &self.exporters.otlp;
         check_positive(v, "exporters.otlp.timeout", &otlp.timeout);

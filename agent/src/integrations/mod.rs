@@ -5,6 +5,7 @@
 //! records `dozor.agent.scrape.*` around every run, and keeps one failing or hanging integration
 //! from affecting the others.
 
+pub mod demo;
 pub mod host;
 
 use crate::config::Config;
@@ -97,6 +98,14 @@ pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
             integration: Box::new(host::Host::new(host, paths)),
             interval: host.interval.map_or(defaults.interval.0, |d| d.0),
             timeout: host.timeout.map_or(defaults.timeout.0, |d| d.0),
+        });
+    }
+    let demo = &config.integrations.demo;
+    if demo.enabled {
+        out.push(Scheduled {
+            integration: Box::new(demo::Demo::new(demo)),
+            interval: demo.interval.map_or(defaults.interval.0, |d| d.0),
+            timeout: demo.timeout.map_or(defaults.timeout.0, |d| d.0),
         });
     }
     out

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod collector;
 pub mod container;
+pub mod demo;
 pub mod host;
 pub mod reference;
 
@@ -100,6 +101,7 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .chain(container::ALL)
         .chain(agent::ALL)
         .chain(collector::ALL)
+        .chain(demo::ALL)
         .copied()
 }
 

@@ -3,8 +3,20 @@
 //! The file is generated, never edited: `tests/generated.rs` fails when it is stale and rewrites
 //! it when run with `UPDATE_GOLDEN=1`.
 
-use super::{MetricDef, agent, collector, container, host};
+use super::{MetricDef, agent, collector, container, demo, host};
 use std::fmt::Write;
+
+/// The sections of the page; together they hold every catalogue entry once.
+const SECTIONS: [(&str, &[&MetricDef]); 5] = [
+    ("Host (`host` integration)", host::ALL),
+    (
+        "Containers, services and cgroups (`host` integration)",
+        container::ALL,
+    ),
+    ("Demo data (`demo` integration)", demo::ALL),
+    ("Agent self-monitoring", agent::ALL),
+    ("Collector self-monitoring and fleet", collector::ALL),
+];
 
 /// The whole reference page.
 pub fn markdown() -> String {
@@ -17,16 +29,7 @@ pub fn markdown() -> String {
          and the promoted resource attributes `site` and `role`; the other resource attributes are on\n\
          `target_info`.\n",
     );
-    let sections: [(&str, &[&MetricDef]); 4] = [
-        ("Host (`host` integration)", host::ALL),
-        (
-            "Containers, services and cgroups (`host` integration)",
-            container::ALL,
-        ),
-        ("Agent self-monitoring", agent::ALL),
-        ("Collector self-monitoring and fleet", collector::ALL),
-    ];
-    for (title, metrics) in sections {
+    for (title, metrics) in SECTIONS {
         let _ = writeln!(out, "\n## {title}\n");
         out.push_str("| Prometheus name | OpenTelemetry name | Type | Unit | Labels | Description | Source |\n");
         out.push_str("|---|---|---|---|---|---|---|\n");
@@ -51,4 +54,13 @@ pub fn markdown() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_metric_has_a_section() {
+        let listed: usize = super::SECTIONS.iter().map(|(_, m)| m.len()).sum();
+        assert_eq!(listed, super::super::all().count());
+    }
 }
