@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::ack::{self, Stored};
 use crate::frame::{self, HEADER_LEN};
 use crate::segment::{self, Meta};
-use crate::{Appended, Dropped, Error, Full, Options, Recovery, SyncPolicy};
+use crate::{Appended, Dropped, Error, Full, Options, Pending, Recovery, SyncPolicy};
 
 /// A durable, size-bounded, append-only queue of opaque records in a directory.
 ///
@@ -68,6 +68,8 @@ impl Buffer {
                 if scan.corrupt || i + 1 < seqs.len() {
                     recovery.corrupt_records += 1;
                 }
+                recovery.cut_records += scan.cut.0;
+                recovery.cut_weight += scan.cut.1;
             }
             if scan.meta.records == 0 || scan.meta.end_seq() <= next_unacked {
                 fs::remove_file(&path).map_err(Error::io("removing segment", &path))?;
@@ -123,10 +125,28 @@ impl Buffer {
         self.total_bytes
     }
 
-    /// Appends one record and returns its sequence number, with the records dropped to make
-    /// room under [`Full::DropOldest`]. The record is durable against process death when this
-    /// returns, and against power loss as [`SyncPolicy`] says.
-    pub fn append(&mut self, payload: &[u8]) -> Result<Appended, Error> {
+    /// What is waiting for acknowledgement, from in-memory counters only (no I/O).
+    pub fn pending(&self) -> Pending {
+        let mut pending = Pending::default();
+        for meta in self.segments.values() {
+            if meta.end_seq() <= self.next_unacked {
+                continue;
+            }
+            pending.records += meta.end_seq() - meta.first_seq.max(self.next_unacked);
+            pending.weight_upper += meta.weight;
+            if pending.oldest_segment.is_none() {
+                pending.oldest_segment = Some(segment::path(&self.dir, meta.first_seq));
+            }
+        }
+        pending
+    }
+
+    /// Appends one record of the given `weight` (any caller unit, e.g. data points; stored in
+    /// the frame and reported back when the record is dropped) and returns its sequence
+    /// number, with the records dropped to make room under [`Full::DropOldest`]. The record is
+    /// durable against process death when this returns, and against power loss as
+    /// [`SyncPolicy`] says.
+    pub fn append(&mut self, payload: &[u8], weight: u32) -> Result<Appended, Error> {
         let max = self.options.max_bytes;
         let frame_len = HEADER_LEN + payload.len() as u64;
         if u32::try_from(payload.len()).is_err() || frame_len > max {
@@ -162,7 +182,7 @@ impl Buffer {
         else {
             unreachable!("start_segment opened the last segment");
         };
-        if let Err(source) = file.write_all(&frame::encode(payload)) {
+        if let Err(source) = file.write_all(&frame::encode(payload, weight)) {
             // Never append after a partial frame: it would hide every later record.
             let _ = file.set_len(meta.bytes);
             self.active = None;
@@ -174,6 +194,7 @@ impl Buffer {
         }
         meta.records += 1;
         meta.bytes += frame_len;
+        meta.weight += u64::from(weight);
         self.total_bytes += frame_len;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -272,6 +293,7 @@ impl Buffer {
                 first_seq: self.next_seq,
                 records: 0,
                 bytes: 0,
+                weight: 0,
             },
         );
         self.active = Some(file);

@@ -1,7 +1,8 @@
 //! The agent's durable on-disk write-ahead buffer, between batching and the network.
 //!
-//! Records (opaque byte strings) are appended to segment files in one directory, read back in
-//! order, and deleted once acknowledged. The buffer is bounded in size, survives the death of
+//! Records (opaque byte strings, each with a caller-given `u32` weight such as its number of
+//! data points) are appended to segment files in one directory, read back in order, and
+//! deleted once acknowledged. The buffer is bounded in size, survives the death of
 //! the process at any instant, and never panics on any file content.
 //!
 //! ```
@@ -9,9 +10,9 @@
 //! # let dir = tempfile::tempdir().unwrap();
 //! use dozor_buffer::{Buffer, Options};
 //! let mut buffer = Buffer::open(dir.path(), Options::default())?;
-//! let appended = buffer.append(b"batch 1")?;
+//! let appended = buffer.append(b"batch 1", 1000)?; // 1000 data points
 //! let record = buffer.read_next()?.expect("just appended");
-//! assert_eq!((record.seq, &record.payload[..]), (appended.seq, &b"batch 1"[..]));
+//! assert_eq!((record.seq, record.weight, &record.payload[..]), (appended.seq, 1000, &b"batch 1"[..]));
 //! buffer.ack(record.seq)?; // delivered: forget it
 //! assert_eq!(buffer.read_next()?, None);
 //! # Ok(()) }
@@ -26,8 +27,11 @@
 //!   segment is a plain concatenation of records, each framed as
 //!
 //!   ```text
-//!   [len: u32 little-endian][crc32 (IEEE, as zlib) of payload: u32 little-endian][payload: len bytes]
+//!   [len: u32 LE][weight: u32 LE][crc32 (IEEE, as zlib) of the 4 weight bytes then the payload: u32 LE][payload: len bytes]
 //!   ```
+//!
+//!   The weight is the caller's (the agent stores the data points of the request), covered by
+//!   the checksum so that a dropped or cut record's weight is trustworthy.
 //!
 //!   Record `i` (from 0) of segment `N.wal` has sequence number `N + i`; sequence numbers are
 //!   not stored per record. A new segment is started when a record would take the current
@@ -63,14 +67,18 @@
 //!   checksum mismatch at the end of the last segment is an interrupted write and is cut off.
 //!   A bad record anywhere else is corruption: the segment is cut at that record (later
 //!   records of that segment are lost), counted in [`Recovery::corrupt_records`], and reading
-//!   continues with the next segment. Bytes removed are in [`Recovery::truncated_bytes`].
+//!   continues with the next segment. Bytes removed are in [`Recovery::truncated_bytes`]; the
+//!   intact records cut with a corrupt one, and their weight, in [`Recovery::cut_records`] and
+//!   [`Recovery::cut_weight`].
 //!   A damaged `ack` file restarts delivery at the oldest record ([`Recovery::ack_reset`]).
 //! - **Bounded size.** Segment files never hold more than [`Options::max_bytes`] bytes in total.
 //!   When a record does not fit, [`Full::DropOldest`] deletes the oldest segments and reports
 //!   exactly how many unacknowledged records and payload bytes were lost
-//!   ([`Appended::dropped`]); [`Full::Reject`] returns [`Error::Full`] and writes nothing.
-//! - **Memory.** Independent of the backlog: a few integers per segment, plus the record
-//!   being read.
+//!   ([`Appended::dropped`]): records, payload bytes and total weight, read from the headers of
+//!   the dropped unacknowledged records only (a segment wholly unacknowledged is counted from
+//!   its in-memory totals); [`Full::Reject`] returns [`Error::Full`] and writes nothing.
+//! - **Memory.** Independent of the backlog: a few integers per segment (first sequence number,
+//!   record count, bytes, total weight), plus the record being read.
 
 mod ack;
 mod buffer;
@@ -81,4 +89,4 @@ mod segment;
 
 pub use buffer::Buffer;
 pub use error::Error;
-pub use options::{Appended, Dropped, Full, Options, Record, Recovery, SyncPolicy};
+pub use options::{Appended, Dropped, Full, Options, Pending, Record, Recovery, SyncPolicy};

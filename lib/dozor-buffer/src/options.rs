@@ -74,6 +74,13 @@ pub struct Dropped {
     pub records: u64,
     /// Sum of their payload lengths (headers excluded).
     pub bytes: u64,
+    /// Sum of their weights, as given to [`crate::Buffer::append`].
+    pub weight: u64,
+    /// The dropped records are exactly the records that existed with a sequence number in
+    /// `first_seq..end_seq` (both zero when nothing was dropped).
+    pub first_seq: u64,
+    /// One past the last dropped sequence number.
+    pub end_seq: u64,
 }
 
 /// One record read back from the buffer.
@@ -81,6 +88,8 @@ pub struct Dropped {
 pub struct Record {
     /// Its sequence number, as returned by [`crate::Buffer::append`].
     pub seq: u64,
+    /// Its weight, exactly as appended.
+    pub weight: u32,
     /// The payload, exactly as appended.
     pub payload: Vec<u8>,
 }
@@ -93,9 +102,28 @@ pub struct Recovery {
     pub truncated_bytes: u64,
     /// Records that failed their checksum or length check while followed by more data (damage
     /// at rest, not an interrupted write). Records after one in the same segment are lost too
-    /// and are included in `truncated_bytes` only.
+    /// and are included in `truncated_bytes` and `cut_records`.
     pub corrupt_records: u64,
+    /// Whole, checksum-valid records cut off with the corrupt record before them. Records
+    /// whose bytes were never written (a crash or power loss) cannot be counted.
+    pub cut_records: u64,
+    /// Sum of the weights of `cut_records`. The weight of a torn or corrupt record itself is
+    /// unknown (its header is not trustworthy) and is not included.
+    pub cut_weight: u64,
     /// The acknowledgement file was unreadable, so delivery restarts at the oldest record kept
     /// (redelivery, never loss).
     pub ack_reset: bool,
+}
+
+/// What [`crate::Buffer::pending`] reports: the unacknowledged backlog, from memory only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Sequence numbers not yet acknowledged that have a record (exact).
+    pub records: u64,
+    /// Sum of the weights of the segments holding those records: exact unless the oldest
+    /// segment is partly acknowledged, then too high by the weight of its acknowledged part.
+    pub weight_upper: u64,
+    /// The oldest segment with an unacknowledged record (its creation time bounds the age of
+    /// the oldest pending record from above).
+    pub oldest_segment: Option<std::path::PathBuf>,
 }

@@ -23,6 +23,8 @@ pub(crate) struct Meta {
     pub records: u64,
     /// Bytes of valid records, headers included (the file length after recovery).
     pub bytes: u64,
+    /// Sum of the weights of the valid records.
+    pub weight: u64,
 }
 
 impl Meta {
@@ -74,6 +76,8 @@ pub(crate) struct Scan {
     /// Whether the scan stopped at a bad record that was followed by more bytes (corruption)
     /// rather than at a torn or unsynced last write.
     pub corrupt: bool,
+    /// Whole, checksum-valid records after the corrupt one (lost with it), and their weight.
+    pub cut: (u64, u64),
 }
 
 /// Reads the segment at `path` record by record (payloads are checksummed in chunks and never
@@ -89,29 +93,43 @@ pub(crate) fn scan(path: &Path, first_seq: u64) -> Result<Scan, Error> {
         first_seq,
         records: 0,
         bytes: 0,
+        weight: 0,
     };
     loop {
         let remaining = file_len - meta.bytes;
         match frame::skip(&mut reader, remaining).map_err(Error::io("reading segment", path))? {
-            Frame::Valid(len) => {
+            Frame::Valid(h) => {
                 meta.records += 1;
-                meta.bytes += HEADER_LEN + u64::from(len);
+                meta.bytes += HEADER_LEN + u64::from(h.len);
+                meta.weight += u64::from(h.weight);
             }
             Frame::End | Frame::Torn => {
                 return Ok(Scan {
                     meta,
                     file_len,
                     corrupt: false,
+                    cut: (0, 0),
                 });
             }
             Frame::Mismatch { len } => {
                 // A whole frame with a bad checksum is a torn write only if it is the last
                 // thing in the file; anything after it means the bytes changed at rest.
                 let frame_end = meta.bytes + HEADER_LEN + u64::from(len);
+                let mut cut = (0, 0);
+                let mut offset = frame_end;
+                // Count the intact records lost with the bad one, so their weight is reported.
+                while let Frame::Valid(h) = frame::skip(&mut reader, file_len - offset)
+                    .map_err(Error::io("reading segment", path))?
+                {
+                    offset += HEADER_LEN + u64::from(h.len);
+                    cut.0 += 1;
+                    cut.1 += u64::from(h.weight);
+                }
                 return Ok(Scan {
                     meta,
                     file_len,
                     corrupt: frame_end < file_len,
+                    cut,
                 });
             }
         }

@@ -1,5 +1,7 @@
 //! Property test: random appends, acks, reads, reopens and crashes (the tail of the last
-//! segment cut at a random offset) against a simple in-memory model of the buffer.
+//! segment cut at a random offset) against a simple in-memory model of the buffer, including
+//! the weight ledger: appended weight == acknowledged + dropped (as reported by the buffer)
+//! + cut by a crash (as the model knows) + still delivered at the end.
 
 use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
@@ -10,7 +12,8 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append(usize),
+    /// Payload length and weight.
+    Append(usize, u32),
     /// Acknowledge the record at this index of the live records (modulo; one past the end
     /// acknowledges everything).
     Ack(usize),
@@ -23,7 +26,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0usize..80).prop_map(Op::Append),
+        6 => (0usize..80, 0u32..5000).prop_map(|(len, w)| Op::Append(len, w)),
         2 => any::<usize>().prop_map(Op::Ack),
         2 => (1usize..6).prop_map(Op::ReadSome),
         1 => Just(Op::Rewind),
@@ -44,6 +47,14 @@ struct Model {
     acked_next: u64,
     /// Next sequence number the reader may deliver.
     cursor: u64,
+    /// Weight of every successful append.
+    appended_weight: u64,
+    /// Weight of records removed by acknowledgement.
+    acked_weight: u64,
+    /// Weight the buffer reported dropped (checked against the model at every append).
+    dropped_weight: u64,
+    /// Weight of acknowledged-by-append records cut off by a simulated crash.
+    crash_weight: u64,
 }
 
 impl Model {
@@ -56,12 +67,18 @@ impl Model {
         let mut end = first;
         let mut offset = 0;
         while end < self.next_seq {
-            offset += 8 + self.lens[end as usize] as u64;
+            offset += 12 + self.lens[end as usize] as u64;
             if offset > cut {
                 break;
             }
             end += 1;
         }
+        self.crash_weight += self
+            .live
+            .iter()
+            .filter(|r| r.seq >= end)
+            .map(|r| u64::from(r.weight))
+            .sum::<u64>();
         self.live.retain(|r| r.seq < end);
         self.next_seq = end.max(self.acked_next);
         self.lens.truncate(self.next_seq as usize);
@@ -91,11 +108,11 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     for (step, op) in ops.into_iter().enumerate() {
         match op {
-            Op::Append(len) => {
+            Op::Append(len, weight) => {
                 let payload: Vec<u8> = (0..len)
                     .map(|i| (i as u64 + model.next_seq) as u8)
                     .collect();
-                match buffer.append(&payload) {
+                match buffer.append(&payload, weight) {
                     Ok(appended) => {
                         prop_assert_eq!(appended.seq, model.next_seq, "step {}", step);
                         let lost: Vec<Record> = model
@@ -104,11 +121,25 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
                             .collect();
                         let lost_bytes: usize = lost.iter().map(|r| r.payload.len()).sum();
                         prop_assert_eq!(appended.dropped.bytes, lost_bytes as u64, "step {}", step);
+                        let lost_weight: u64 = lost.iter().map(|r| u64::from(r.weight)).sum();
+                        prop_assert_eq!(appended.dropped.weight, lost_weight, "step {}", step);
+                        for r in &lost {
+                            prop_assert!(
+                                (appended.dropped.first_seq..appended.dropped.end_seq).contains(&r.seq),
+                                "step {}: {} outside the dropped range", step, r.seq
+                            );
+                        }
+                        if let Some(first_kept) = model.live.front() {
+                            prop_assert!(first_kept.seq >= appended.dropped.end_seq, "step {}", step);
+                        }
+                        model.dropped_weight += appended.dropped.weight;
+                        model.appended_weight += u64::from(weight);
                         if let Some(last) = lost.last() {
                             model.acked_next = model.acked_next.max(last.seq + 1);
                         }
                         model.live.push_back(Record {
                             seq: appended.seq,
+                            weight,
                             payload,
                         });
                         model.lens.push(len);
@@ -124,6 +155,12 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     None => model.next_seq + 3,
                 };
                 buffer.ack(up_to).unwrap();
+                model.acked_weight += model
+                    .live
+                    .iter()
+                    .filter(|r| r.seq <= up_to)
+                    .map(|r| u64::from(r.weight))
+                    .sum::<u64>();
                 model.live.retain(|r| r.seq > up_to);
                 model.acked_next = model
                     .acked_next
@@ -160,6 +197,7 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 buffer = Buffer::open(dir.path(), options.clone()).unwrap();
                 model.cursor = 0;
                 prop_assert_eq!(buffer.recovery().corrupt_records, 0);
+                prop_assert_eq!(buffer.recovery().cut_weight, 0);
                 prop_assert_eq!(buffer.next_seq(), model.next_seq, "step {}", step);
                 prop_assert!(
                     buffer.next_unacked() >= model.acked_next,
@@ -171,7 +209,13 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
     }
     buffer.rewind();
     let all: Vec<Record> = std::iter::from_fn(|| buffer.read_next().unwrap()).collect();
+    let delivered: u64 = all.iter().map(|r| u64::from(r.weight)).sum();
     prop_assert_eq!(all, Vec::from(model.live));
+    prop_assert_eq!(
+        model.appended_weight,
+        model.acked_weight + model.dropped_weight + model.crash_weight + delivered,
+        "weight ledger"
+    );
     Ok(())
 }
 

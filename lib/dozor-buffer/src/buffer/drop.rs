@@ -22,13 +22,20 @@ impl Buffer {
             }
             used -= meta.bytes;
             victims.push(meta.first_seq);
-            let (records, bytes) = if meta.first_seq >= self.next_unacked {
-                (meta.records, meta.payload_bytes())
+            let (records, bytes, weight) = if meta.first_seq >= self.next_unacked {
+                (meta.records, meta.payload_bytes(), meta.weight)
             } else {
                 self.count_unacked(meta)?
             };
+            if records > 0 && dropped.records == 0 {
+                dropped.first_seq = meta.first_seq.max(self.next_unacked);
+            }
+            if records > 0 {
+                dropped.end_seq = meta.end_seq();
+            }
             dropped.records += records;
             dropped.bytes += bytes;
+            dropped.weight += weight;
         }
         let next = victims
             .last()
@@ -41,23 +48,24 @@ impl Buffer {
         Ok(dropped)
     }
 
-    /// Counts the records of a partly acknowledged segment at or after `next_unacked`, and
-    /// their payload bytes, reading headers and checksumming payloads streaming.
-    fn count_unacked(&self, meta: &Meta) -> Result<(u64, u64), Error> {
+    /// Counts the records of a partly acknowledged segment at or after `next_unacked`, their
+    /// payload bytes and their weight, reading headers and checksumming payloads streaming.
+    fn count_unacked(&self, meta: &Meta) -> Result<(u64, u64, u64), Error> {
         let path = segment::path(&self.dir, meta.first_seq);
         let file = File::open(&path).map_err(Error::io("opening segment", &path))?;
         let mut reader = BufReader::new(file);
-        let (mut offset, mut records, mut bytes) = (0, 0, 0);
+        let (mut offset, mut records, mut bytes, mut weight) = (0, 0, 0, 0);
         for seq in meta.first_seq..meta.end_seq() {
             let frame = frame::skip(&mut reader, meta.bytes - offset)
                 .map_err(Error::io("reading segment", &path))?;
-            let Frame::Valid(len) = frame else { break };
-            offset += HEADER_LEN + u64::from(len);
+            let Frame::Valid(h) = frame else { break };
+            offset += HEADER_LEN + u64::from(h.len);
             if seq >= self.next_unacked {
                 records += 1;
-                bytes += u64::from(len);
+                bytes += u64::from(h.len);
+                weight += u64::from(h.weight);
             }
         }
-        Ok((records, bytes))
+        Ok((records, bytes, weight))
     }
 }

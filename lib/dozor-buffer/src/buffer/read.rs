@@ -95,7 +95,7 @@ impl Buffer {
             let path = segment::path(&self.dir, first_seq);
             let frame = frame::read(&mut open.reader, meta.bytes - open.offset)
                 .map_err(Error::io("reading segment", &path))?;
-            let Frame::Valid(payload) = frame else {
+            let Frame::Valid((weight, payload)) = frame else {
                 let offset = open.offset;
                 self.cursor.next = self.cursor.next.max(meta.end_seq());
                 self.cursor.open = None;
@@ -112,7 +112,11 @@ impl Buffer {
                 continue;
             }
             self.cursor.next = seq + 1;
-            return Ok(Some(Record { seq, payload }));
+            return Ok(Some(Record {
+                seq,
+                weight,
+                payload,
+            }));
         }
     }
 
