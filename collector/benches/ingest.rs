@@ -189,13 +189,17 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         fleet: Arc::new(Fleet::new(Duration::from_secs(86_400))),
         telemetry: Arc::new(Telemetry::new()),
         options: Arc::new(options.clone()),
+        delivery: Arc::new(dozor_collector::delivery::Delivery::in_memory(
+            Duration::from_secs(86_400),
+        )),
+        gate: Arc::new(dozor_collector::admission::Gate::default()),
     }
 }
 
 fn ingest(pipeline: &Pipeline, bodies: &[Vec<u8>]) {
     for b in bodies {
         let req = ExportMetricsServiceRequest::decode(b.as_slice()).unwrap();
-        let resp = pipeline.export(Receiver::OtlpGrpc, &req);
+        let resp = pipeline.export_batch(Receiver::OtlpGrpc, &req, None);
         assert!(resp.partial_success.is_none(), "{resp:?}");
     }
 }

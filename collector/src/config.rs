@@ -24,12 +24,18 @@ pub struct Config {
     pub exporters: Exporters,
     /// How series are kept.
     pub store: StoreConfig,
+    /// Sequence tracking of agents' batches (duplicates and gaps).
+    pub delivery: DeliveryConfig,
+    /// Who may send.
+    pub auth: AuthConfig,
+    /// Backpressure: when requests are refused with a retryable status.
+    pub limits: Limits,
 }
 
 /// The OTLP receivers. They listen on all interfaces by default because they are the product's
-/// ingress: agents on other machines must reach them. They do not authenticate senders yet
-/// (per-agent tokens arrive in a later release); until then restrict who can reach these ports
-/// with a firewall, or bind them to an internal address.
+/// ingress: agents on other machines must reach them. Without `auth.tokens_file` they accept
+/// any sender and without `tls` they speak plain text: set both, or restrict who can reach these
+/// ports with a firewall.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Receivers {
@@ -48,6 +54,8 @@ pub struct OtlpGrpc {
     /// Largest request accepted, in bytes, both as sent and after decompression. Default
     /// 8388608 (8 MiB); at most 268435456.
     pub max_request_bytes: u64,
+    /// TLS; off when `cert_file` is empty.
+    pub tls: Tls,
 }
 
 impl Default for OtlpGrpc {
@@ -55,6 +63,47 @@ impl Default for OtlpGrpc {
         OtlpGrpc {
             endpoint: "0.0.0.0:4317".into(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            tls: Tls::default(),
+        }
+    }
+}
+
+/// TLS settings of a receiver (rustls; TLS 1.2 and 1.3).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Tls {
+    /// PEM certificate chain the receiver presents, leaf first. Empty (default): no TLS.
+    pub cert_file: String,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
+    /// PEM CA certificates that client certificates must chain to. Set: mutual TLS, a client
+    /// without a valid certificate cannot connect. Empty (default): no client certificates.
+    pub client_ca_file: String,
+}
+
+impl Tls {
+    /// True when TLS is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
+
+    fn validate(&self, prefix: &str, v: &mut Validator) {
+        if self.cert_file.is_empty() != self.key_file.is_empty() {
+            let missing = if self.cert_file.is_empty() {
+                "cert_file"
+            } else {
+                "key_file"
+            };
+            v.error(
+                &format!("{prefix}.tls.{missing}"),
+                "cert_file and key_file must be set together",
+            );
+        }
+        if !self.client_ca_file.is_empty() && self.cert_file.is_empty() {
+            v.error(
+                &format!("{prefix}.tls.client_ca_file"),
+                "needs cert_file and key_file: mutual TLS is TLS first",
+            );
         }
     }
 }
@@ -68,6 +117,8 @@ pub struct OtlpHttp {
     /// Largest request body accepted, in bytes, both as sent and after decompression. Default
     /// 8388608 (8 MiB); at most 268435456.
     pub max_request_bytes: u64,
+    /// TLS; off when `cert_file` is empty.
+    pub tls: Tls,
 }
 
 impl Default for OtlpHttp {
@@ -75,6 +126,7 @@ impl Default for OtlpHttp {
         OtlpHttp {
             endpoint: "0.0.0.0:4318".into(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            tls: Tls::default(),
         }
     }
 }
@@ -133,6 +185,82 @@ impl Default for StoreConfig {
     }
 }
 
+/// Default `delivery.ledger_max_bytes`: 64 MiB, about a million `A` lines between compactions.
+pub const DEFAULT_LEDGER_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Delivery tracking settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// File recording which batches of every agent stream were received, so that a batch
+    /// redelivered after a collector restart (even a SIGKILL) is still a duplicate. Empty
+    /// (default): kept in memory only, forgotten when the collector stops.
+    pub ledger_path: String,
+    /// The ledger is compacted (rewritten as one line per stream and received range) when it
+    /// grows past this many bytes. Default 67108864 (64 MiB); at least 4096.
+    pub ledger_max_bytes: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            ledger_path: String::new(),
+            ledger_max_bytes: DEFAULT_LEDGER_MAX_BYTES,
+        }
+    }
+}
+
+/// Authentication of senders.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// File of agent tokens: one `<agent> <token>` pair a line (`#` starts a comment line).
+    /// Set: every request needs `authorization: Bearer <token>`, and its agent is the name the
+    /// token maps to. Tokens are at least 16 printable characters and unique. Re-read on
+    /// SIGHUP. Empty (default): no authentication.
+    pub tokens_file: String,
+}
+
+/// Backpressure limits. Reaching one refuses requests with a retryable status (the agent keeps
+/// the data and retries later); every refusal is counted by reason.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Memory limiter.
+    pub memory: MemoryLimit,
+    /// Limits per agent.
+    pub per_agent: PerAgent,
+}
+
+/// The memory limiter (like the OpenTelemetry Collector's `memory_limiter`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct MemoryLimit {
+    /// Bytes. New requests are refused (UNAVAILABLE / 503) while the process's resident memory
+    /// plus the bytes of requests in flight reaches `limit - spike`. Default 0: off, because
+    /// the right value depends on `store.max_series` and the machine; set it to about 80% of
+    /// the memory the collector may use (its cgroup limit, for instance).
+    pub limit: u64,
+    /// Bytes of headroom kept below `limit` for what arrives before the next measurement.
+    /// Default 0: 20% of `limit`.
+    pub spike: u64,
+}
+
+/// Limits applied to each agent (the name its token maps to, or its `dozor-agent` header;
+/// requests naming no agent are not limited per agent).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PerAgent {
+    /// Data points per second, averaged by a token bucket holding two seconds' worth. Over it:
+    /// RESOURCE_EXHAUSTED / 429 with a retry-after. Default 0: unlimited.
+    pub points_per_second: u64,
+    /// Series one agent may hold at once; a new label set beyond it is stored in its family's
+    /// overflow series (labels `job`, `instance` and `otel_metric_overflow="true"`) and counted
+    /// as `dropped.points{reason="series_budget"}`. Default 0: unlimited (`store.max_series`
+    /// still bounds the whole store).
+    pub max_series: u64,
+}
+
 impl Validate for Config {
     fn validate(&self, v: &mut Validator) {
         let r = &self.receivers;
@@ -173,6 +301,27 @@ impl Validate for Config {
                     format!("must be between 1 and {MAX_MAX_REQUEST_BYTES} (256 MiB), got {bytes}"),
                 );
             }
+        }
+        r.otlp_grpc.tls.validate("receivers.otlp_grpc", v);
+        r.otlp_http.tls.validate("receivers.otlp_http", v);
+        if self.delivery.ledger_max_bytes < 4096 {
+            v.error(
+                "delivery.ledger_max_bytes",
+                format!(
+                    "must be at least 4096, got {}",
+                    self.delivery.ledger_max_bytes
+                ),
+            );
+        }
+        let m = &self.limits.memory;
+        if m.limit > 0 && m.spike >= m.limit {
+            v.error(
+                "limits.memory.spike",
+                format!("must be less than limits.memory.limit ({})", m.limit),
+            );
+        }
+        if m.limit == 0 && m.spike > 0 {
+            v.error("limits.memory.spike", "needs limits.memory.limit");
         }
         self.store.validate(v);
     }

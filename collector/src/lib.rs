@@ -10,7 +10,9 @@
 //! [`serve`] binds every listener, starts them and returns the bound addresses, so that tests
 //! and `main` run exactly the same server.
 
+pub mod admission;
 pub mod config;
+pub mod delivery;
 pub mod exporters;
 pub mod loadgen;
 pub mod receivers;
@@ -18,9 +20,11 @@ pub mod store;
 pub mod telemetry;
 
 use config::Config;
+use delivery::Delivery;
 use dozor_metrics::translate::Options;
 use receivers::Pipeline;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -53,6 +57,15 @@ pub enum ServeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// `auth.tokens_file` could not be loaded.
+    #[error("auth.tokens_file: {0}")]
+    Tokens(#[from] admission::tokens::TokensError),
+    /// A TLS certificate or key could not be loaded.
+    #[error("{0}")]
+    Tls(String),
+    /// The delivery ledger could not be read or written.
+    #[error("delivery.ledger_path: {0}")]
+    Ledger(#[from] delivery::ledger::LedgerError),
     /// A server failed while running.
     #[error("{component}: {message}")]
     Server {
@@ -105,6 +118,8 @@ impl Running {
 
     /// Stops accepting connections, lets in-flight requests finish, and waits for every server.
     pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        // Requests still arriving on open connections are told to go elsewhere or come back.
+        self.pipeline.gate.drain();
         let _ = self.stop.send(true);
         let mut result = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
@@ -112,6 +127,8 @@ impl Running {
                 result = Err(e);
             }
         }
+        // Every request has finished: the ledger holds all of them; leave it compacted.
+        self.pipeline.delivery.close();
         result
     }
 }
@@ -148,6 +165,12 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         prometheus: local_addr("prometheus", &prom)?,
     };
     let s = &config.store;
+    let d = &config.delivery;
+    let delivery = if d.ledger_path.is_empty() {
+        Delivery::in_memory(s.agent_ttl.0)
+    } else {
+        Delivery::with_ledger(Path::new(&d.ledger_path), d.ledger_max_bytes, s.agent_ttl.0)?
+    };
     let pipeline = Pipeline {
         store: Arc::new(Store::new(
             s.max_series,
@@ -159,6 +182,8 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         options: Arc::new(Options {
             promote: s.resource_to_labels.clone(),
         }),
+        delivery: Arc::new(delivery),
+        gate: Arc::new(gate(config)?),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
@@ -172,8 +197,14 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
 
     let (p, sig) = (pipeline.clone(), signal());
     let grpc_limit = limit(config.receivers.otlp_grpc.max_request_bytes);
+    let grpc_tls = &config.receivers.otlp_grpc.tls;
+    let grpc_tls = if grpc_tls.enabled() {
+        Some(receivers::otlp_grpc::tls_config(grpc_tls).map_err(ServeError::Tls)?)
+    } else {
+        None
+    };
     tasks.spawn(async move {
-        receivers::otlp_grpc::serve(grpc, p, grpc_limit, sig)
+        receivers::otlp_grpc::serve(grpc, p, grpc_limit, grpc_tls, sig)
             .await
             .map_err(|e| server_error("otlp_grpc", e))
     });
@@ -195,7 +226,12 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             .await
             .map_err(|e| server_error("prometheus", e))
     });
-    tasks.spawn(sweep(pipeline.clone(), s.series_ttl.0, signal()));
+    tasks.spawn(sweep(
+        pipeline.clone(),
+        s.series_ttl.0,
+        s.agent_ttl.0,
+        signal(),
+    ));
 
     info!(address = %addrs.otlp_grpc, "OTLP/gRPC receiver listening.");
     info!(address = %addrs.otlp_http, "OTLP/HTTP receiver listening.");
@@ -206,6 +242,17 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         stop,
         tasks,
     })
+}
+
+fn gate(config: &Config) -> Result<admission::Gate, ServeError> {
+    let tokens = &config.auth.tokens_file;
+    let m = &config.limits.memory;
+    let memory = (m.limit > 0).then(|| admission::memory::MemoryLimiter::new(m.limit, m.spike));
+    Ok(admission::Gate::new(
+        (!tokens.is_empty()).then(|| tokens.into()),
+        memory,
+        config.limits.per_agent.points_per_second,
+    )?)
 }
 
 fn server_error(component: &'static str, e: impl std::fmt::Display) -> ServeError {
@@ -220,6 +267,7 @@ fn server_error(component: &'static str, e: impl std::fmt::Display) -> ServeErro
 async fn sweep(
     pipeline: Pipeline,
     ttl: Duration,
+    agent_ttl: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let period = (ttl / 10).clamp(Duration::from_millis(50), Duration::from_secs(10));
@@ -234,6 +282,8 @@ async fn sweep(
         let p = pipeline.clone();
         let expired = tokio::task::spawn_blocking(move || {
             p.fleet.expire();
+            p.delivery.expire();
+            p.gate.expire(agent_ttl);
             p.store.expire()
         })
         .await

@@ -97,9 +97,13 @@ pub fn render(pipeline: &Pipeline, format: Format, gzip: bool, capacity: usize) 
     }
     .emit(&pipeline.telemetry);
     pipeline.fleet.expire();
+    let delivery = crate::telemetry::DeliveryView {
+        rows: pipeline.delivery.rows(),
+        ledger_errors: pipeline.delivery.ledger_errors(),
+    };
     let own = pipeline
         .telemetry
-        .families(pipeline.store.len(), &pipeline.fleet.rows());
+        .families(pipeline.store.len(), &pipeline.fleet.rows(), &delivery);
     let stored = pipeline.store.snapshot();
     let mut out = Output::new(gzip, capacity);
     let mut own = own.into_iter().peekable();

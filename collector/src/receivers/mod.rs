@@ -6,11 +6,14 @@
 
 pub mod otlp_grpc;
 pub mod otlp_http;
+mod timestamps;
 
+use crate::admission::{Admitted, Gate, Refused};
+use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
 use crate::store::Store;
 use crate::store::fleet::Fleet;
 use crate::telemetry::events::{PointsDropped, RequestAccepted};
-use crate::telemetry::{DropReason, Receiver, Telemetry};
+use crate::telemetry::{DropReason, Receiver, Refusal, Telemetry};
 use dozor_metrics::otlp::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -29,26 +32,124 @@ pub struct Pipeline {
     pub telemetry: Arc<Telemetry>,
     /// Translation options (`resource_to_labels`).
     pub options: Arc<Options>,
+    /// Sequence tracking of agents' streams.
+    pub delivery: Arc<Delivery>,
+    /// Admission checks: draining, tokens, memory, rates.
+    pub gate: Arc<Gate>,
+}
+
+/// The delivery headers of a request (`notes/protocol.md`): `None` when it carries neither
+/// `dozor-stream` nor `dozor-seq` (an OpenTelemetry SDK, another collector: not tracked).
+/// `agent` is the name the request's token maps to, which then overrides `dozor-agent`.
+pub fn delivery_batch(
+    headers: &http::HeaderMap,
+    agent: Option<&str>,
+) -> Result<Option<Batch>, String> {
+    let get = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let (stream, seq) = (get("dozor-stream"), get("dozor-seq"));
+    if stream.is_none() && seq.is_none() {
+        return Ok(None);
+    }
+    let stream = stream.ok_or("dozor-seq without dozor-stream")?;
+    if !valid_stream(stream) {
+        return Err("dozor-stream must be 16 lowercase hex digits".into());
+    }
+    let number = |name: &str| -> Result<u64, String> {
+        get(name)
+            .ok_or_else(|| format!("{name} missing"))?
+            .parse()
+            .map_err(|_| format!("{name} must be a decimal u64"))
+    };
+    let (seq, oldest) = (number("dozor-seq")?, number("dozor-oldest")?);
+    let agent = match agent {
+        Some(a) => a,
+        None => get("dozor-agent").ok_or("dozor-agent missing")?,
+    };
+    if !valid_agent(agent) {
+        return Err(
+            "dozor-agent must be 1 to 128 printable ASCII characters without spaces".into(),
+        );
+    }
+    Ok(Some(Batch {
+        key: StreamKey::new(agent, stream),
+        seq,
+        oldest,
+    }))
 }
 
 impl Pipeline {
-    /// Stores one decoded request and says what was not stored, as OTLP partial success.
+    /// Stores one admitted, decoded request and says what was not stored, as OTLP partial
+    /// success. A tracked batch received before is answered the same way and not stored
+    /// again. Refuses malformed delivery headers and agents over their rate.
     pub fn export(
         &self,
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
+        headers: &http::HeaderMap,
+        admitted: &Admitted,
+    ) -> Result<ExportMetricsServiceResponse, Refused> {
+        let batch = delivery_batch(headers, admitted.agent.as_deref())
+            .map_err(|e| Refused::new(Refusal::BadDeliveryHeader, e))?;
+        let agent = match (&batch, &admitted.agent) {
+            (Some(b), _) => Some(b.key.agent.as_str()),
+            (None, Some(a)) => Some(a.as_str()),
+            (None, None) => headers
+                .get("dozor-agent")
+                .and_then(|v| v.to_str().ok())
+                .filter(|a| valid_agent(a)),
+        };
+        let points_in = count_points(request);
+        self.gate.take_points(agent, points_in)?;
+        Ok(self.export_batch(receiver, request, batch.as_ref()))
+    }
+
+    /// Stores one decoded request, tracking it when it carries a batch.
+    pub fn export_batch(
+        &self,
+        receiver: Receiver,
+        request: &ExportMetricsServiceRequest,
+        batch: Option<&Batch>,
     ) -> ExportMetricsServiceResponse {
         let points_in = count_points(request);
+        let Some(batch) = batch else {
+            return self.store_request(receiver, request, points_in);
+        };
+        match self.delivery.deliver(batch, points_in, || {
+            self.store_request(receiver, request, points_in)
+        }) {
+            Delivered::Stored(response) => response,
+            Delivered::Duplicate => {
+                for rm in &request.resource_metrics {
+                    self.fleet.observe(&Identity::of(rm));
+                }
+                RequestAccepted {
+                    receiver,
+                    points: 0,
+                }
+                .emit(&self.telemetry);
+                ExportMetricsServiceResponse::default()
+            }
+        }
+    }
+
+    fn store_request(
+        &self,
+        receiver: Receiver,
+        request: &ExportMetricsServiceRequest,
+        points_in: u64,
+    ) -> ExportMetricsServiceResponse {
         let mut points = Vec::with_capacity(points_in as usize + request.resource_metrics.len());
+        let mut times = Vec::with_capacity(points.capacity());
         let mut rejected = Rejected::default();
         for rm in &request.resource_metrics {
             let r = translate::translate(rm, &self.options, &mut points);
+            timestamps::of(rm, &mut times, points.len());
             rejected.unsupported_type += r.unsupported_type;
             rejected.invalid += r.invalid;
             let identity = Identity::of(rm);
             self.fleet.observe(&identity);
         }
-        let ingested = self.store.ingest(points);
+        let ingested = self.store.ingest_timed(points, &times);
         RequestAccepted {
             receiver,
             points: points_in,
@@ -59,12 +160,16 @@ impl Pipeline {
             (DropReason::Invalid, rejected.invalid),
             (DropReason::SeriesLimit, ingested.series_limit),
             (DropReason::NameConflict, ingested.name_conflict),
+            (DropReason::OutOfOrder, ingested.out_of_order),
         ];
         let mut message = String::new();
         let mut total = 0;
         for (reason, count) in drops {
             if count > 0 {
                 PointsDropped { reason, count }.emit(&self.telemetry);
+                if !reason.is_loss() {
+                    continue;
+                }
                 total += count;
                 let sep = if message.is_empty() { "" } else { ", " };
                 message.push_str(&format!("{sep}{count} {}", reason.as_str()));

@@ -7,6 +7,8 @@
 //! reason, and makes the status say what OTLP clients expect (see [`classify`]).
 
 use super::Pipeline;
+use crate::admission::{Admitted, Gate, Refused};
+use crate::config::Tls;
 use crate::telemetry::events::RequestRefused;
 use crate::telemetry::{Receiver, Refusal, Telemetry};
 use dozor_metrics::otlp::collector::metrics::v1::metrics_service_server::{
@@ -37,9 +39,63 @@ impl MetricsService for Export {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let response = self.pipeline.export(Receiver::OtlpGrpc, request.get_ref());
-        Ok(Response::new(response))
+        let admitted = request
+            .extensions()
+            .get::<Admitted>()
+            .cloned()
+            .unwrap_or_default();
+        let headers = request.metadata().as_ref();
+        let _in_flight = self.pipeline.gate.memory.as_ref().map(|m| {
+            use prost::Message;
+            m.hold(request.get_ref().encoded_len() as u64)
+        });
+        match self
+            .pipeline
+            .export(Receiver::OtlpGrpc, request.get_ref(), headers, &admitted)
+        {
+            Ok(response) => Ok(Response::new(response)),
+            Err(refused) => Err(status_of(&refused, true)),
+        }
     }
+}
+
+/// Trailer-only metadata naming the reason of a refusal made in the handler, so that
+/// [`CountRefusals`] counts it once; removed before the response leaves.
+const REASON_HEADER: &str = "x-dozor-refusal";
+
+/// The status of a refusal, with `retry-after` when the client may retry.
+fn status_of(refused: &Refused, mark: bool) -> Status {
+    let mut status = Status::new(refused.grpc_code(), refused.message.clone());
+    if let Some(seconds) = refused.retry_after
+        && let Ok(v) = seconds.to_string().parse()
+    {
+        status.metadata_mut().insert("retry-after", v);
+    }
+    if mark && let Ok(v) = refused.reason.as_str().parse() {
+        status.metadata_mut().insert(REASON_HEADER, v);
+    }
+    status
+}
+
+/// tonic's server TLS settings from the configured PEM files.
+pub fn tls_config(tls: &Tls) -> Result<tonic::transport::ServerTlsConfig, String> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |key: &str, path: &str| {
+        std::fs::read(path)
+            .map_err(|e| format!("receivers.otlp_grpc.tls.{key}: reading {path}: {e}"))
+    };
+    let identity = Identity::from_pem(
+        read("cert_file", &tls.cert_file)?,
+        read("key_file", &tls.key_file)?,
+    );
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if !tls.client_ca_file.is_empty() {
+        config = config.client_ca_root(Certificate::from_pem(read(
+            "client_ca_file",
+            &tls.client_ca_file,
+        )?));
+    }
+    Ok(config)
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight calls.
@@ -47,34 +103,45 @@ pub async fn serve(
     listener: TcpListener,
     pipeline: Pipeline,
     max_request_bytes: usize,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let telemetry = pipeline.telemetry.clone();
+    let gate = pipeline.gate.clone();
     let service = MetricsServiceServer::new(Export { pipeline })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_request_bytes);
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .layer(tower::layer::layer_fn(move |inner| CountRefusals {
             inner,
             telemetry: telemetry.clone(),
+            gate: gate.clone(),
         }))
         .add_service(service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await
 }
 
-/// Wraps the whole gRPC router: counts refusals made by tonic before the handler ran.
+/// Wraps the whole gRPC router: admits or refuses a call on its headers before its message is
+/// read ([`Gate::admit`]), and counts every refusal, those tonic made included.
 #[derive(Clone, Debug)]
 pub struct CountRefusals<S> {
     inner: S,
     telemetry: Arc<Telemetry>,
+    gate: Arc<Gate>,
 }
 
-impl<S, Req, B> tower::Service<Req> for CountRefusals<S>
+impl<S, ReqBody, B> tower::Service<http::Request<ReqBody>> for CountRefusals<S>
 where
-    S: tower::Service<Req, Response = http::Response<B>>,
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<B>>,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Default + Send + 'static,
 {
     type Response = http::Response<B>;
     type Error = S::Error;
@@ -84,14 +151,43 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Req) -> Self::Future {
-        let future = self.inner.call(request);
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
         let telemetry = self.telemetry.clone();
+        match self.gate.admit(request.headers()) {
+            Ok(admitted) => {
+                request.extensions_mut().insert(admitted);
+            }
+            Err(refused) => {
+                RequestRefused {
+                    receiver: Receiver::OtlpGrpc,
+                    reason: refused.reason,
+                    error: &refused.message,
+                }
+                .emit(&telemetry);
+                let response = status_of(&refused, false).into_http::<B>();
+                return Box::pin(async move { Ok(response) });
+            }
+        }
+        let future = self.inner.call(request);
         Box::pin(async move {
             let mut response = future.await?;
-            // A refusal is a trailers-only response: its status is in the headers. A call that
-            // reached the handler has its status in the trailers and is counted there.
+            // A refusal is a trailers-only response: its status is in the headers. Refusals
+            // made in the handler name their reason; tonic's own are classified.
+            let marked = response.headers_mut().remove(REASON_HEADER);
             if let Some(status) = Status::from_header_map(response.headers())
+                && let Some(reason) = marked.as_ref().and_then(|v| {
+                    Refusal::ALL
+                        .into_iter()
+                        .find(|r| r.as_str().as_bytes() == v.as_bytes())
+                })
+            {
+                RequestRefused {
+                    receiver: Receiver::OtlpGrpc,
+                    reason,
+                    error: &status.message(),
+                }
+                .emit(&telemetry);
+            } else if let Some(status) = Status::from_header_map(response.headers())
                 && let Some((reason, code)) = classify(&status)
             {
                 RequestRefused {

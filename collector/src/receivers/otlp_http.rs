@@ -88,13 +88,44 @@ async fn not_found(State(state): State<Receiving>, request: Request) -> Response
 }
 
 async fn export(State(state): State<Receiving>, request: Request) -> Response {
+    let gate = state.pipeline.gate.clone();
+    let admitted = match gate.admit(request.headers()) {
+        Ok(a) => a,
+        Err(r) => return refusal(&state, r),
+    };
+    let headers = request.headers().clone();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(state.limit as u64);
+    let _in_flight = gate.memory.as_ref().map(|m| m.hold(declared));
     match decode(&state, request).await {
         Ok(req) => {
-            let response = state.pipeline.export(Receiver::OtlpHttp, &req);
-            ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
+            match state
+                .pipeline
+                .export(Receiver::OtlpHttp, &req, &headers, &admitted)
+            {
+                Ok(response) => {
+                    ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
+                }
+                Err(r) => refusal(&state, r),
+            }
         }
         Err(refused) => refused.respond(&state),
     }
+}
+
+/// The response to a refusal made by admission or the pipeline, with `Retry-After` when the
+/// client may retry.
+fn refusal(state: &Receiving, r: crate::admission::Refused) -> Response {
+    let mut response = Refused(r.http_status(), r.reason, r.message).respond(state);
+    if let Some(seconds) = r.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    response
 }
 
 async fn decode(
@@ -229,6 +260,9 @@ fn rpc_code(status: StatusCode) -> i32 {
         StatusCode::NOT_FOUND => 5,         // NOT_FOUND
         StatusCode::PAYLOAD_TOO_LARGE => 8, // RESOURCE_EXHAUSTED
         StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => 12, // UNIMPLEMENTED
+        StatusCode::UNAUTHORIZED => 16,     // UNAUTHENTICATED
+        StatusCode::TOO_MANY_REQUESTS => 8, // RESOURCE_EXHAUSTED
+        StatusCode::SERVICE_UNAVAILABLE => 14, // UNAVAILABLE
         _ => 2,                             // UNKNOWN
     }
 }

@@ -37,6 +37,9 @@ pub struct Ingested {
     pub series_limit: u64,
     /// Points whose family exists with another type or is the collector's own.
     pub name_conflict: u64,
+    /// Cumulative or gauge points older than the point held for their series: not applied,
+    /// so a replayed backlog never moves a series backwards.
+    pub out_of_order: u64,
 }
 
 /// The series store. Shared by all receivers and the exporter.
@@ -58,6 +61,8 @@ struct Entry {
     labels: LabelSet,
     value: Stored,
     updated_ms: u64,
+    /// `time_unix_nano` of the newest point applied (0: none carried a timestamp).
+    time_ns: u64,
 }
 
 impl Store {
@@ -102,10 +107,22 @@ impl Store {
 
     /// Stores a batch of translated points.
     pub fn ingest(&self, points: Vec<Point>) -> Ingested {
-        self.ingest_at(points, self.now_ms())
+        self.ingest_timed(points, &[])
     }
 
-    fn ingest_at(&self, mut points: Vec<Point>, now_ms: u64) -> Ingested {
+    /// Stores a batch of translated points; `times[i]` is point i's `time_unix_nano` (0 or
+    /// missing: unknown, always applied). A cumulative or gauge point older than the one held
+    /// for its series is not applied and counted as out of order. Deltas are always added.
+    pub fn ingest_timed(&self, points: Vec<Point>, times: &[u64]) -> Ingested {
+        self.ingest_full(points, times, self.now_ms())
+    }
+
+    #[cfg(test)]
+    fn ingest_at(&self, points: Vec<Point>, now_ms: u64) -> Ingested {
+        self.ingest_full(points, &[], now_ms)
+    }
+
+    fn ingest_full(&self, mut points: Vec<Point>, times: &[u64], now_ms: u64) -> Ingested {
         let mut result = Ingested::default();
         // Held for the whole batch: `expire` may only recycle family ids between batches.
         let families = self.resolve_families(&points);
@@ -164,13 +181,9 @@ impl Store {
                 let found = slot
                     .and_then(|b| table.get_bucket_mut(b))
                     .filter(|e| e.labels.eq_pairs(&p.labels));
+                let time = times.get(i as usize).copied().unwrap_or(0);
                 match found {
-                    Some(e) => {
-                        let value = std::mem::replace(&mut p.value, Value::Number(0.0));
-                        e.value.update(value, p.delta);
-                        e.updated_ms = now_ms;
-                        result.stored += counted(p);
-                    }
+                    Some(e) => apply(e, p, time, now_ms, &mut result),
                     None => pending.push(i),
                 }
             }
@@ -179,18 +192,18 @@ impl Store {
                 let p = &mut points[i as usize];
                 let found =
                     table.find_mut(hash, |e| e.family == id && e.labels.eq_pairs(&p.labels));
-                let value = std::mem::replace(&mut p.value, Value::Number(0.0));
+                let time = times.get(i as usize).copied().unwrap_or(0);
                 if let Some(e) = found {
-                    e.value.update(value, p.delta);
-                    e.updated_ms = now_ms;
-                    result.stored += counted(p);
+                    apply(e, p, time, now_ms, &mut result);
                 } else if self.series.fetch_add(1, Ordering::Relaxed) < self.max_series {
+                    let value = std::mem::replace(&mut p.value, Value::Number(0.0));
                     let entry = Entry {
                         hash,
                         family: id,
                         labels: LabelSet::new(&p.labels),
                         value: Stored::new(value),
                         updated_ms: now_ms,
+                        time_ns: time,
                     };
                     table.insert_unique(hash, entry, |e| e.hash);
                     result.stored += counted(p);
@@ -282,6 +295,19 @@ impl Store {
     pub fn families(&self) -> Vec<Family> {
         self.snapshot().into_iter().collect()
     }
+}
+
+/// Applies a point to its series unless it is older than what the series holds.
+fn apply(e: &mut Entry, p: &mut Point, time: u64, now_ms: u64, result: &mut Ingested) {
+    if !p.delta && time != 0 && time < e.time_ns {
+        result.out_of_order += counted(p);
+        return;
+    }
+    let value = std::mem::replace(&mut p.value, Value::Number(0.0));
+    e.value.update(value, p.delta);
+    e.updated_ms = now_ms;
+    e.time_ns = e.time_ns.max(time);
+    result.stored += counted(p);
 }
 
 fn shard_of(hash: u64, shards: usize) -> usize {

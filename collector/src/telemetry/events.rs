@@ -73,6 +73,15 @@ impl PointsDropped {
         }
         t.dropped[self.reason as usize].fetch_add(self.count, Ordering::Relaxed);
         if let Some(suppressed) = t.dropped_log[self.reason as usize].ready() {
+            if !self.reason.is_loss() {
+                warn!(
+                    reason = self.reason.as_str(),
+                    count = self.count,
+                    suppressed,
+                    "Points not stored as sent."
+                );
+                return;
+            }
             error!(
                 reason = self.reason.as_str(),
                 count = self.count,

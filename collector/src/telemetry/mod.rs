@@ -5,11 +5,12 @@
 //! event type also writes the (rate-limited) log line, so the log and the metric always agree.
 
 pub mod events;
-mod log_every;
+pub(crate) mod log_every;
 mod reasons;
 
 pub use reasons::{DropReason, Receiver, Refusal};
 
+use crate::delivery::DeliveryRow;
 use dozor_metrics::MetricDef;
 use dozor_metrics::catalogue::collector as catalogue;
 use dozor_metrics::exposition::{Family, Series, Value};
@@ -58,8 +59,19 @@ impl Telemetry {
         self.refused[receiver as usize][reason as usize].load(Ordering::Relaxed)
     }
 
-    /// The self-metric families, sorted by name. `series` and `agents` come from the store.
-    pub fn families(&self, series: usize, agents: &[AgentRow]) -> Vec<Family> {
+    /// Points dropped so far for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// The self-metric families, sorted by name. `series` and `agents` come from the store,
+    /// `delivery` from delivery tracking.
+    pub fn families(
+        &self,
+        series: usize,
+        agents: &[AgentRow],
+        delivery: &DeliveryView,
+    ) -> Vec<Family> {
         let get = |a: &AtomicU64| Value::Number(a.load(Ordering::Relaxed) as f64);
         let mut out = vec![
             family(&catalogue::RECEIVED_POINTS, |s| {
@@ -106,6 +118,21 @@ impl Telemetry {
                     s.push(row(&values, Value::Number(a.last_seen)));
                 }
             }),
+            per_agent(&catalogue::DELIVERY_ACCEPTED_BATCHES, delivery, |r| {
+                r.accepted_batches
+            }),
+            per_agent(&catalogue::DELIVERY_DUPLICATE_BATCHES, delivery, |r| {
+                r.duplicate_batches
+            }),
+            per_agent(&catalogue::DELIVERY_DUPLICATE_POINTS, delivery, |r| {
+                r.duplicate_points
+            }),
+            per_agent(&catalogue::DELIVERY_MISSING_BATCHES, delivery, |r| {
+                r.missing_batches
+            }),
+            family(&catalogue::DELIVERY_LEDGER_ERRORS, |s| {
+                s.push(row(&[], Value::Number(delivery.ledger_errors as f64)))
+            }),
         ];
         // Label names come from the catalogue, values were pushed in declaration order.
         for (f, def) in out.iter_mut().zip(ALL_RENDERED) {
@@ -129,7 +156,7 @@ impl Telemetry {
 }
 
 /// The order in which [`Telemetry::families`] builds its families.
-static ALL_RENDERED: [&MetricDef; 8] = [
+static ALL_RENDERED: [&MetricDef; 13] = [
     &catalogue::RECEIVED_POINTS,
     &catalogue::REQUESTS,
     &catalogue::REFUSED_REQUESTS,
@@ -138,7 +165,29 @@ static ALL_RENDERED: [&MetricDef; 8] = [
     &catalogue::SERIES_EXPIRED,
     &catalogue::AGENTS,
     &catalogue::AGENT_LAST_SEEN,
+    &catalogue::DELIVERY_ACCEPTED_BATCHES,
+    &catalogue::DELIVERY_DUPLICATE_BATCHES,
+    &catalogue::DELIVERY_DUPLICATE_POINTS,
+    &catalogue::DELIVERY_MISSING_BATCHES,
+    &catalogue::DELIVERY_LEDGER_ERRORS,
 ];
+
+/// What delivery tracking contributes to the self-metrics.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryView {
+    /// Per-agent counters (agents silent for `agent_ttl` are gone).
+    pub rows: Vec<DeliveryRow>,
+    /// Ledger errors so far.
+    pub ledger_errors: u64,
+}
+
+fn per_agent(def: &MetricDef, d: &DeliveryView, get: impl Fn(&DeliveryRow) -> u64) -> Family {
+    family(def, |s| {
+        for r in &d.rows {
+            s.push(row(&[&r.agent], Value::Number(get(r) as f64)));
+        }
+    })
+}
 
 fn family(def: &MetricDef, fill: impl FnOnce(&mut Vec<Series>)) -> Family {
     let mut series = Vec::new();
@@ -196,7 +245,7 @@ mod tests {
             role: "r".into(),
             last_seen: 12.0,
         }];
-        let families = t.families(3, &agents);
+        let families = t.families(3, &agents, &DeliveryView::default());
         let mut text = String::new();
         dozor_metrics::exposition::encode(
             &families,

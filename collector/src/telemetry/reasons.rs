@@ -38,17 +38,32 @@ pub enum Refusal {
     MethodNotAllowed,
     /// A path or gRPC method the receiver does not serve.
     NotFound,
+    /// `dozor-stream`/`dozor-seq` present but a delivery header is missing or malformed.
+    BadDeliveryHeader,
+    /// No token, or one `auth.tokens_file` does not list.
+    Unauthenticated,
+    /// The agent sends faster than `limits.per_agent.points_per_second` (retry later).
+    RateLimited,
+    /// The collector's memory is near `limits.memory.limit` (retry later).
+    MemoryLimit,
+    /// The collector is shutting down (retry, against another collector or later).
+    ShuttingDown,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 11] = [
         Refusal::DecodeError,
         Refusal::TooLarge,
         Refusal::UnsupportedMediaType,
         Refusal::BadEncoding,
         Refusal::MethodNotAllowed,
         Refusal::NotFound,
+        Refusal::BadDeliveryHeader,
+        Refusal::Unauthenticated,
+        Refusal::RateLimited,
+        Refusal::MemoryLimit,
+        Refusal::ShuttingDown,
     ];
 
     /// The label value.
@@ -60,6 +75,11 @@ impl Refusal {
             Refusal::BadEncoding => "bad_encoding",
             Refusal::MethodNotAllowed => "method_not_allowed",
             Refusal::NotFound => "not_found",
+            Refusal::BadDeliveryHeader => "bad_delivery_header",
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::MemoryLimit => "memory_limit",
+            Refusal::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -75,16 +95,30 @@ pub enum DropReason {
     SeriesLimit,
     /// The family name already exists with another type, or is one of the collector's own.
     NameConflict,
+    /// Older (by timestamp) than the point held for its series, so it did not replace it. The
+    /// request was accepted: this is no error to the sender and not in its partial success.
+    OutOfOrder,
+    /// A new series over the agent's `limits.per_agent.max_series`: stored in its family's
+    /// overflow series (`otel_metric_overflow="true"`) instead of as itself.
+    SeriesBudget,
 }
 
 impl DropReason {
     /// Every reason, in label order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::UnsupportedType,
         DropReason::Invalid,
         DropReason::SeriesLimit,
         DropReason::NameConflict,
+        DropReason::OutOfOrder,
+        DropReason::SeriesBudget,
     ];
+
+    /// True when the points were lost (ERROR, and reported to the sender as partial success);
+    /// false when they were accepted in another form (WARN only).
+    pub fn is_loss(self) -> bool {
+        !matches!(self, DropReason::OutOfOrder | DropReason::SeriesBudget)
+    }
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -93,6 +127,8 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::SeriesLimit => "series_limit",
             DropReason::NameConflict => "name_conflict",
+            DropReason::OutOfOrder => "out_of_order",
+            DropReason::SeriesBudget => "series_budget",
         }
     }
 }

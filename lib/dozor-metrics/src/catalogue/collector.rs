@@ -32,7 +32,7 @@ metric!(
         instrument: Counter,
         unit: "{request}",
         attributes: ["receiver", "reason"],
-        source: "refused OTLP requests by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found",
+        source: "refused OTLP requests by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found, bad_delivery_header, unauthenticated, rate_limited, memory_limit, shutting_down",
         description: "OTLP export requests the collector refused, by reason.",
     },
     "collector"
@@ -44,7 +44,7 @@ metric!(
         instrument: Counter,
         unit: "{point}",
         attributes: ["reason"],
-        source: "data points in accepted requests that could not be stored: unsupported_type (exponential histograms, summaries), invalid (no value, malformed histogram), series_limit (store.max_series reached), name_conflict (a family name already held with another type)",
+        source: "data points in accepted requests that could not be stored: unsupported_type (exponential histograms, summaries), invalid (no value, malformed histogram), series_limit (store.max_series reached), name_conflict (a family name already held with another type), out_of_order (older than the point held for its series: accepted, not an error to the sender), series_budget (a new series over limits.per_agent.max_series, folded into the overflow series otel_metric_overflow=\"true\" instead)",
         description: "Data points accepted but not stored, by reason.",
     },
     "collector"
@@ -98,6 +98,66 @@ metric!(
     "collector"
 );
 
+metric!(
+    DELIVERY_ACCEPTED_BATCHES {
+        name: "dozor.collector.delivery.accepted.batches",
+        instrument: Counter,
+        unit: "{batch}",
+        attributes: ["agent"],
+        source: "requests with dozor-stream/dozor-seq headers stored for the first time, per agent",
+        description: "Sequenced batches from each agent stored by the collector.",
+    },
+    "collector"
+);
+
+metric!(
+    DELIVERY_DUPLICATE_BATCHES {
+        name: "dozor.collector.delivery.duplicate.batches",
+        instrument: Counter,
+        unit: "{batch}",
+        attributes: ["agent"],
+        source: "sequenced batches received again (seq below the floor or already received): answered OK, not stored",
+        description: "Batches each agent delivered more than once.",
+    },
+    "collector"
+);
+
+metric!(
+    DELIVERY_DUPLICATE_POINTS {
+        name: "dozor.collector.delivery.duplicate.points",
+        instrument: Counter,
+        unit: "{point}",
+        attributes: ["agent"],
+        source: "data points in duplicate batches, not stored",
+        description: "Data points in batches each agent delivered more than once.",
+    },
+    "collector"
+);
+
+metric!(
+    DELIVERY_MISSING_BATCHES {
+        name: "dozor.collector.delivery.missing.batches",
+        instrument: Counter,
+        unit: "{batch}",
+        attributes: ["agent"],
+        source: "sequence numbers below the agent's dozor-oldest that never arrived (gaps), per agent",
+        description: "Batches each agent will never deliver: gaps in its sequence numbers.",
+    },
+    "collector"
+);
+
+metric!(
+    DELIVERY_LEDGER_ERRORS {
+        name: "dozor.collector.delivery.ledger.errors",
+        instrument: Counter,
+        unit: "{error}",
+        attributes: [],
+        source: "ledger lines that could not be parsed at start, and ledger writes or compactions that failed",
+        description: "Errors reading or writing the delivery ledger file.",
+    },
+    "collector"
+);
+
 /// Every collector self-metric, in documentation order.
 pub static ALL: &[&crate::MetricDef] = &[
     &RECEIVED_POINTS,
@@ -108,4 +168,9 @@ pub static ALL: &[&crate::MetricDef] = &[
     &SERIES_EXPIRED,
     &AGENT_LAST_SEEN,
     &AGENTS,
+    &DELIVERY_ACCEPTED_BATCHES,
+    &DELIVERY_DUPLICATE_BATCHES,
+    &DELIVERY_DUPLICATE_POINTS,
+    &DELIVERY_MISSING_BATCHES,
+    &DELIVERY_LEDGER_ERRORS,
 ];

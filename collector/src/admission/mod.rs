@@ -1,0 +1,194 @@
+//! Admission: whether a request may come in at all, decided the same way for both receivers.
+//!
+//! Before the body is read: shutting down (UNAVAILABLE / 503), the token
+//! (UNAUTHENTICATED / 401), the memory limiter (UNAVAILABLE / 503). After decoding, when the
+//! number of points is known: the agent's rate (RESOURCE_EXHAUSTED / 429). Retryable refusals
+//! carry `retry-after` in seconds; `notes/protocol.md` lists what the agent does with each.
+
+pub mod memory;
+pub mod rate;
+pub mod tokens;
+
+use crate::telemetry::Refusal;
+use memory::MemoryLimiter;
+use rate::RateLimiter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use tokens::{Tokens, TokensError};
+
+/// Seconds a client is asked to wait after a memory or shutdown refusal.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// A refused request: why, what to tell the client, and when it may retry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The counted reason.
+    pub reason: Refusal,
+    /// The message for the client and the (rate-limited) log line.
+    pub message: String,
+    /// Seconds after which a retry may succeed; `None` for a permanent refusal.
+    pub retry_after: Option<u64>,
+}
+
+impl Refused {
+    /// A refusal without retry information.
+    pub fn new(reason: Refusal, message: impl Into<String>) -> Self {
+        Refused {
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The gRPC status code.
+    pub fn grpc_code(&self) -> tonic::Code {
+        use tonic::Code;
+        match self.reason {
+            Refusal::Unauthenticated => Code::Unauthenticated,
+            Refusal::RateLimited | Refusal::TooLarge => Code::ResourceExhausted,
+            Refusal::MemoryLimit | Refusal::ShuttingDown => Code::Unavailable,
+            Refusal::NotFound | Refusal::MethodNotAllowed | Refusal::UnsupportedMediaType => {
+                Code::Unimplemented
+            }
+            Refusal::DecodeError | Refusal::BadEncoding | Refusal::BadDeliveryHeader => {
+                Code::InvalidArgument
+            }
+        }
+    }
+
+    /// The HTTP status.
+    pub fn http_status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self.reason {
+            Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::MemoryLimit | Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::NotFound => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::DecodeError | Refusal::BadEncoding | Refusal::BadDeliveryHeader => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+}
+
+/// What was admitted: the agent the token names, if tokens are on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admitted {
+    /// The agent name the token maps to.
+    pub agent: Option<String>,
+}
+
+/// The admission checks, shared by both receivers.
+#[derive(Debug, Default)]
+pub struct Gate {
+    draining: AtomicBool,
+    tokens_file: Option<PathBuf>,
+    tokens: RwLock<Option<Arc<Tokens>>>,
+    /// The memory limiter, when `limits.memory.limit` is set.
+    pub memory: Option<MemoryLimiter>,
+    rate: Option<RateLimiter>,
+}
+
+impl Gate {
+    /// A gate with the configured checks.
+    pub fn new(
+        tokens_file: Option<PathBuf>,
+        memory: Option<MemoryLimiter>,
+        points_per_second: u64,
+    ) -> Result<Self, TokensError> {
+        let gate = Gate {
+            draining: AtomicBool::new(false),
+            tokens_file,
+            tokens: RwLock::new(None),
+            memory,
+            rate: (points_per_second > 0).then(|| RateLimiter::new(points_per_second)),
+        };
+        gate.reload_tokens()?;
+        Ok(gate)
+    }
+
+    /// Reads `auth.tokens_file` again. On error the tokens in use stay.
+    pub fn reload_tokens(&self) -> Result<(), TokensError> {
+        let Some(path) = &self.tokens_file else {
+            return Ok(());
+        };
+        let tokens = Tokens::load(path)?;
+        tracing::info!(file = %path.display(), agents = tokens.len(), "Agent tokens loaded.");
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(tokens));
+        Ok(())
+    }
+
+    /// From now on every new request is refused with UNAVAILABLE / 503.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// The checks made on the headers alone, before the body is read.
+    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Refused> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(Refused {
+                retry_after: Some(RETRY_AFTER_SECONDS),
+                ..Refused::new(Refusal::ShuttingDown, "the collector is shutting down")
+            });
+        }
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let agent = match tokens {
+            None => None,
+            Some(tokens) => {
+                let auth = headers
+                    .get(http::header::AUTHORIZATION)
+                    .map(|v| v.as_bytes());
+                match tokens.agent(auth) {
+                    Some(agent) => Some(agent.to_string()),
+                    None => {
+                        let why = if auth.is_none() {
+                            "authorization: Bearer <token> missing"
+                        } else {
+                            "unknown token"
+                        };
+                        return Err(Refused::new(Refusal::Unauthenticated, why));
+                    }
+                }
+            }
+        };
+        if let Some((used, threshold)) = self.memory.as_ref().and_then(|m| m.over()) {
+            return Err(Refused {
+                retry_after: Some(RETRY_AFTER_SECONDS),
+                ..Refused::new(
+                    Refusal::MemoryLimit,
+                    format!("memory in use {used} bytes reached the limit {threshold}"),
+                )
+            });
+        }
+        Ok(Admitted { agent })
+    }
+
+    /// Takes `points` from `agent`'s rate budget.
+    pub fn take_points(&self, agent: Option<&str>, points: u64) -> Result<(), Refused> {
+        let (Some(rate), Some(agent)) = (&self.rate, agent) else {
+            return Ok(());
+        };
+        rate.take(agent, points).map_err(|seconds| Refused {
+            retry_after: Some(seconds),
+            ..Refused::new(
+                Refusal::RateLimited,
+                format!("agent {agent} is over limits.per_agent.points_per_second"),
+            )
+        })
+    }
+
+    /// Forgets rate buckets of agents silent for `ttl`.
+    pub fn expire(&self, ttl: std::time::Duration) {
+        if let Some(rate) = &self.rate {
+            rate.expire(ttl);
+        }
+    }
+}

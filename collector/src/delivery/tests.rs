@@ -1,0 +1,164 @@
+use super::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const STREAM: &str = "00000000000000aa";
+
+fn batch(agent: &str, seq: u64, oldest: u64) -> Batch {
+    Batch {
+        key: StreamKey::new(agent, STREAM),
+        seq,
+        oldest,
+    }
+}
+
+#[test]
+fn duplicates_and_gaps_are_counted_per_agent() {
+    let d = Delivery::in_memory(Duration::from_secs(60));
+    assert_eq!(
+        d.deliver(&batch("a1", 5, 5), 10, || 1),
+        Delivered::Stored(1)
+    );
+    assert_eq!(
+        d.deliver(&batch("a1", 5, 5), 10, || 2),
+        Delivered::Duplicate
+    );
+    assert_eq!(
+        d.deliver(&batch("a1", 7, 5), 10, || 3),
+        Delivered::Stored(3)
+    );
+    // The agent gave up on 6 (and everything below 9): 6 and 8 are missing.
+    assert_eq!(
+        d.deliver(&batch("a1", 9, 9), 10, || 4),
+        Delivered::Stored(4)
+    );
+    assert_eq!(d.deliver(&batch("a2", 1, 1), 3, || 5), Delivered::Stored(5));
+    assert_eq!(
+        d.rows(),
+        vec![
+            DeliveryRow {
+                agent: "a1".into(),
+                accepted_batches: 3,
+                duplicate_batches: 1,
+                duplicate_points: 10,
+                missing_batches: 2,
+            },
+            DeliveryRow {
+                agent: "a2".into(),
+                accepted_batches: 1,
+                ..Default::default()
+            },
+        ]
+    );
+    assert_eq!(d.stream(&StreamKey::new("a1", STREAM)).unwrap().floor(), 10);
+}
+
+#[test]
+fn concurrent_redelivery_is_stored_once() {
+    let d = Arc::new(Delivery::in_memory(Duration::from_secs(60)));
+    let stored = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (d, stored) = (d.clone(), stored.clone());
+            std::thread::spawn(move || {
+                for seq in 1..=200 {
+                    d.deliver(&batch("a1", seq, 1), 1, || {
+                        // Widen the window between the decision and the record.
+                        std::thread::yield_now();
+                        stored.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(stored.load(Ordering::SeqCst), 200);
+    let row = &d.rows()[0];
+    assert_eq!(
+        (row.accepted_batches, row.duplicate_batches),
+        (200, 7 * 200)
+    );
+}
+
+#[test]
+fn ledger_survives_reopening_and_counts_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let ttl = Duration::from_secs(60);
+    let d = Delivery::with_ledger(&path, 1 << 20, ttl).unwrap();
+    for seq in 1..=5 {
+        d.deliver(&batch("a1", seq, 1), 4, || ());
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "F a1 00000000000000aa 1",
+            "A a1 00000000000000aa 1 4",
+            "A a1 00000000000000aa 2 4",
+            "A a1 00000000000000aa 3 4",
+            "A a1 00000000000000aa 4 4",
+            "A a1 00000000000000aa 5 4",
+        ]
+    );
+    drop(d);
+    std::fs::write(&path, format!("{text}bogus line\n")).unwrap();
+    let d = Delivery::with_ledger(&path, 1 << 20, ttl).unwrap();
+    assert_eq!(d.ledger_errors(), 1);
+    assert_eq!(
+        d.deliver(&batch("a1", 3, 1), 4, || ()),
+        Delivered::Duplicate
+    );
+    assert_eq!(
+        d.deliver(&batch("a1", 6, 1), 4, || ()),
+        Delivered::Stored(())
+    );
+}
+
+#[test]
+fn compaction_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let ttl = Duration::from_secs(60);
+    let d = Delivery::with_ledger(&path, 200, ttl).unwrap();
+    for seq in (1..=100).rev() {
+        d.deliver(&batch("a1", seq * 2, 2), 1, || ());
+    }
+    // Compacted on the way: R lines only come from compaction.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("R ")), "{text}");
+    drop(d);
+    let d = Delivery::with_ledger(&path, 200, ttl).unwrap();
+    for seq in 1..=100 {
+        assert_eq!(
+            d.deliver(&batch("a1", seq * 2, 2), 1, || ()),
+            Delivered::Duplicate
+        );
+    }
+    assert_eq!(
+        d.deliver(&batch("a1", 3, 2), 1, || ()),
+        Delivered::Stored(())
+    );
+}
+
+#[test]
+fn silent_streams_are_forgotten() {
+    let d = Delivery::in_memory(Duration::from_millis(30));
+    d.deliver(&batch("a1", 1, 1), 1, || ());
+    std::thread::sleep(Duration::from_millis(40));
+    d.expire();
+    assert!(d.rows().is_empty());
+    assert!(d.stream(&StreamKey::new("a1", STREAM)).is_none());
+}
+
+#[test]
+fn names_and_ids() {
+    assert!(valid_agent("web-01.plant-a"));
+    assert!(!valid_agent("has space"));
+    assert!(!valid_agent(""));
+    assert!(!valid_agent(&"x".repeat(129)));
+    assert!(valid_stream("0123456789abcdef"));
+    assert!(!valid_stream("0123456789abcdeF"));
+    assert!(!valid_stream("0123"));
+}
