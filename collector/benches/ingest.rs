@@ -193,13 +193,14 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
             Duration::from_secs(86_400),
         )),
         gate: Arc::new(dozor_collector::admission::Gate::default()),
+        budget: None,
     }
 }
 
 fn ingest(pipeline: &Pipeline, bodies: &[Vec<u8>]) {
     for b in bodies {
         let req = ExportMetricsServiceRequest::decode(b.as_slice()).unwrap();
-        let resp = pipeline.export_batch(Receiver::OtlpGrpc, &req, None);
+        let resp = pipeline.export_batch(Receiver::OtlpGrpc, &req, None, None);
         assert!(resp.partial_success.is_none(), "{resp:?}");
     }
 }

@@ -116,6 +116,11 @@ impl Running {
         }
     }
 
+    /// Reads `auth.tokens_file` again (SIGHUP). On error the tokens in use stay.
+    pub fn reload_tokens(&self) -> Result<(), admission::tokens::TokensError> {
+        self.pipeline.gate.reload_tokens()
+    }
+
     /// Stops accepting connections, lets in-flight requests finish, and waits for every server.
     pub async fn shutdown(mut self) -> Result<(), ServeError> {
         // Requests still arriving on open connections are told to go elsewhere or come back.
@@ -184,6 +189,13 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         }),
         delivery: Arc::new(delivery),
         gate: Arc::new(gate(config)?),
+        budget: match config.limits.per_agent.max_series {
+            0 => None,
+            n => Some(Arc::new(store::budget::SeriesBudget::new(
+                usize::try_from(n).unwrap_or(usize::MAX),
+                s.series_ttl.0,
+            ))),
+        },
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
@@ -213,12 +225,26 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         limit(config.receivers.otlp_http.max_request_bytes),
     );
     let sig = signal();
-    tasks.spawn(async move {
-        axum::serve(http, router)
-            .with_graceful_shutdown(sig)
-            .await
-            .map_err(|e| server_error("otlp_http", e))
-    });
+    let http_tls = &config.receivers.otlp_http.tls;
+    if http_tls.enabled() {
+        let tls = receivers::tls::server_config(http_tls, "receivers.otlp_http", &[b"http/1.1"])
+            .map_err(ServeError::Tls)?;
+        let listener = receivers::tls::TlsListener::new(http, tls)
+            .map_err(|e| server_error("otlp_http", e))?;
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(sig)
+                .await
+                .map_err(|e| server_error("otlp_http", e))
+        });
+    } else {
+        tasks.spawn(async move {
+            axum::serve(http, router)
+                .with_graceful_shutdown(sig)
+                .await
+                .map_err(|e| server_error("otlp_http", e))
+        });
+    }
     let (router, sig) = (exporters::prometheus::router(pipeline.clone()), signal());
     tasks.spawn(async move {
         axum::serve(prom, router)
@@ -284,6 +310,9 @@ async fn sweep(
             p.fleet.expire();
             p.delivery.expire();
             p.gate.expire(agent_ttl);
+            if let Some(b) = &p.budget {
+                b.expire();
+            }
             p.store.expire()
         })
         .await

@@ -100,12 +100,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("starting the collector")?;
     info!(version = env!("CARGO_PKG_VERSION"), "Collector started.");
-    tokio::select! {
-        signal = shutdown_signal() => {
-            info!(signal = signal?, "Shutting down.");
-        }
-        e = running.failed() => {
-            return Err(e).context("serving");
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            signal = &mut shutdown => {
+                info!(signal = signal?, "Shutting down.");
+                break;
+            }
+            _ = hup.recv() => {
+                if let Err(e) = running.reload_tokens() {
+                    error!(error = %e, "Reloading agent tokens failed; keeping the previous ones.");
+                }
+            }
+            e = running.failed() => {
+                return Err(e).context("serving");
+            }
         }
     }
     match tokio::time::timeout(SHUTDOWN_GRACE, running.shutdown()).await {

@@ -7,10 +7,12 @@
 pub mod otlp_grpc;
 pub mod otlp_http;
 mod timestamps;
+pub mod tls;
 
 use crate::admission::{Admitted, Gate, Refused};
 use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
 use crate::store::Store;
+use crate::store::budget::SeriesBudget;
 use crate::store::fleet::Fleet;
 use crate::telemetry::events::{PointsDropped, RequestAccepted};
 use crate::telemetry::{DropReason, Receiver, Refusal, Telemetry};
@@ -36,6 +38,8 @@ pub struct Pipeline {
     pub delivery: Arc<Delivery>,
     /// Admission checks: draining, tokens, memory, rates.
     pub gate: Arc<Gate>,
+    /// Per-agent series budget (`limits.per_agent.max_series`), when set.
+    pub budget: Option<Arc<SeriesBudget>>,
 }
 
 /// The delivery headers of a request (`notes/protocol.md`): `None` when it carries neither
@@ -100,22 +104,26 @@ impl Pipeline {
         };
         let points_in = count_points(request);
         self.gate.take_points(agent, points_in)?;
-        Ok(self.export_batch(receiver, request, batch.as_ref()))
+        let agent = agent.map(str::to_string);
+        Ok(self.export_batch(receiver, request, batch.as_ref(), agent.as_deref()))
     }
 
-    /// Stores one decoded request, tracking it when it carries a batch.
+    /// Stores one decoded request, tracking it when it carries a batch. `agent` (the token's
+    /// or the header's) is whose series budget the points count against; without one, each
+    /// resource's `service.instance.id`.
     pub fn export_batch(
         &self,
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
         batch: Option<&Batch>,
+        agent: Option<&str>,
     ) -> ExportMetricsServiceResponse {
         let points_in = count_points(request);
         let Some(batch) = batch else {
-            return self.store_request(receiver, request, points_in);
+            return self.store_request(receiver, request, points_in, agent);
         };
         match self.delivery.deliver(batch, points_in, || {
-            self.store_request(receiver, request, points_in)
+            self.store_request(receiver, request, points_in, agent)
         }) {
             Delivered::Stored(response) => response,
             Delivered::Duplicate => {
@@ -137,16 +145,24 @@ impl Pipeline {
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
         points_in: u64,
+        agent: Option<&str>,
     ) -> ExportMetricsServiceResponse {
         let mut points = Vec::with_capacity(points_in as usize + request.resource_metrics.len());
         let mut times = Vec::with_capacity(points.capacity());
         let mut rejected = Rejected::default();
+        let mut over_budget = 0;
         for rm in &request.resource_metrics {
+            let start = points.len();
             let r = translate::translate(rm, &self.options, &mut points);
             timestamps::of(rm, &mut times, points.len());
             rejected.unsupported_type += r.unsupported_type;
             rejected.invalid += r.invalid;
             let identity = Identity::of(rm);
+            if let Some(budget) = &self.budget
+                && let Some(owner) = agent.or(identity.instance.as_deref())
+            {
+                over_budget += budget.apply(owner, &mut points[start..]);
+            }
             self.fleet.observe(&identity);
         }
         let ingested = self.store.ingest_timed(points, &times);
@@ -161,6 +177,7 @@ impl Pipeline {
             (DropReason::SeriesLimit, ingested.series_limit),
             (DropReason::NameConflict, ingested.name_conflict),
             (DropReason::OutOfOrder, ingested.out_of_order),
+            (DropReason::SeriesBudget, over_budget),
         ];
         let mut message = String::new();
         let mut total = 0;

@@ -7,6 +7,7 @@
 //! batch locks each shard it touches once. Family names are interned ([`families`]) and label
 //! sets packed ([`labels`]) to keep a series small.
 
+pub mod budget;
 mod families;
 pub mod fleet;
 mod labels;
