@@ -2,6 +2,7 @@
 //! builders, and small HTTP/1, HTTP/2 (raw gRPC) and TCP clients.
 #![allow(dead_code)]
 
+pub mod proc;
 pub mod wire;
 
 use dozor_collector::config::Config;
@@ -163,4 +164,75 @@ pub fn requests(exposition: &str, receiver: &str, outcome: &str) -> f64 {
         exposition,
         &format!(r#"dozor_collector_requests_total{{outcome="{outcome}",receiver="{receiver}"}}"#),
     )
+}
+
+/// A request with one delta counter (`dozor.test.events`, value `v`) and one gauge from agent
+/// `agent`: two data points.
+pub fn delta_request(agent_id: &str, v: f64) -> ExportMetricsServiceRequest {
+    request(
+        &agent(agent_id, "plant-a", "web"),
+        vec![
+            counter("dozor.test.events", "{event}", true, vec![point(&[], v)]),
+            gauge("dozor.test.level", "1", vec![point(&[], v)]),
+        ],
+    )
+}
+
+/// The delivery headers of batch `seq` of `agent`'s stream `stream`.
+pub fn batch_headers(agent: &str, stream: &str, seq: u64, oldest: u64) -> Vec<(String, String)> {
+    vec![
+        ("dozor-agent".into(), agent.into()),
+        ("dozor-stream".into(), stream.into()),
+        ("dozor-seq".into(), seq.to_string()),
+        ("dozor-oldest".into(), oldest.to_string()),
+    ]
+}
+
+/// POST /v1/metrics with extra headers; the reply.
+pub async fn post(
+    addr: std::net::SocketAddr,
+    req: &ExportMetricsServiceRequest,
+    headers: &[(String, String)],
+) -> wire::Reply {
+    use prost::Message;
+    let mut h: Vec<(&str, &str)> = vec![("content-type", "application/x-protobuf")];
+    h.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    wire::http1(addr, "POST", "/v1/metrics", &h, req.encode_to_vec()).await
+}
+
+/// A gRPC export with extra metadata; the status code (0 = OK) and `retry-after`.
+pub async fn grpc_export(
+    addr: std::net::SocketAddr,
+    req: ExportMetricsServiceRequest,
+    headers: &[(String, String)],
+) -> (tonic::Code, Option<String>) {
+    use dozor_metrics::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    let mut client = MetricsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    grpc_call(&mut client, req, headers).await
+}
+
+/// A gRPC export on an existing client.
+pub async fn grpc_call(
+    client: &mut dozor_metrics::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient<tonic::transport::Channel>,
+    req: ExportMetricsServiceRequest,
+    headers: &[(String, String)],
+) -> (tonic::Code, Option<String>) {
+    let mut r = tonic::Request::new(req);
+    for (k, v) in headers {
+        let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = k.parse().unwrap();
+        r.metadata_mut().insert(key, v.parse().unwrap());
+    }
+    match client.export(r).await {
+        Ok(_) => (tonic::Code::Ok, None),
+        Err(status) => (
+            status.code(),
+            status
+                .metadata()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        ),
+    }
 }
