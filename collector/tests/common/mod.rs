@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod proc;
+pub mod tls;
 pub mod wire;
 
 use dozor_collector::config::Config;
