@@ -385,6 +385,22 @@ mod tests {
     }
 
     #[test]
+    fn delivery_auth_tls_and_limits_are_checked() {
+        let text = "receivers:\n  otlp_http:\n    tls:\n      key_file: k.pem\n      client_ca_file: ca.pem\n\
+                    delivery:\n  ledger_max_bytes: 10\nlimits:\n  memory:\n    limit: 100\n    spike: 100\n";
+        let err = load(text).unwrap_err();
+        let want = "\
+c.yaml:3:5: receivers.otlp_http.tls.cert_file: cert_file and key_file must be set together
+c.yaml:5:7: receivers.otlp_http.tls.client_ca_file: needs cert_file and key_file: mutual TLS is TLS first
+c.yaml:7:3: delivery.ledger_max_bytes: must be at least 4096, got 10
+c.yaml:11:5: limits.memory.spike: must be less than limits.memory.limit (100)";
+        assert_eq!(err.trim_end(), want);
+        let ok = load("auth:\n  tokens_file: /etc/dozor/tokens\nlimits:\n  per_agent:\n    points_per_second: 5000\n    max_series: 20000\n").unwrap();
+        assert_eq!(ok.limits.per_agent.max_series, 20000);
+        assert_eq!(ok.auth.tokens_file, "/etc/dozor/tokens");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_position() {
         let text = "receivers:\n  otlp_grpc:\n    endpoint: localhost\n    max_request_bytes: 0\n\
                     store:\n  series_ttl: 0s\n  max_series: 0\n  resource_to_labels: [site, site, service.name]\n  colour: red\n";

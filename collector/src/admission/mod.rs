@@ -192,3 +192,49 @@ impl Gate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draining_refuses_with_retry_after() {
+        let gate = Gate::new(None, None, 0).unwrap();
+        assert_eq!(gate.admit(&http::HeaderMap::new()), Ok(Admitted::default()));
+        gate.drain();
+        let refused = gate.admit(&http::HeaderMap::new()).unwrap_err();
+        assert_eq!(refused.reason, Refusal::ShuttingDown);
+        assert_eq!(refused.retry_after, Some(RETRY_AFTER_SECONDS));
+        assert_eq!(refused.grpc_code(), tonic::Code::Unavailable);
+        assert_eq!(refused.http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn statuses_follow_the_protocol() {
+        let cases = [
+            (Refusal::Unauthenticated, tonic::Code::Unauthenticated, 401),
+            (Refusal::RateLimited, tonic::Code::ResourceExhausted, 429),
+            (Refusal::MemoryLimit, tonic::Code::Unavailable, 503),
+            (Refusal::TooLarge, tonic::Code::ResourceExhausted, 413),
+            (
+                Refusal::BadDeliveryHeader,
+                tonic::Code::InvalidArgument,
+                400,
+            ),
+        ];
+        for (reason, code, status) in cases {
+            let r = Refused::new(reason, "");
+            assert_eq!((r.grpc_code(), r.http_status().as_u16()), (code, status));
+        }
+    }
+
+    #[test]
+    fn rate_applies_only_to_named_agents() {
+        let gate = Gate::new(None, None, 1).unwrap();
+        assert!(gate.take_points(Some("a"), 10).is_ok());
+        let r = gate.take_points(Some("a"), 1).unwrap_err();
+        assert_eq!(r.reason, Refusal::RateLimited);
+        assert!(r.retry_after.unwrap() >= 1);
+        assert!(gate.take_points(None, 1_000).is_ok());
+    }
+}
