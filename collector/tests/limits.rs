@@ -174,5 +174,5 @@ async fn shutdown_finishes_in_flight_requests_and_records_them() {
     assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
     stopping.await.unwrap().unwrap();
     let text = std::fs::read_to_string(&ledger).unwrap();
-    assert_eq!(text, "F a1 00000000000000aa 10\n");
+    assert_eq!(text, "F a1 00000000000000aa 9\nA a1 00000000000000aa 9 2\n");
 }

@@ -211,8 +211,10 @@ pub struct LedgerFile {
 }
 
 impl LedgerFile {
-    /// Reads and replays `path` (a missing file is an empty ledger), then rewrites it compacted,
-    /// which also drops a cut-short last line.
+    /// Reads and replays `path` (a missing file is an empty ledger), cuts off a last line left
+    /// incomplete by a crash (so the next line does not run into it), and opens it for
+    /// appending. The history of `A` lines is kept: the file is compacted only once it grows
+    /// past `max_bytes`.
     pub fn open(path: &Path, max_bytes: u64) -> Result<(LedgerFile, Replayed), LedgerError> {
         let read_err = |source| LedgerError::Read {
             path: path.to_path_buf(),
@@ -227,16 +229,28 @@ impl LedgerFile {
             Err(e) => return Err(read_err(e)),
         }
         let replayed = replay(&bytes);
+        let complete = (bytes.len() - replayed.partial_tail) as u64;
         drop(bytes);
-        let text = compacted(replayed.streams.iter());
-        let file = replace(path, &text)?;
-        let ledger = LedgerFile {
+        let write_err = |source| LedgerError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(write_err)?;
+        file.set_len(complete).map_err(write_err)?;
+        let mut ledger = LedgerFile {
             path: path.to_path_buf(),
             file,
-            bytes: text.len() as u64,
-            threshold: next_threshold(max_bytes, text.len() as u64),
+            bytes: complete,
+            threshold: max_bytes,
             max_bytes,
         };
+        if ledger.needs_compaction() {
+            ledger.compact(replayed.streams.iter())?;
+        }
         Ok((ledger, replayed))
     }
 
