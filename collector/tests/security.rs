@@ -64,6 +64,49 @@ async fn tokens_none_wrong_and_right() {
     assert_eq!(ok.status, 200);
 }
 
+#[test]
+fn sighup_rereads_the_tokens_file_and_loose_permissions_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("web-1 {TOKEN_WEB}\n")).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let c = common::proc::Collector::start(
+        dir.path(),
+        &format!("auth:\n  tokens_file: {}\n", tokens.display()),
+    );
+    assert!(
+        c.wait_for_log("readable by group or others"),
+        "{:#?}",
+        c.log()
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = |token: &str| {
+        rt.block_on(post(c.http, &sample_request(1.0), &[bearer(token)]))
+            .status
+    };
+    assert_eq!(status(TOKEN_WEB), 200);
+    std::fs::write(&tokens, "web-1 a-brand-new-token-42\n").unwrap();
+    c.signal("HUP");
+    assert!(
+        c.wait_for_log_count("Agent tokens loaded.", 2),
+        "{:#?}",
+        c.log()
+    );
+    assert_eq!(status(TOKEN_WEB), 401);
+    assert_eq!(status("a-brand-new-token-42"), 200);
+    // A broken file on reload keeps the tokens in use.
+    std::fs::write(&tokens, "web-1\n").unwrap();
+    c.signal("HUP");
+    assert!(
+        c.wait_for_log("keeping the previous ones"),
+        "{:#?}",
+        c.log()
+    );
+    assert_eq!(status("a-brand-new-token-42"), 200);
+    assert!(c.log().iter().all(|l| !l.contains("a-brand-new-token-42")));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tokens_file_with_a_shared_token_does_not_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -96,6 +96,27 @@ impl Collector {
         false
     }
 
+    /// Waits (up to 20 s) until `n` log lines contain `needle`; false if fewer did.
+    pub fn wait_for_log_count(&self, needle: &str, n: usize) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if self.log().iter().filter(|l| l.contains(needle)).count() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
     /// Resident memory of the process, bytes.
     pub fn rss(&self) -> u64 {
         let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap();
