@@ -85,8 +85,8 @@ pub enum Protocol {
 pub struct OtlpConfig {
     /// Send at all. `false` keeps the agent collecting (for `collect --once`) without sending.
     pub enabled: bool,
-    /// Collector endpoints, tried in order: the first that answers gets the batch.
-    /// `http://host:4317` for gRPC, `http://host:4318` for HTTP.
+    /// Collector endpoints, tried in order: the first that answers gets the batch; one whose
+    /// circuit breaker is open is skipped. `http(s)://host:4317` for gRPC, `:4318` for HTTP.
     pub endpoints: Vec<String>,
     /// `grpc` or `http`.
     pub protocol: Protocol,
@@ -98,10 +98,22 @@ pub struct OtlpConfig {
     pub flush_interval: Duration,
     /// Send a batch as soon as it holds this many data points.
     pub max_batch_points: usize,
-    /// Batches waiting to be sent, at most; beyond it the oldest is dropped and counted.
-    pub queue_batches: usize,
-    /// Attempts per batch before it is counted as failed (a durable buffer replaces this).
-    pub max_attempts: u32,
+    /// The durable on-disk buffer between batching and the network.
+    pub buffer: BufferConfig,
+    /// Retries of a batch the collector did not take (never given up on: only the buffer's
+    /// size bound or a permanent refusal loses data).
+    pub retry: RetryConfig,
+    /// Per-endpoint circuit breaker.
+    pub circuit_breaker: BreakerConfig,
+    /// Data points per second at most when replaying the backlog left by an outage (fresh
+    /// batches are sent at once, besides).
+    pub replay_rate: u32,
+    /// On SIGTERM, how long to keep sending what is buffered; the rest stays on disk.
+    pub shutdown_timeout: Duration,
+    /// TLS for `https://` endpoints.
+    pub tls: TlsConfig,
+    /// Bearer token sent as `authorization: Bearer <token>`.
+    pub auth: AuthConfig,
 }
 
 impl Default for OtlpConfig {
@@ -114,10 +126,171 @@ impl Default for OtlpConfig {
             gzip: true,
             flush_interval: Duration(std::time::Duration::from_secs(1)),
             max_batch_points: 10_000,
-            queue_batches: 64,
-            max_attempts: 5,
+            buffer: BufferConfig::default(),
+            retry: RetryConfig::default(),
+            circuit_breaker: BreakerConfig::default(),
+            replay_rate: 20_000,
+            shutdown_timeout: Duration(std::time::Duration::from_secs(5)),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
+}
+
+/// What the buffer does when it is full.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Delete the oldest segments; their points are counted exactly as `dropped`.
+    #[default]
+    DropOldest,
+    /// Stop taking batches: collection pauses until the collector takes the backlog.
+    Pause,
+}
+
+/// When the buffer forces data to disk (every policy survives the death of the process).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Never fsync: a power loss may lose recent batches.
+    Never,
+    /// fsync appended batches at most once a second, acknowledgements always.
+    #[default]
+    Interval,
+    /// fsync every append and acknowledgement.
+    Always,
+}
+
+/// The on-disk write-ahead buffer.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct BufferConfig {
+    /// Directory; when unset `$STATE_DIRECTORY/buffer` (systemd), else
+    /// `/var/lib/dozor-agent/buffer` as root, else `$XDG_STATE_HOME/dozor-agent/buffer` or
+    /// `~/.local/state/dozor-agent/buffer`.
+    pub path: Option<PathBuf>,
+    /// Bytes on disk at most.
+    pub max_bytes: u64,
+    /// Bytes per segment file; smaller frees disk sooner and drops less at a time.
+    pub segment_bytes: u64,
+    /// `drop_oldest` or `pause` when `max_bytes` is reached.
+    pub when_full: WhenFull,
+    /// `never`, `interval` or `always`.
+    pub sync: SyncMode,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            path: None,
+            max_bytes: 256 << 20,
+            segment_bytes: 8 << 20,
+            when_full: WhenFull::DropOldest,
+            sync: SyncMode::Interval,
+        }
+    }
+}
+
+impl BufferConfig {
+    /// The directory to use: `path`, or the default for how the agent runs.
+    pub fn resolved_path(&self) -> PathBuf {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(dir) = env("STATE_DIRECTORY") {
+            // systemd lists several directories separated by ':'; the first is ours.
+            let all = dir.to_string_lossy().into_owned();
+            return PathBuf::from(all.split(':').next().unwrap_or_default()).join("buffer");
+        }
+        if effective_uid() == 0 {
+            return PathBuf::from("/var/lib/dozor-agent/buffer");
+        }
+        env("XDG_STATE_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("dozor-agent/buffer")
+    }
+}
+
+/// The effective user id, from `/proc/self/status` (`geteuid` would need `unsafe`).
+fn effective_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// Exponential backoff with full jitter between attempts.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RetryConfig {
+    /// Upper bound of the first wait.
+    pub initial_backoff: Duration,
+    /// Upper bound of any wait (a collector's `retry-after` is honoured up to 5 minutes).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_backoff: Duration(std::time::Duration::from_millis(500)),
+            max_backoff: Duration(std::time::Duration::from_secs(30)),
+        }
+    }
+}
+
+/// Per-endpoint circuit breaker: open after `failures` consecutive failures, then skip the
+/// endpoint for `cooldown` before one probe request.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct BreakerConfig {
+    /// Consecutive failed requests that open the breaker.
+    pub failures: u32,
+    /// How long an open breaker skips its endpoint before a probe.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failures: 3,
+            cooldown: Duration(std::time::Duration::from_secs(10)),
+        }
+    }
+}
+
+/// TLS for `https://` endpoints (rustls; there is no option to skip verification).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain), for mutual TLS; needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// Name to verify the collector's certificate against, instead of the endpoint's host.
+    pub server_name: Option<String>,
+}
+
+/// Where the bearer token comes from: exactly one of the two, or neither (no token). The
+/// token itself is read at start and never kept in the configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// File holding the token (surrounding whitespace is trimmed).
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the token.
+    pub token_env: Option<String>,
 }
 
 /// File system roots (`--path.*` flags override these).
@@ -190,11 +363,68 @@ impl Validate for Config {
         if otlp.max_batch_points == 0 {
             v.error("exporters.otlp.max_batch_points", "must be at least 1");
         }
-        if otlp.queue_batches == 0 {
-            v.error("exporters.otlp.queue_batches", "must be at least 1");
+        check_positive(v, "exporters.otlp.shutdown_timeout", &otlp.shutdown_timeout);
+        check_positive(
+            v,
+            "exporters.otlp.retry.initial_backoff",
+            &otlp.retry.initial_backoff,
+        );
+        if otlp.retry.max_backoff.0 < otlp.retry.initial_backoff.0 {
+            v.error(
+                "exporters.otlp.retry.max_backoff",
+                "must be at least retry.initial_backoff",
+            );
         }
-        if otlp.max_attempts == 0 {
-            v.error("exporters.otlp.max_attempts", "must be at least 1");
+        if otlp.circuit_breaker.failures == 0 {
+            v.error(
+                "exporters.otlp.circuit_breaker.failures",
+                "must be at least 1",
+            );
+        }
+        if otlp.replay_rate == 0 {
+            v.error("exporters.otlp.replay_rate", "must be at least 1");
+        }
+        let buffer = &otlp.buffer;
+        if buffer.segment_bytes < 4096 {
+            v.error(
+                "exporters.otlp.buffer.segment_bytes",
+                "must be at least 4096",
+            );
+        }
+        if buffer.max_bytes < 2 * buffer.segment_bytes {
+            v.error(
+                "exporters.otlp.buffer.max_bytes",
+                "must be at least twice buffer.segment_bytes",
+            );
+        }
+        let tls = &otlp.tls;
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            v.error(
+                "exporters.otlp.tls",
+                "cert_file and key_file go together (client certificate and its key)",
+            );
+        }
+        if otlp.auth.token_file.is_some() && otlp.auth.token_env.is_some() {
+            v.error(
+                "exporters.otlp.auth",
+                "set token_file or token_env, not both",
+            );
+        }
+        if let Some(var) = &otlp.auth.token_env
+            && std::env::var(var).map_or(true, |t| t.trim().is_empty())
+        {
+            v.error(
+                "exporters.otlp.auth.token_env",
+                format!("environment variable {var} is not set or empty"),
+            );
+        }
+        if let Some(file) = &otlp.auth.token_file
+            && let Err(e) = std::fs::metadata(file)
+        {
+            v.error(
+                "exporters.otlp.auth.token_file",
+                format!("cannot read {}: {e}", file.display()),
+            );
         }
         for (k, val) in &self.resource.attributes {
             if val.is_empty() {

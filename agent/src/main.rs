@@ -40,7 +40,9 @@ struct Cli {
     /// Prefix for file system mount points.
     #[arg(long = "path.rootfs", global = true)]
     rootfs: Option<PathBuf>,
-    /// Log filter (error, warn, info, debug, trace or a tracing directive).
+    /// Log filter: error, warn, info, debug, trace, or tracing directives such as
+    /// `info,dozor_agent::export::ledger=info` (the per-batch ledger target stays at warn
+    /// unless named).
     #[arg(long, global = true, default_value = "info", env = "DOZOR_LOG")]
     log_level: String,
     #[command(subcommand)]
@@ -69,8 +71,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_new(log_filter(&cli.log_level))
+                .unwrap_or_else(|_| log_filter("info").into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -129,6 +131,19 @@ fn main() -> ExitCode {
     })
 }
 
+/// The log filter for `--log-level`: the ledger target (one line per batch) is kept at warn
+/// unless the filter names it.
+fn log_filter(level: &str) -> String {
+    if level.contains(LEDGER) {
+        level.to_string()
+    } else {
+        format!("{level},{LEDGER}=warn")
+    }
+}
+
+/// The tracing target of the per-batch ledger lines.
+const LEDGER: &str = "dozor_agent::export::ledger";
+
 /// Resource attributes the collector copies onto every series by default; `collect --once`
 /// applies the same so its output matches the collector's.
 fn promoted() -> Vec<String> {
@@ -143,6 +158,8 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
 }
 
 fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
+    // One crypto provider for every TLS client (tonic and reqwest): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(8)
@@ -154,15 +171,24 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
         let scheduled = integrations::build(&config, &paths);
         let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
         info!(integrations = ?names, endpoints = ?config.exporters.otlp.endpoints, "Agent started.");
+        let shutdown_timeout = config.exporters.otlp.shutdown_timeout.0;
+        // The exporter first: a locked or unreadable buffer stops the agent before it collects.
+        let exporter = if config.exporters.otlp.enabled {
+            Some(
+                export::Exporter::new(config.exporters.otlp, resource, scheduler::now_nanos())
+                    .context("setting up the OTLP exporter")?,
+            )
+        } else {
+            None
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let tasks = scheduler::spawn_all(scheduled, tx);
-        let exporter = if config.exporters.otlp.enabled {
-            let exporter = export::Exporter::new(config.exporters.otlp, resource, scheduler::now_nanos())
-                .context("setting up the OTLP exporter")?;
-            Some(tokio::spawn(exporter.run(rx)))
-        } else {
-            drop(rx);
-            None
+        let exporter = match exporter {
+            Some(exporter) => Some(tokio::spawn(exporter.run(rx))),
+            None => {
+                drop(rx);
+                None
+            }
         };
         shutdown_signal().await;
         info!("Agent stopping.");
@@ -173,8 +199,10 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
             let _ = t.await;
         }
         if let Some(exporter) = exporter {
-            // The senders are gone with the tasks: the exporter flushes what it holds and ends.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), exporter).await;
+            // The senders are gone with the tasks: the exporter writes what it holds to the
+            // buffer, sends for at most `shutdown_timeout` and leaves the rest on disk.
+            let grace = shutdown_timeout + std::time::Duration::from_secs(5);
+            let _ = tokio::time::timeout(grace, exporter).await;
         }
         info!("Agent stopped.");
         Ok(ExitCode::SUCCESS)

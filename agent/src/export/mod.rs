@@ -1,78 +1,161 @@
-//! Batching and sending: scope batches from the scheduler are merged into OTLP requests, queued,
-//! and sent to the first collector endpoint that takes them.
+//! Delivery that loses nothing (issue #3): scope batches from the scheduler are merged into
+//! OTLP requests, written to the durable on-disk buffer, and sent to the first collector
+//! endpoint that takes them, at least once.
 //!
-//! Two tasks, so that a slow or absent collector never blocks collection:
-//! - the batcher ([`batch`]) merges batches until `max_batch_points` or `flush_interval` after
-//!   the first one arrived (no timer runs while there is nothing to send), and pushes the request
-//!   onto a bounded [`queue::Queue`] that drops the oldest request when full, counting its points;
-//! - the sender takes requests off the queue and sends them with retries and failover
-//!   ([`transport::Transport`]).
-//!
-//! The durable buffer (issue #3) replaces the in-memory queue; neither task changes.
+//! - The batcher ([`Batcher`]) merges batches until `max_batch_points` or `flush_interval`
+//!   after the first one arrived, encodes the request and appends it to the buffer with its
+//!   point count (the record's weight) — the protobuf bytes, uncompressed: gRPC compresses
+//!   per message itself and the pass-through codec hands tonic the stored bytes, so one stored
+//!   form serves both protocols and survives a change of `protocol` or `gzip` across restarts.
+//!   When the buffer is full it drops the oldest segments (counted exactly) or pauses.
+//! - Two lanes send ([`lanes`]): fresh batches at once, the backlog in order at a bounded rate.
+//! - Every request carries the stream identity and its seq (`/work/notes/protocol.md`).
 
-mod queue;
+mod breaker;
+mod lanes;
+mod retry;
+mod secrets;
 mod stats;
 pub mod transport;
+mod wal;
+mod window;
 
-use crate::config::OtlpConfig;
-use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::config::{OtlpConfig, SyncMode, WhenFull};
+use anyhow::Context;
+use dozor_buffer::{Full, Options, SyncPolicy};
 use dozor_metrics::sample::{ScopeBatch, count_points, to_request};
-use queue::Queue;
+use lanes::{Fresh, Lanes};
+use prost::Message;
 use stats::ExportStats;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 use transport::Transport;
+use wal::Wal;
 
-/// Merges batches into requests and sends them.
+/// Batches waiting for the live lane; beyond this the replay lane takes them from disk.
+const LIVE_QUEUE: usize = 4;
+
+/// Merges batches into requests, buffers them on disk and sends them.
 pub struct Exporter {
     config: OtlpConfig,
     resource: Vec<(String, String)>,
     start_time: u64,
-    transport: Transport,
+    wal: Arc<Wal>,
+    lanes: Arc<Lanes>,
     stats: Arc<Mutex<ExportStats>>,
+    shutdown: watch::Sender<Option<Instant>>,
+}
+
+/// The buffer options for the configuration.
+pub fn buffer_options(config: &OtlpConfig) -> Options {
+    let b = &config.buffer;
+    Options {
+        segment_bytes: b.segment_bytes,
+        max_bytes: b.max_bytes,
+        full: match b.when_full {
+            WhenFull::DropOldest => Full::DropOldest,
+            WhenFull::Pause => Full::Reject,
+        },
+        sync: match b.sync {
+            SyncMode::Never => SyncPolicy::Never,
+            SyncMode::Interval => SyncPolicy::Interval(Duration::from_secs(1)),
+            SyncMode::Always => SyncPolicy::Always,
+        },
+    }
 }
 
 impl Exporter {
-    /// An exporter for the given config and resource identity.
+    /// An exporter for the given config and resource identity: opens (and locks) the buffer,
+    /// reads the token and TLS files, and builds the clients.
     pub fn new(
         config: OtlpConfig,
         resource: Vec<(String, String)>,
         start_time: u64,
     ) -> anyhow::Result<Self> {
-        let transport = Transport::new(&config)?;
+        let dir = config.buffer.resolved_path();
+        let wal = Arc::new(Wal::open(&dir, buffer_options(&config))?);
+        let token = secrets::token(&config.auth)?;
+        let tls = secrets::tls(&config.tls)?;
+        let agent = resource
+            .iter()
+            .find(|(k, _)| k == "service.instance.id")
+            .map(|(_, v)| agent_header(v))
+            .unwrap_or_else(|| "unknown".into());
+        let sender = transport::Sender {
+            agent,
+            stream: wal.stream().to_string(),
+            token,
+        };
+        let transport =
+            Transport::new(&config, &tls, sender).context("setting up the collector clients")?;
+        let stats: Arc<Mutex<ExportStats>> = Arc::default();
+        let (shutdown, shutdown_rx) = watch::channel(None);
+        let lanes = Arc::new(Lanes::new(
+            wal.clone(),
+            transport,
+            (
+                config.circuit_breaker.failures,
+                config.circuit_breaker.cooldown.0,
+            ),
+            stats.clone(),
+            (config.retry.initial_backoff.0, config.retry.max_backoff.0),
+            config.replay_rate,
+            shutdown_rx,
+        ));
         Ok(Exporter {
             config,
             resource,
             start_time,
-            transport,
-            stats: Arc::default(),
+            wal,
+            lanes,
+            stats,
+            shutdown,
         })
     }
 
-    /// Runs until `rx` closes, then sends what it holds and returns.
+    /// Runs until `rx` closes; then writes what the batcher holds to the buffer, sends for at
+    /// most `shutdown_timeout`, and leaves the rest on disk.
     pub async fn run(self, rx: mpsc::Receiver<Vec<ScopeBatch>>) {
-        let queue = Arc::new(Queue::new(self.config.queue_batches));
+        let (live_tx, live_rx) = mpsc::channel(LIVE_QUEUE);
+        let live = tokio::spawn(self.lanes.clone().live(live_rx));
+        let replay = tokio::spawn(self.lanes.clone().replay());
         let batcher = Batcher {
             flush_interval: self.config.flush_interval.0,
             max_points: self.config.max_batch_points,
             resource: self.resource,
             start_time: self.start_time,
             stats: self.stats.clone(),
-            queue: queue.clone(),
+            wal: self.wal.clone(),
+            live: live_tx,
+            shutdown: self.shutdown.subscribe(),
         };
-        let sender = Sender {
-            max_attempts: self.config.max_attempts,
-            transport: self.transport,
-            stats: self.stats,
-        };
-        let batching = tokio::spawn(batcher.run(rx));
-        sender.run(&queue).await;
-        let _ = batching.await;
-        info!("Exporter stopped.");
+        batcher
+            .run(rx, &self.shutdown, self.config.shutdown_timeout.0)
+            .await;
+        let _ = live.await;
+        let _ = replay.await;
+        if let Err(e) = self.wal.sync() {
+            error!(error = %e, "Syncing the buffer failed.");
+        }
+        let left = self.wal.backlog();
+        info!(
+            backlog_records = left.records,
+            backlog_bytes = left.bytes,
+            "Exporter stopped."
+        );
     }
+}
+
+/// The `dozor-agent` header value: printable ASCII without whitespace, at most 128 bytes.
+fn agent_header(instance: &str) -> String {
+    let clean: String = instance
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    clean.chars().take(128).collect()
 }
 
 struct Batcher {
@@ -81,11 +164,18 @@ struct Batcher {
     resource: Vec<(String, String)>,
     start_time: u64,
     stats: Arc<Mutex<ExportStats>>,
-    queue: Arc<Queue>,
+    wal: Arc<Wal>,
+    live: mpsc::Sender<Fresh>,
+    shutdown: watch::Receiver<Option<Instant>>,
 }
 
 impl Batcher {
-    async fn run(self, mut rx: mpsc::Receiver<Vec<ScopeBatch>>) {
+    async fn run(
+        self,
+        mut rx: mpsc::Receiver<Vec<ScopeBatch>>,
+        shutdown: &watch::Sender<Option<Instant>>,
+        shutdown_timeout: Duration,
+    ) {
         let mut pending: Vec<ScopeBatch> = Vec::new();
         let mut points = 0usize;
         let mut deadline: Option<Instant> = None;
@@ -104,82 +194,94 @@ impl Batcher {
                 },
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
             }
-            self.flush(&mut pending);
+            self.flush(&mut pending).await;
             points = 0;
             deadline = None;
         }
-        self.flush(&mut pending);
-        self.queue.close();
-    }
-
-    fn flush(&self, pending: &mut Vec<ScopeBatch>) {
-        if pending.is_empty() {
-            return;
-        }
-        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        pending.push(stats.batch());
-        let request = to_request(&self.resource, pending, self.start_time);
-        pending.clear();
-        if let Some(dropped) = self.queue.push(request) {
-            let n = count_points(&dropped);
-            stats.count_points("dropped", n);
-            error!(points = n, "Export queue full; oldest batch dropped.");
-        }
-    }
-}
-
-struct Sender {
-    max_attempts: u32,
-    transport: Transport,
-    stats: Arc<Mutex<ExportStats>>,
-}
-
-impl Sender {
-    async fn run(mut self, queue: &Queue) {
-        while let Some(request) = queue.pop().await {
-            self.send_with_retries(request).await;
-        }
+        // Collection has stopped: write what is held, then give the lanes their deadline.
+        let _ = shutdown.send(Some(Instant::now() + shutdown_timeout));
+        self.flush(&mut pending).await;
     }
 
     fn stats(&self) -> std::sync::MutexGuard<'_, ExportStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn send_with_retries(&mut self, request: ExportMetricsServiceRequest) {
-        let points = count_points(&request);
-        let mut backoff = Duration::from_millis(500);
-        for attempt in 1..=self.max_attempts {
-            for (endpoint, result) in self.transport.send_failover(&request).await {
-                let outcome = match &result {
-                    Ok(()) => "sent",
-                    Err(e) if e.is_refusal() => "refused",
-                    Err(_) => "unreachable",
-                };
-                self.stats().count_request(&endpoint, outcome);
-                match result {
-                    Ok(()) => {
-                        self.stats().count_points("sent", points);
+    async fn flush(&self, pending: &mut Vec<ScopeBatch>) {
+        if pending.is_empty() {
+            return;
+        }
+        let backlog = self.wal.backlog();
+        pending.push(self.stats().batch(&backlog));
+        let request = to_request(&self.resource, pending, self.start_time);
+        pending.clear();
+        let points = u32::try_from(count_points(&request)).unwrap_or(u32::MAX);
+        let payload = request.encode_to_vec();
+        let mut paused = false;
+        loop {
+            let claim = self.live.capacity() > 0;
+            match self.wal.append(&payload, points, claim) {
+                Ok(appended) => {
+                    if paused {
+                        self.stats().set_paused(false);
+                        info!("Buffer has room again; collection resumes.");
+                    }
+                    info!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), seq = appended.seq, points, "Batch appended.");
+                    if let Some((first, end)) = appended.dropped_range {
+                        self.stats()
+                            .count_points("dropped", appended.dropped_points);
+                        warn!(
+                            target: "dozor_agent::export::ledger",
+                            stream = %self.wal.stream(),
+                            first_seq = first,
+                            last_seq = end - 1,
+                            points = appended.dropped_points,
+                            "Buffer full; oldest batches dropped."
+                        );
+                    }
+                    if claim {
+                        let fresh = Fresh {
+                            seq: appended.seq,
+                            points,
+                            payload,
+                        };
+                        // Only the batcher sends, and it saw room: this cannot be full.
+                        if let Err(e) = self.live.try_send(fresh) {
+                            let seq = match e {
+                                mpsc::error::TrySendError::Full(f)
+                                | mpsc::error::TrySendError::Closed(f) => f.seq,
+                            };
+                            self.wal.release(seq);
+                        }
+                    }
+                    return;
+                }
+                Err(dozor_buffer::Error::Full { .. }) => {
+                    if !paused {
+                        paused = true;
+                        self.stats().set_paused(true);
+                        warn!(
+                            points,
+                            "Buffer full; collection paused until the collector takes the backlog."
+                        );
+                    }
+                    if self.shutdown.borrow().is_some() {
+                        self.stats().count_points("dropped", u64::from(points));
+                        error!(target: "dozor_agent::export::ledger", points, "Buffer full at shutdown; the last batch is dropped.");
                         return;
                     }
-                    Err(e) => warn!(endpoint = %endpoint, attempt, error = %e, "Export failed."),
+                    let mut shutdown = self.shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    self.stats().count_points("dropped", u64::from(points));
+                    error!(target: "dozor_agent::export::ledger", points, error = %e, "Writing a batch to the buffer failed; it is dropped.");
+                    return;
                 }
             }
-            if attempt < self.max_attempts {
-                tokio::time::sleep(jitter(backoff)).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
         }
-        self.stats().count_points("failed", points);
-        error!(
-            points,
-            attempts = self.max_attempts,
-            "Export gave up; batch lost."
-        );
     }
-}
-
-/// Up to 20% random jitter, from the clock's nanoseconds (no RNG dependency needed for this).
-fn jitter(d: Duration) -> Duration {
-    let nanos = crate::scheduler::now_nanos() % 1000;
-    d + d.mul_f64(nanos as f64 / 5000.0)
 }

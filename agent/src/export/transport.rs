@@ -1,172 +1,336 @@
-//! Sends one OTLP request over gRPC or HTTP/protobuf, trying endpoints in order.
+//! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, with the delivery
+//! headers of the protocol (`dozor-agent`, `dozor-stream`, `dozor-seq`, `dozor-oldest`,
+//! `authorization`), and the answer classified ([`super::retry`]).
+//!
+//! Batches are stored encoded in the buffer, so gRPC sends them through a pass-through codec
+//! (no decode and re-encode); tonic applies gRPC gzip itself.
 
+use super::retry::{Failure, classify_grpc, classify_http, parse_retry_after, retry_info};
+use super::secrets::{TlsMaterial, Token};
 use crate::config::{OtlpConfig, Protocol};
-use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use dozor_metrics::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use prost::Message;
+use anyhow::Context;
+use bytes::{Buf, BufMut, Bytes};
 use std::io::Write;
-use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-/// Why a send failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The endpoint answered with a gRPC error status.
-    #[error("collector answered {code:?}: {message}")]
-    Status {
-        /// gRPC status code.
-        code: tonic::Code,
-        /// Status message.
-        message: String,
-    },
-    /// The endpoint answered with a non-success HTTP status.
-    #[error("collector answered HTTP {0}")]
-    Http(u16),
-    /// No answer: connection refused, reset, or timed out.
-    #[error("collector unreachable: {0}")]
-    Unreachable(String),
+/// The OTLP metrics export method.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// Who is sending: the same on every request.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// `dozor-agent`: the resource's `service.instance.id`.
+    pub agent: String,
+    /// `dozor-stream`: 16 lowercase hex characters.
+    pub stream: String,
+    /// Bearer token, if configured.
+    pub token: Option<Token>,
 }
 
-impl SendError {
-    /// True when the collector answered (it is up but refused), false when it could not be reached.
-    pub fn is_refusal(&self) -> bool {
-        match self {
-            SendError::Status { code, .. } => !matches!(
-                code,
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-            ),
-            SendError::Http(_) => true,
-            SendError::Unreachable(_) => false,
-        }
-    }
+/// A stored batch ready to send, with its HTTP body compressed once for all its attempts.
+#[derive(Debug, Clone)]
+pub struct Body {
+    /// The encoded `ExportMetricsServiceRequest`.
+    pub raw: Bytes,
+    /// The HTTP body (gzip of `raw` when gzip is on).
+    http: Option<Bytes>,
 }
 
 /// One client per endpoint.
-pub enum Transport {
-    /// OTLP/gRPC.
-    Grpc(Vec<(String, MetricsServiceClient<Channel>)>),
-    /// OTLP/HTTP with protobuf bodies.
+pub struct Transport {
+    endpoints: Vec<String>,
+    kind: Kind,
+    sender: Sender,
+}
+
+enum Kind {
+    Grpc(Vec<tonic::client::Grpc<Channel>>),
     Http {
-        /// Shared HTTP client.
         client: reqwest::Client,
-        /// (endpoint as configured, URL of `/v1/metrics`).
-        endpoints: Vec<(String, String)>,
-        /// Compress bodies.
+        urls: Vec<String>,
         gzip: bool,
     },
 }
 
 impl Transport {
     /// Builds clients; connections are made lazily on first use.
-    pub fn new(config: &OtlpConfig) -> anyhow::Result<Self> {
-        Ok(match config.protocol {
+    pub fn new(config: &OtlpConfig, tls: &TlsMaterial, sender: Sender) -> anyhow::Result<Self> {
+        let kind = match config.protocol {
             Protocol::Grpc => {
                 let mut clients = Vec::new();
                 for e in &config.endpoints {
-                    let channel = Endpoint::from_shared(e.clone())?
+                    let mut endpoint = Endpoint::from_shared(e.clone())
+                        .with_context(|| format!("endpoint {e}"))?
                         .connect_timeout(config.timeout.0)
-                        .timeout(config.timeout.0)
-                        .connect_lazy();
-                    let mut client = MetricsServiceClient::new(channel);
-                    if config.gzip {
-                        client = client.send_compressed(CompressionEncoding::Gzip);
+                        .timeout(config.timeout.0);
+                    if e.starts_with("https://") {
+                        endpoint = endpoint
+                            .tls_config(grpc_tls(tls))
+                            .with_context(|| format!("TLS settings for {e}"))?;
                     }
-                    clients.push((e.clone(), client));
+                    let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
+                    if config.gzip {
+                        grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+                    }
+                    clients.push(grpc);
                 }
-                Transport::Grpc(clients)
+                Kind::Grpc(clients)
             }
-            Protocol::Http => Transport::Http {
-                client: reqwest::Client::builder()
-                    .timeout(config.timeout.0)
-                    .build()?,
-                endpoints: config
-                    .endpoints
-                    .iter()
-                    .map(|e| {
-                        let url = if e.ends_with("/v1/metrics") {
-                            e.clone()
-                        } else {
-                            format!("{}/v1/metrics", e.trim_end_matches('/'))
-                        };
-                        (e.clone(), url)
-                    })
-                    .collect(),
-                gzip: config.gzip,
-            },
+            Protocol::Http => {
+                let mut builder = reqwest::Client::builder().timeout(config.timeout.0);
+                if let Some(ca) = &tls.ca {
+                    let certs = reqwest::Certificate::from_pem_bundle(ca)
+                        .context("parsing the TLS CA file")?;
+                    builder = builder.tls_certs_only(certs);
+                }
+                if let Some((cert, key)) = &tls.identity {
+                    let mut pem = cert.clone();
+                    pem.push(b'\n');
+                    pem.extend_from_slice(key);
+                    builder = builder.identity(
+                        reqwest::Identity::from_pem(&pem)
+                            .context("parsing the TLS client certificate and key")?,
+                    );
+                }
+                let mut urls = Vec::new();
+                for e in &config.endpoints {
+                    let base = e.trim_end_matches('/');
+                    let url = if base.ends_with("/v1/metrics") {
+                        base.to_string()
+                    } else {
+                        format!("{base}/v1/metrics")
+                    };
+                    match (&tls.server_name, e.starts_with("https://")) {
+                        (Some(name), true) => {
+                            // Verify against `server_name`: address the URL to that name and
+                            // resolve it to the endpoint's own address.
+                            let (url, addr) = rename_host(&url, name)?;
+                            builder = builder.resolve(name, addr);
+                            urls.push(url);
+                        }
+                        _ => urls.push(url),
+                    }
+                }
+                Kind::Http {
+                    client: builder.build().context("building the HTTP client")?,
+                    urls,
+                    gzip: config.gzip,
+                }
+            }
+        };
+        Ok(Transport {
+            endpoints: config.endpoints.clone(),
+            kind,
+            sender,
         })
     }
 
-    /// Tries each endpoint in order until one accepts; returns every attempt's outcome.
-    pub async fn send_failover(
-        &mut self,
-        request: &ExportMetricsServiceRequest,
-    ) -> Vec<(String, Result<(), SendError>)> {
-        let mut outcomes = Vec::new();
-        match self {
-            Transport::Grpc(clients) => {
-                for (endpoint, client) in clients.iter_mut() {
-                    let result = client
-                        .export(request.clone())
-                        .await
-                        .map(|_| ())
-                        .map_err(|s| {
-                            if s.code() == tonic::Code::Unavailable {
-                                SendError::Unreachable(s.message().to_string())
-                            } else {
-                                SendError::Status {
-                                    code: s.code(),
-                                    message: s.message().to_string(),
-                                }
-                            }
-                        });
-                    let ok = result.is_ok();
-                    outcomes.push((endpoint.clone(), result));
-                    if ok {
-                        break;
+    /// The endpoints as configured, in order.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// Prepares a stored batch for sending.
+    pub fn body(&self, raw: Vec<u8>) -> Body {
+        let http = match &self.kind {
+            Kind::Http { gzip: true, .. } => Some(Bytes::from(gzip(&raw))),
+            Kind::Http { gzip: false, .. } => Some(Bytes::from(raw.clone())),
+            Kind::Grpc(_) => None,
+        };
+        Body {
+            raw: Bytes::from(raw),
+            http,
+        }
+    }
+
+    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points the
+    /// collector reported as not stored (OTLP partial success).
+    pub async fn send(&self, i: usize, body: &Body, seq: u64, oldest: u64) -> Result<i64, Failure> {
+        let headers = [
+            ("dozor-agent", self.sender.agent.clone()),
+            ("dozor-stream", self.sender.stream.clone()),
+            ("dozor-seq", seq.to_string()),
+            ("dozor-oldest", oldest.to_string()),
+        ];
+        let auth = self.sender.token.as_ref().map(Token::header_value);
+        match &self.kind {
+            Kind::Grpc(clients) => {
+                let mut grpc = clients[i].clone();
+                grpc.ready().await.map_err(|e| Failure::Retryable {
+                    what: format!("unreachable: {e}"),
+                    retry_after: None,
+                })?;
+                let mut request = tonic::Request::new(body.raw.clone());
+                let md = request.metadata_mut();
+                for (k, v) in headers {
+                    if let Ok(v) = v.parse() {
+                        md.insert(k, v);
+                    }
+                }
+                if let Some(Ok(v)) = auth.map(|a| a.parse()) {
+                    md.insert("authorization", v);
+                }
+                let path = PathAndQuery::from_static(EXPORT_PATH);
+                match grpc.unary(request, path, RawCodec).await {
+                    Ok(response) => Ok(partial_rejections(response.get_ref())),
+                    Err(status) => {
+                        let hint = status
+                            .metadata()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after)
+                            .or_else(|| retry_info(status.details()));
+                        Err(classify_grpc(status.code(), hint))
                     }
                 }
             }
-            Transport::Http {
-                client,
-                endpoints,
-                gzip,
-            } => {
-                let body = encode_body(request, *gzip);
-                for (endpoint, url) in endpoints.iter() {
-                    let mut req = client
-                        .post(url)
-                        .header("content-type", "application/x-protobuf")
-                        .body(body.clone());
-                    if *gzip {
-                        req = req.header("content-encoding", "gzip");
-                    }
-                    let result = match req.send().await {
-                        Ok(resp) if resp.status().is_success() => Ok(()),
-                        Ok(resp) => Err(SendError::Http(resp.status().as_u16())),
-                        Err(e) => Err(SendError::Unreachable(e.to_string())),
-                    };
-                    let ok = result.is_ok();
-                    outcomes.push((endpoint.clone(), result));
-                    if ok {
-                        break;
-                    }
+            Kind::Http { client, urls, gzip } => {
+                let mut request = client
+                    .post(&urls[i])
+                    .header("content-type", "application/x-protobuf")
+                    .body(body.http.clone().unwrap_or_default());
+                if *gzip {
+                    request = request.header("content-encoding", "gzip");
                 }
+                for (k, v) in headers {
+                    request = request.header(k, v);
+                }
+                if let Some(a) = auth {
+                    request = request.header("authorization", a);
+                }
+                let response = request.send().await.map_err(|e| Failure::Retryable {
+                    what: format!("unreachable: {}", error_chain(&e)),
+                    retry_after: None,
+                })?;
+                let status = response.status();
+                if status.is_success() {
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Ok(partial_rejections(&body));
+                }
+                let hint = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                Err(classify_http(status.as_u16(), hint))
             }
         }
-        outcomes
     }
 }
 
-fn encode_body(request: &ExportMetricsServiceRequest, gzip: bool) -> Vec<u8> {
-    let raw = request.encode_to_vec();
-    if !gzip {
-        return raw;
+/// The TLS settings of every `https://` gRPC endpoint.
+fn grpc_tls(tls: &TlsMaterial) -> ClientTlsConfig {
+    let mut config = ClientTlsConfig::new();
+    config = match &tls.ca {
+        Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
+        None => config.with_native_roots(),
+    };
+    if let Some((cert, key)) = &tls.identity {
+        config = config.identity(Identity::from_pem(cert, key));
     }
+    if let Some(name) = &tls.server_name {
+        config = config.domain_name(name.clone());
+    }
+    config
+}
+
+/// Replaces the host of `url` by `name`; returns the new URL and the old host's address.
+fn rename_host(url: &str, name: &str) -> anyhow::Result<(String, std::net::SocketAddr)> {
+    use std::net::ToSocketAddrs;
+    let rest = url.strip_prefix("https://").context("not an https URL")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (_, port) = authority
+        .rsplit_once(':')
+        .context("endpoint without a port")?;
+    let addr = authority
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {authority}"))?
+        .next()
+        .with_context(|| format!("{authority} has no address"))?;
+    Ok((format!("https://{name}:{port}/{path}"), addr))
+}
+
+/// Every error in a chain, `: `-separated (reqwest hides the cause behind "error sending").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Rejected points reported by an `ExportMetricsServiceResponse` (0 if it does not decode).
+fn partial_rejections(response: &[u8]) -> i64 {
+    use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
+    use prost::Message;
+    ExportMetricsServiceResponse::decode(response)
+        .ok()
+        .and_then(|r| r.partial_success)
+        .map_or(0, |p| p.rejected_data_points)
+}
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(raw.len() / 4),
         flate2::Compression::fast(),
     );
     // Writing to a Vec cannot fail.
-    let _ = enc.write_all(&raw);
-    enc.finish().unwrap_or(raw)
+    let _ = enc.write_all(raw);
+    enc.finish().unwrap_or_else(|_| raw.to_vec())
+}
+
+/// A gRPC codec that sends already-encoded bytes and returns the response's bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_the_host_keeping_port_and_path() {
+        let (url, addr) =
+            rename_host("https://127.0.0.1:4318/v1/metrics", "collector.test").unwrap();
+        assert_eq!(url, "https://collector.test:4318/v1/metrics");
+        assert_eq!(addr, "127.0.0.1:4318".parse().unwrap());
+    }
 }

@@ -53,7 +53,7 @@ fn append_read_ack_round_trip() {
     assert_eq!(buffer.read_next().unwrap(), None);
     buffer.rewind();
     assert_eq!(seqs(&read_all(&mut buffer)), [1, 2]);
-    buffer.append(&payload(3), 3 as u32).unwrap();
+    buffer.append(&payload(3), 3).unwrap();
     assert_eq!(seqs(&read_all(&mut buffer)), [3]);
 }
 
@@ -128,7 +128,7 @@ fn drop_oldest_counts_exactly() {
     }
     buffer.ack(0).unwrap();
     // The oldest segment holds 0 (acked), 1 and 2: only the two unacked ones are lost.
-    let appended = buffer.append(&payload(7), 7 as u32).unwrap();
+    let appended = buffer.append(&payload(7), 7).unwrap();
     assert_eq!(appended.seq, 7);
     assert_eq!(
         appended.dropped,
@@ -169,7 +169,7 @@ fn reject_returns_full_and_writes_nothing() {
     for i in 0..4 {
         buffer.append(&payload(i), i as u32).unwrap();
     }
-    let err = buffer.append(&payload(4), 4 as u32).unwrap_err();
+    let err = buffer.append(&payload(4), 4).unwrap_err();
     assert!(
         matches!(
             err,
@@ -183,7 +183,7 @@ fn reject_returns_full_and_writes_nothing() {
     );
     assert_eq!(buffer.next_seq(), 4);
     buffer.ack(1).unwrap();
-    assert_eq!(buffer.append(&payload(4), 4 as u32).unwrap().seq, 4);
+    assert_eq!(buffer.append(&payload(4), 4).unwrap().seq, 4);
     let err = buffer.append(&[0; 100], 1).unwrap_err();
     assert!(
         matches!(err, Error::TooLarge { len: 100, max: 88 }),

@@ -125,12 +125,19 @@ fn run(options: Options, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         prop_assert_eq!(appended.dropped.weight, lost_weight, "step {}", step);
                         for r in &lost {
                             prop_assert!(
-                                (appended.dropped.first_seq..appended.dropped.end_seq).contains(&r.seq),
-                                "step {}: {} outside the dropped range", step, r.seq
+                                (appended.dropped.first_seq..appended.dropped.end_seq)
+                                    .contains(&r.seq),
+                                "step {}: {} outside the dropped range",
+                                step,
+                                r.seq
                             );
                         }
                         if let Some(first_kept) = model.live.front() {
-                            prop_assert!(first_kept.seq >= appended.dropped.end_seq, "step {}", step);
+                            prop_assert!(
+                                first_kept.seq >= appended.dropped.end_seq,
+                                "step {}",
+                                step
+                            );
                         }
                         model.dropped_weight += appended.dropped.weight;
                         model.appended_weight += u64::from(weight);
