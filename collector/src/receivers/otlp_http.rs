@@ -94,10 +94,11 @@ async fn export(State(state): State<Receiving>, request: Request) -> Response {
         Err(r) => return refusal(&state, r),
     };
     let headers = request.headers().clone();
+    // A body of unknown length may grow to the limit: count it as that much.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .unwrap_or(0)
+        .unwrap_or(u64::MAX)
         .min(state.limit as u64);
     let _in_flight = gate.memory.as_ref().map(|m| m.hold(declared));
     match decode(&state, request).await {
