@@ -228,3 +228,31 @@ async fn an_older_point_does_not_move_a_series_back() {
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_redeliveries_are_stored_once() {
+    let running = start(|_| {}).await;
+    let http = running.addrs.otlp_http;
+    // 16 copies of each of 10 batches at once, as retries racing a slow original would be.
+    let mut sends = Vec::new();
+    for seq in 1..=10u64 {
+        for _ in 0..16 {
+            sends.push(tokio::spawn(async move {
+                post(
+                    http,
+                    &delta_request("a1", 1.0),
+                    &batch_headers("a1", STREAM, seq, 1),
+                )
+                .await
+                .status
+            }));
+        }
+    }
+    for s in sends {
+        assert_eq!(s.await.unwrap(), 200);
+    }
+    let m = scrape(&running).await;
+    assert_eq!(events(&m, "a1"), Some(10.0), "{m}");
+    assert_eq!(delivery(&m, "accepted_batches", "a1"), 10.0);
+    assert_eq!(delivery(&m, "duplicate_batches", "a1"), 150.0);
+}
