@@ -1,6 +1,10 @@
 //! A circuit breaker per collector endpoint: closed → open after `failures` consecutive
 //! failures → after `cooldown`, half-open: one probe request; its success closes the breaker,
 //! its failure opens it for another cooldown. While open, the endpoint is skipped.
+//!
+//! Failures are answers that say nothing of when to come back: unreachable, timed out, an
+//! unexpected status, refused credentials. A refusal with `retry-after` is an endpoint that is
+//! up and pacing its clients: the backoff honours it and the breaker does not count it.
 
 use std::time::{Duration, Instant};
 

@@ -105,6 +105,14 @@ impl Lanes {
             let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
             match &result {
                 Ok(_) | Err(Failure::Permanent { .. }) => breakers[i].success(),
+                // Busy but answering, with a time to come back: the backoff honours it; the
+                // endpoint is healthy, so the breaker does not count it.
+                Err(
+                    f @ Failure::Retryable {
+                        retry_after: Some(_),
+                        ..
+                    },
+                ) => self.log_failure(i, endpoint, f),
                 Err(f) => {
                     if breakers[i].failure(std::time::Instant::now()) {
                         warn!(endpoint = %endpoint, error = %f, "Circuit breaker opened; endpoint skipped for a while.");
