@@ -181,7 +181,9 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        // Small: when the buffer is full under `when_full: pause`, the scheduler must feel it
+        // within a few runs, so that collection pauses rather than queueing in memory.
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
         let tasks = scheduler::spawn_all(scheduled, tx);
         let exporter = match exporter {
             Some(exporter) => Some(tokio::spawn(exporter.run(rx))),

@@ -5,7 +5,9 @@
 //! (`error.type="timeout"`) and left to finish in the background; the integration's next runs are
 //! skipped (and counted as `error.type="still_running"`) until it returns, so a hanging source
 //! never piles up threads and never delays the other integrations. A panicking integration is
-//! counted (`error.type="panic"`) and keeps its schedule.
+//! counted (`error.type="panic"`) and keeps its schedule. When the exporter stops taking
+//! batches (its buffer is full under `when_full: pause`), sending blocks and collection
+//! pauses; the runs missed meanwhile are counted as `error.type="paused"`.
 
 use crate::integrations::{Integration, IntegrationError, Scheduled};
 use dozor_metrics::catalogue::agent;
@@ -44,6 +46,17 @@ impl ScrapeStats {
             rec.record(&agent::SCRAPE_DURATION, d.as_secs_f64(), &[name]);
         }
         rec.record(&agent::SCRAPES, self.scrapes as f64, &[name]);
+        self.report_errors(rec, name);
+    }
+
+    /// Counts `n` runs that never happened because collection was paused; they are reported
+    /// with the next run.
+    pub fn paused(&mut self, n: u64) {
+        self.scrapes += n;
+        *self.errors.entry("paused").or_default() += n;
+    }
+
+    fn report_errors(&self, rec: &mut Recorder, name: &str) {
         for (kind, n) in &self.errors {
             rec.record(&agent::SCRAPE_ERRORS, *n as f64, &[name, kind]);
         }
@@ -105,7 +118,8 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
                 integration = name,
                 "Integration still running from an earlier run; skipped."
             );
-            send(&tx, vec![batch("dozor.agent", agent_rec)]).await;
+            let blocked = send(&tx, vec![batch("dozor.agent", agent_rec)]).await;
+            stats.paused(missed(blocked, s.interval));
             continue;
         };
         let started = Instant::now();
@@ -142,8 +156,14 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
             }
         }
         batches.push(batch("dozor.agent", agent_rec));
-        send(&tx, batches).await;
+        let blocked = send(&tx, batches).await;
+        stats.paused(missed(blocked, s.interval));
     }
+}
+
+/// Ticks of `interval` missed while sending was blocked for `blocked`.
+fn missed(blocked: Duration, interval: Duration) -> u64 {
+    (blocked.as_nanos() / interval.as_nanos().max(1)) as u64
 }
 
 fn batch(scope: &str, mut rec: Recorder) -> ScopeBatch {
@@ -154,14 +174,27 @@ fn batch(scope: &str, mut rec: Recorder) -> ScopeBatch {
     }
 }
 
-async fn send(tx: &mpsc::Sender<Vec<ScopeBatch>>, batches: Vec<ScopeBatch>) {
-    // The exporter applies its own bound; a closed channel means the agent is shutting down.
+/// Hands batches to the exporter; returns how long that blocked (long only while the
+/// exporter pauses collection).
+async fn send(tx: &mpsc::Sender<Vec<ScopeBatch>>, batches: Vec<ScopeBatch>) -> Duration {
+    let started = Instant::now();
+    // A closed channel means the agent is shutting down.
     let _ = tx.send(batches).await;
+    started.elapsed()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_missed_while_paused() {
+        let ms = Duration::from_millis;
+        assert_eq!(missed(ms(0), ms(200)), 0);
+        assert_eq!(missed(ms(199), ms(200)), 0);
+        assert_eq!(missed(ms(1000), ms(200)), 5);
+        assert_eq!(missed(ms(5), Duration::ZERO), 5_000_000);
+    }
     use dozor_metrics::catalogue::host;
     use std::time::Duration;
 

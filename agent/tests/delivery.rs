@@ -382,3 +382,50 @@ fn certs(name: &str) -> (String, String, String) {
         .unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_keeps_every_batch_and_counts_the_runs_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = dead_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let cfg = config("http", &[endpoint], &dir.path().join("buffer"), "")
+        .replace(
+            "    buffer:\n",
+            "    buffer:\n      max_bytes: 16384\n      segment_bytes: 4096\n      when_full: pause\n",
+        )
+        .replace("cooldown: 30s", "cooldown: 1s");
+    let agent = start_agent(dir.path(), "agent", &cfg, &[]);
+    let log_path = agent.log.clone();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(60), || log()
+            .contains("collection paused"))
+        .await,
+        "never paused:\n{}",
+        log()
+    );
+    // Stay paused long enough for the scheduler's channel (16 runs) to fill and runs to be
+    // skipped, then let the collector take the backlog.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let fake = http_collector_on(port).await;
+    let state = fake.state.clone();
+    let skipped = || {
+        state.accepted().iter().any(|r| {
+            self_metric(
+                &r.request,
+                "dozor.agent.scrape.errors",
+                &[("integration", "demo"), ("error.type", "paused")],
+            )
+            .is_some_and(|n| n > 0.0)
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || skipped()).await,
+        "no paused runs reported:\n{}",
+        log()
+    );
+    assert!(agent.stop().success());
+    let log = log();
+    assert_eq!(dropped_points(&log), 0, "pause never drops");
+    assert_all_arrived_once(&log, &state);
+}
