@@ -420,7 +420,7 @@ async fn pause_keeps_every_batch_and_counts_the_runs_it_skipped() {
         })
     };
     assert!(
-        wait_for(Duration::from_secs(30), || skipped()).await,
+        wait_for(Duration::from_secs(30), skipped).await,
         "no paused runs reported:\n{}",
         log()
     );
