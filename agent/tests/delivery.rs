@@ -367,7 +367,43 @@ async fn a_second_agent_on_the_same_buffer_directory_fails_clearly() {
     assert!(first.running(), "the first agent is unaffected");
 }
 
-/// A CA (PEM), and a server certificate for `name` signed by it with its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_mutual_tls_with_server_name_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    // The collector's certificate names collector.test; the agent dials 127.0.0.1 and checks
+    // that name. The agent's client certificate is signed by a CA the collector trusts.
+    let (ca, server_cert, server_key) = certs("collector.test");
+    let (client_ca, client_cert, client_key) = certs("agent.test");
+    for (file, pem) in [
+        ("ca.pem", &ca),
+        ("agent.pem", &client_cert),
+        ("agent-key.pem", &client_key),
+    ] {
+        std::fs::write(dir.path().join(file), pem).unwrap();
+    }
+    let fake = grpc_tls_collector(&server_cert, &server_key, &client_ca).await;
+    let endpoint = format!("https://127.0.0.1:{}", fake.addr.port());
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let tls = format!(
+        "    tls:\n      ca_file: {}\n      cert_file: {}\n      key_file: {}\n      server_name: collector.test\n",
+        p("ca.pem"),
+        p("agent.pem"),
+        p("agent-key.pem")
+    );
+    let cfg = config("grpc", &[endpoint], &dir.path().join("buffer"), &tls);
+    let agent = start_agent(dir.path(), "agent", &cfg, &[]);
+    let state = fake.state.clone();
+    assert!(
+        wait_for(Duration::from_secs(30), || state.accepted().len() >= 3).await,
+        "{}",
+        agent.log_text()
+    );
+    let log_path = agent.log.clone();
+    assert!(agent.stop().success());
+    assert_all_arrived_once(&std::fs::read_to_string(log_path).unwrap(), &state);
+}
+
+/// A CA (PEM), and a certificate for `name` signed by it with its key.
 fn certs(name: &str) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();

@@ -266,6 +266,29 @@ pub async fn grpc_collector(refuse: usize) -> Fake {
     Fake { addr, state, task }
 }
 
+/// Starts an OTLP/gRPC fake collector over TLS that requires a client certificate signed by
+/// `client_ca` (all PEM).
+pub async fn grpc_tls_collector(cert: &str, key: &str, client_ca: &str) -> Fake {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::default());
+    let service = MetricsServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert, key))
+        .client_ca_root(Certificate::from_pem(client_ca));
+    let server = tonic::transport::Server::builder().tls_config(tls).unwrap();
+    let task = tokio::spawn(async move {
+        let mut server = server;
+        let _ = server
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    Fake { addr, state, task }
+}
+
 /// A port nothing listens on (bound, then released).
 pub fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
