@@ -13,12 +13,17 @@
 #
 # The issue asks for a 10 s interval; CPU per collection does not depend on it, so the default
 # runs 100 collections 1 s apart to finish in a few minutes. Pass 10 to use 10 s.
+#
+# The agent runs twice: with its default schedule scaled to the interval (the TCP state walk,
+# 60 s by default against 10 s collections, runs every 6th collection), and with the walk on
+# every collection (`tcp.interval: 0s`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
 interval=${2:-1}
 command -v prometheus-node-exporter >/dev/null || { echo "apt-get install prometheus-node-exporter" >&2; exit 1; }
 cargo build --release --locked --bins -q
+bin=${CARGO_TARGET_DIR:-target}/release
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -53,28 +58,39 @@ receivers:
 exporters:
   prometheus: {endpoint: "127.0.0.1:$m"}
 YAML
-cat >"$tmp/agent.yaml" <<YAML
+$bin/dozor-collector --config "$tmp/collector.yaml" >"$tmp/collector.log" 2>&1 &
+for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sleep 0.1; done
+scrapes() { curl -s "127.0.0.1:$m/metrics" | awk -v i="$1" '$0 ~ "^dozor_agent_scrapes_total.*instance=\""i"\"" {print $NF}'; }
+
+# One agent run: host integration every $interval s, TCP walk every $1 s, instance $2.
+# Prints "idle_kb after_kb cpu_s collections series".
+measure_agent() {
+  local agent s0 s1 c0 c1 idle
+  cat >"$tmp/agent.yaml" <<YAML
 agent: {interval: ${interval}s, timeout: ${interval}s}
-resource: {instance_id: bench-agent}
+resource: {instance_id: $2}
 exporters:
   otlp: {endpoints: ["http://127.0.0.1:$g"]}
+integrations:
+  host: {tcp: {interval: $1s}}
 YAML
-target/release/dozor-collector --config "$tmp/collector.yaml" >"$tmp/collector.log" 2>&1 &
-for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sleep 0.1; done
-target/release/dozor-agent --config "$tmp/agent.yaml" >"$tmp/agent.log" 2>&1 &
-agent=$!
-scrapes() { curl -s "127.0.0.1:$m/metrics" | awk '/^dozor_agent_scrapes_total/ {print $NF}'; }
-for _ in $(seq 100); do [ -n "$(scrapes)" ] && break; sleep 0.1; done
-ag_idle=$(rss_kb $agent)
-ag_s0=$(scrapes); ag_c0=$(cpu_s $agent)
-while [ "$(( $(scrapes) - ag_s0 ))" -lt "$n" ]; do sleep 0.5; done
-ag_c1=$(cpu_s $agent); ag_s1=$(scrapes)
-ag_rss=$(rss_kb $agent)
-ag_series=$(curl -s "127.0.0.1:$m/metrics" | grep -v '^#' | grep -c 'instance="bench-agent"')
+  $bin/dozor-agent --config "$tmp/agent.yaml" >"$tmp/agent-$2.log" 2>&1 &
+  agent=$!
+  for _ in $(seq 100); do [ -n "$(scrapes "$2")" ] && break; sleep 0.1; done
+  idle=$(rss_kb $agent)
+  s0=$(scrapes "$2"); c0=$(cpu_s $agent)
+  while [ "$(( $(scrapes "$2") - s0 ))" -lt "$n" ]; do sleep 0.5; done
+  c1=$(cpu_s $agent); s1=$(scrapes "$2")
+  echo "$idle $(rss_kb $agent) $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}') $((s1 - s0)) $(curl -s "127.0.0.1:$m/metrics" | grep -v '^#' | grep -c "instance=\"$2\"")"
+  kill $agent
+}
+read -r ag_idle ag_rss ag_cpu ag_k ag_series < <(measure_agent $((6 * interval)) bench-agent)
+read -r at_idle at_rss at_cpu at_k at_series < <(measure_agent 0 bench-agent-tcp)
 
 row() { awk -v n="$1" -v idle="$3" -v rss="$4" -v cpu="$5" -v k="$6" -v series="$7" -v name="$2" 'BEGIN {
   printf "| %s | %.1f | %.1f | %.2f | %d |\n", name, idle/1024, rss/1024, cpu*1000/k, series }'; }
 printf "| | RSS idle (MiB) | RSS after %d collections (MiB) | CPU per collection (ms) | series |\n|---|---|---|---|---|\n" "$n"
 row "$n" "node_exporter 1.5 (default collectors)" "$ne_idle" "$ne_rss" "$ne_cpu" "$n" "$ne_series"
 row "$n" "node_exporter 1.5 (default + tcpstat)" "$net_idle" "$net_rss" "$net_cpu" "$n" "$net_series"
-row "$n" "dozor-agent (host integration, OTLP export)" "$ag_idle" "$ag_rss" "$(awk -v a="$ag_c0" -v b="$ag_c1" 'BEGIN {print b - a}')" "$((ag_s1 - ag_s0))" "$ag_series"
+row "$n" "dozor-agent (defaults: TCP walk every 6th collection)" "$ag_idle" "$ag_rss" "$ag_cpu" "$ag_k" "$ag_series"
+row "$n" "dozor-agent (TCP walk every collection)" "$at_idle" "$at_rss" "$at_cpu" "$at_k" "$at_series"

@@ -101,3 +101,34 @@ impl Drop for Tree {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The TCP walk runs on the first two collections (the first primes CPU counters) and then at
+/// most once per `tcp.interval`; `0s` walks every time, and `enabled: false` never.
+#[test]
+fn tcp_states_follow_their_own_interval() {
+    let walks = |tcp: TcpConfig, runs: usize| -> usize {
+        let mut config = Config::default();
+        config.tcp = tcp;
+        let mut host = Host::new(&config, &fixture("host-v2"));
+        (0..runs)
+            .filter(|_| {
+                let mut r = Recorder::new();
+                let _ = host.collect(&mut r);
+                r.samples()
+                    .iter()
+                    .any(|s| s.metric.name == "system.network.connections")
+            })
+            .count()
+    };
+    let every = |secs| TcpConfig {
+        enabled: true,
+        interval: Duration(std::time::Duration::from_secs(secs)),
+    };
+    assert_eq!(walks(every(3600), 4), 2);
+    assert_eq!(walks(every(0), 3), 3);
+    let off = TcpConfig {
+        enabled: false,
+        ..TcpConfig::default()
+    };
+    assert_eq!(walks(off, 2), 0);
+}
