@@ -73,6 +73,13 @@ async fn refusals_then_accept(protocol: &str) {
         "replay order {replayed:?}"
     );
     assert_eq!(replayed.len(), refused.len());
+    // The rest went on the live lane, one at a time as appended: increasing seqs.
+    let live: Vec<u64> = received
+        .iter()
+        .filter(|r| r.accepted && !refused.contains(&r.seq.unwrap()))
+        .map(|r| r.seq.unwrap())
+        .collect();
+    assert!(live.windows(2).all(|w| w[0] < w[1]), "live order {live:?}");
     // `dozor-oldest` never moves backwards.
     let oldest: Vec<u64> = received.iter().filter_map(|r| r.oldest).collect();
     assert!(oldest.windows(2).all(|w| w[0] <= w[1]), "{oldest:?}");
