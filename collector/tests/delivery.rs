@@ -256,3 +256,19 @@ async fn concurrent_redeliveries_are_stored_once() {
     assert_eq!(delivery(&m, "accepted_batches", "a1"), 10.0);
     assert_eq!(delivery(&m, "duplicate_batches", "a1"), 150.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_ledger_path_stops_the_start_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = dozor_collector::config::Config::default();
+    config.receivers.otlp_grpc.endpoint = "127.0.0.1:0".into();
+    config.receivers.otlp_http.endpoint = "127.0.0.1:0".into();
+    config.exporters.prometheus.endpoint = "127.0.0.1:0".into();
+    config.delivery.ledger_path = dir.path().join("no-such-dir/ledger").display().to_string();
+    let err = dozor_collector::serve(&config)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("delivery.ledger_path: "), "{err}");
+    assert!(err.contains("no-such-dir/ledger"), "{err}");
+}
