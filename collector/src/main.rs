@@ -96,23 +96,26 @@ fn load_config(path: Option<&Path>) -> Result<Config, dozor_config::ConfigError>
 
 #[tokio::main]
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Handlers first: a signal sent as soon as "Collector started." is logged must not find
+    // the default action (which ends the process, for SIGHUP too).
+    let mut signals = Signals::install()?;
     let mut running = dozor_collector::serve(&config)
         .await
         .context("starting the collector")?;
     info!(version = env!("CARGO_PKG_VERSION"), "Collector started.");
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("installing the SIGHUP handler")?;
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            signal = &mut shutdown => {
-                info!(signal = signal?, "Shutting down.");
-                break;
-            }
-            _ = hup.recv() => {
-                if let Err(e) = running.reload_tokens() {
-                    error!(error = %e, "Reloading agent tokens failed; keeping the previous ones.");
+            signal = signals.next() => {
+                match signal {
+                    "SIGHUP" => {
+                        if let Err(e) = running.reload_tokens() {
+                            error!(error = %e, "Reloading agent tokens failed; keeping the previous ones.");
+                        }
+                    }
+                    signal => {
+                        info!(signal, "Shutting down.");
+                        break;
+                    }
                 }
             }
             e = running.failed() => {
@@ -130,12 +133,28 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT stop the collector; SIGHUP re-reads `auth.tokens_file`.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
