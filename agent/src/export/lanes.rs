@@ -206,6 +206,10 @@ impl Lanes {
                 self.give_back(fresh.seq, fresh.points);
                 continue;
             }
+            if self.wal.is_orphan(fresh.seq) {
+                self.give_back(fresh.seq, fresh.points);
+                continue;
+            }
             let body = self.transport.body(fresh.payload);
             let attempt = self.send_once(&body, fresh.seq);
             let result = match self.deadline() {
@@ -263,6 +267,12 @@ impl Lanes {
             let body = self.transport.body(record.payload);
             let mut backoff = Backoff::new(self.backoff.0, self.backoff.1);
             loop {
+                // Dropped from the full buffer while waiting to be retried: the collector has
+                // been told it is gone (`dozor-oldest`), so it is not sent again.
+                if self.wal.is_orphan(record.seq) {
+                    self.give_back(record.seq, record.weight);
+                    break;
+                }
                 let attempt = self.send_once(&body, record.seq);
                 let result = match self.deadline() {
                     Some(d) => tokio::time::timeout_at(d, attempt).await.ok(),

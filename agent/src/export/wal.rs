@@ -172,9 +172,14 @@ impl Wal {
         Ok(out)
     }
 
-    /// The first unsettled seq (`dozor-oldest`).
+    /// The oldest seq that may still be sent (`dozor-oldest`).
     pub fn oldest(&self) -> u64 {
-        self.lock().window.base()
+        self.lock().window.oldest()
+    }
+
+    /// Whether `seq` was dropped from the buffer while in flight: do not send it again.
+    pub fn is_orphan(&self, seq: u64) -> bool {
+        self.lock().window.is_orphan(seq)
     }
 
     /// Marks `seq` delivered or rejected; acknowledges the buffer over the settled prefix.

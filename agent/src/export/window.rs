@@ -45,6 +45,21 @@ impl Window {
         self.base
     }
 
+    /// The oldest seq the agent may still send (the `dozor-oldest` header): the first
+    /// unsettled seq, or an older one still in flight after the buffer dropped it. Never above
+    /// a seq being sent, so the collector never takes a batch in flight for a duplicate.
+    pub fn oldest(&self) -> u64 {
+        self.inflight
+            .keys()
+            .next()
+            .map_or(self.base, |&first| first.min(self.base))
+    }
+
+    /// Whether `seq`, in flight, was dropped from the buffer meanwhile.
+    pub fn is_orphan(&self, seq: u64) -> bool {
+        seq < self.base
+    }
+
     /// Takes `seq` for sending; false when it is settled or already being sent.
     pub fn claim(&mut self, seq: u64, points: u32) -> bool {
         if seq < self.base || self.done.contains_key(&seq) || self.inflight.contains_key(&seq) {
@@ -183,6 +198,12 @@ mod tests {
         // The buffer dropped 0..4 (1 + 10 + 100 + 1000 points) and now starts at 4.
         assert_eq!(w.dropped(0, 4, 1111, 4), 1001);
         assert_eq!(w.base(), 4);
+        assert!(w.is_orphan(2));
+        assert_eq!(
+            w.oldest(),
+            2,
+            "2 may still be sent: the collector must not pass it"
+        );
         // The in-flight one ends: delivered means sent, given back means dropped.
         assert_eq!(
             w.settle(2),
@@ -191,6 +212,7 @@ mod tests {
                 orphan: true
             }
         );
+        assert_eq!(w.oldest(), 4, "2 is no longer in flight");
         assert!(w.claim(4, 1));
         assert!(!w.release(4));
         assert!(w.claim(5, 1));
