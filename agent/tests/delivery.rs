@@ -96,8 +96,7 @@ async fn grpc_resource_exhausted_with_retry_after_then_accept_delivers_every_bat
     refusals_then_accept("grpc").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fails_over_to_the_second_endpoint_and_opens_the_breaker_of_the_first() {
+async fn failover(protocol: &str) {
     let dir = tempfile::tempdir().unwrap();
     let fake = http_collector(0, None).await;
     let dead = format!("http://127.0.0.1:{}", dead_port());
@@ -117,6 +116,12 @@ async fn fails_over_to_the_second_endpoint_and_opens_the_breaker_of_the_first() 
                 "dozor.agent.export.circuit_breaker.state",
                 &[("endpoint", dead.as_str())],
             ) == Some(2.0)
+                && self_metric(
+                    &r.request,
+                    "dozor.agent.export.requests",
+                    &[("endpoint", dead.as_str()), ("outcome", "unreachable")],
+                )
+                .is_some_and(|n| n >= 2.0)
         })
     };
     assert!(
@@ -179,6 +184,16 @@ async fn a_restarted_agent_resends_what_was_not_acknowledged_on_the_same_stream(
     );
     assert_eq!(second_run[0].1, last_first + 1, "seqs continue");
     assert_all_arrived_once(&log, &state);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_fails_over_to_the_second_endpoint_and_opens_the_breaker_of_the_first() {
+    failover("http").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_fails_over_to_the_second_endpoint_and_opens_the_breaker_of_the_first() {
+    failover("grpc").await;
 }
 
 /// Binds the fake HTTP collector to a given port (retrying while the port is in TIME_WAIT).

@@ -128,7 +128,7 @@ impl Lanes {
                 endpoint,
                 match &result {
                     Ok(_) => "sent",
-                    Err(f) => f.label(),
+                    Err(f) => f.outcome(),
                 },
             );
             drop(stats);

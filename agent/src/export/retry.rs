@@ -20,6 +20,12 @@ pub enum Failure {
         /// The collector's `retry-after`, capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
+    /// No answer: connection refused or reset, TLS handshake failed, timed out. Retried.
+    #[error("unreachable: {what}")]
+    Unreachable {
+        /// The transport error.
+        what: String,
+    },
     /// No or unknown token: a configuration error; the batch is kept and retried.
     #[error("not authenticated ({what})")]
     Unauthenticated {
@@ -35,12 +41,23 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A short bounded label for metrics: `retryable`, `unauthenticated` or `rejected`.
+    /// A short bounded label for logs: `retryable`, `unreachable`, `unauthenticated` or
+    /// `rejected`.
     pub fn label(&self) -> &'static str {
         match self {
             Failure::Retryable { .. } => "retryable",
+            Failure::Unreachable { .. } => "unreachable",
             Failure::Unauthenticated { .. } => "unauthenticated",
             Failure::Permanent { .. } => "rejected",
+        }
+    }
+
+    /// The `outcome` of `dozor.agent.export.requests`: `unreachable` when no collector
+    /// answered, `refused` when one answered with an error.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Failure::Unreachable { .. } => "unreachable",
+            _ => "refused",
         }
     }
 

@@ -158,9 +158,8 @@ impl Transport {
         match &self.kind {
             Kind::Grpc(clients) => {
                 let mut grpc = clients[i].clone();
-                grpc.ready().await.map_err(|e| Failure::Retryable {
-                    what: format!("unreachable: {e}"),
-                    retry_after: None,
+                grpc.ready().await.map_err(|e| Failure::Unreachable {
+                    what: error_chain(&e),
                 })?;
                 let mut request = tonic::Request::new(body.raw.clone());
                 let md = request.metadata_mut();
@@ -175,6 +174,16 @@ impl Transport {
                 let path = PathAndQuery::from_static(EXPORT_PATH);
                 match grpc.unary(request, path, RawCodec).await {
                     Ok(response) => Ok(partial_rejections(response.get_ref())),
+                    // tonic reports a failed connection as UNAVAILABLE with the transport error
+                    // as its source; a collector's own UNAVAILABLE has none.
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && std::error::Error::source(&status).is_some() =>
+                    {
+                        Err(Failure::Unreachable {
+                            what: error_chain(&status),
+                        })
+                    }
                     Err(status) => {
                         let hint = status
                             .metadata()
@@ -200,9 +209,8 @@ impl Transport {
                 if let Some(a) = auth {
                     request = request.header("authorization", a);
                 }
-                let response = request.send().await.map_err(|e| Failure::Retryable {
-                    what: format!("unreachable: {}", error_chain(&e)),
-                    retry_after: None,
+                let response = request.send().await.map_err(|e| Failure::Unreachable {
+                    what: error_chain(&e),
                 })?;
                 let status = response.status();
                 if status.is_success() {

@@ -56,7 +56,7 @@ metric!(
         instrument: Counter,
         unit: "{request}",
         attributes: ["endpoint", "outcome"],
-        source: "OTLP export calls: outcome=sent, retryable (overloaded, unavailable or unreachable: the batch is kept), unauthenticated (the batch is kept) or rejected (the batch is dropped)",
+        source: "OTLP export calls: outcome=sent, refused (the collector answered with an error: overloaded or unauthenticated, the batch is kept and retried; malformed, the batch is dropped and its points counted as rejected) or unreachable (no answer: the batch is kept and retried)",
         description: "OTLP export requests per collector endpoint, by outcome.",
     },
     "agent"
