@@ -98,11 +98,14 @@ async fn grpc_resource_exhausted_with_retry_after_then_accept_delivers_every_bat
 
 async fn failover(protocol: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let fake = http_collector(0, None).await;
+    let fake = match protocol {
+        "http" => http_collector(0, None).await,
+        _ => grpc_collector(0).await,
+    };
     let dead = format!("http://127.0.0.1:{}", dead_port());
     let live = format!("http://{}", fake.addr);
     let cfg = config(
-        "http",
+        protocol,
         &[dead.clone(), live],
         &dir.path().join("buffer"),
         "",
