@@ -159,10 +159,10 @@ impl Lanes {
         logged[i] = Some((now, 0));
         match f {
             Failure::Unauthenticated { .. } => {
-                error!(endpoint = %endpoint, error = %f, suppressed = quiet, "Collector refused the agent's credentials; check exporters.otlp.auth. Data is kept and retried.")
+                error!(endpoint = %endpoint, kind = f.label(), error = %f, suppressed = quiet, "Collector refused the agent's credentials; check exporters.otlp.auth. Data is kept and retried.")
             }
             _ => {
-                warn!(endpoint = %endpoint, error = %f, suppressed = quiet, suppressed_over_s = since.as_secs(), "Export failed; data is kept and retried.")
+                warn!(endpoint = %endpoint, kind = f.label(), error = %f, suppressed = quiet, suppressed_over_s = since.as_secs(), "Export failed; data is kept and retried.")
             }
         }
     }
