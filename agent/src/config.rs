@@ -472,6 +472,37 @@ mod tests {
     }
 
     #[test]
+    fn delivery_settings_are_checked_together() {
+        let text = "exporters:\n  otlp:\n    buffer:\n      max_bytes: 4096\n      segment_bytes: 4096\n      when_full: pause\n    tls:\n      cert_file: /a.pem\n    auth:\n      token_file: /nonexistent/token\n      token_env: DOZOR_TEST_NO_SUCH_TOKEN\n    retry:\n      initial_backoff: 2s\n      max_backoff: 1s\n";
+        let err = dozor_config::load_str::<Config>("agent.yaml", text, &|_| None)
+            .err()
+            .expect("invalid")
+            .to_string();
+        for want in [
+            "exporters.otlp.buffer.max_bytes: must be at least twice buffer.segment_bytes",
+            "exporters.otlp.tls: cert_file and key_file go together",
+            "exporters.otlp.auth: set token_file or token_env, not both",
+            "exporters.otlp.auth.token_file: cannot read /nonexistent/token",
+            "exporters.otlp.auth.token_env: environment variable DOZOR_TEST_NO_SUCH_TOKEN is not set",
+            "exporters.otlp.retry.max_backoff: must be at least retry.initial_backoff",
+        ] {
+            assert!(err.contains(want), "missing {want:?} in:\n{err}");
+        }
+    }
+
+    #[test]
+    fn buffer_path_follows_how_the_agent_runs() {
+        let explicit = BufferConfig {
+            path: Some("/srv/buf".into()),
+            ..BufferConfig::default()
+        };
+        assert_eq!(explicit.resolved_path(), PathBuf::from("/srv/buf"));
+        // Without a path, the default ends in dozor-agent/buffer whichever rule applied.
+        let default = BufferConfig::default().resolved_path();
+        assert!(default.ends_with("buffer"), "{}", default.display());
+    }
+
+    #[test]
     fn endpoints() {
         assert!(check_endpoint("http://127.0.0.1:4317").is_ok());
         assert!(check_endpoint("https://collector.example:443").is_ok());

@@ -311,6 +311,30 @@ mod tests {
     }
 
     #[test]
+    fn out_of_order_settles_move_the_persisted_ack_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), Options::default()).unwrap();
+        for i in 0..5u8 {
+            wal.append(&[i], 1, false).unwrap();
+        }
+        let read: Vec<u64> = std::iter::from_fn(|| wal.replay_next().unwrap())
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(read, [0, 1, 2, 3, 4]);
+        for seq in [3, 1, 0] {
+            wal.settle(seq).unwrap();
+        }
+        assert_eq!(wal.oldest(), 2);
+        drop(wal);
+        // Reopened: 0 and 1 are acknowledged on disk; 3 (settled above the gap) is sent again.
+        let wal = Wal::open(dir.path(), Options::default()).unwrap();
+        let again: Vec<u64> = std::iter::from_fn(|| wal.replay_next().unwrap())
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(again, [2, 3, 4]);
+    }
+
+    #[test]
     fn replay_reads_in_order_skipping_what_the_live_lane_holds() {
         let dir = tempfile::tempdir().unwrap();
         let wal = Wal::open(dir.path(), Options::default()).unwrap();
