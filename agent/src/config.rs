@@ -475,8 +475,7 @@ mod tests {
     fn delivery_settings_are_checked_together() {
         let text = "exporters:\n  otlp:\n    buffer:\n      max_bytes: 4096\n      segment_bytes: 4096\n      when_full: pause\n    tls:\n      cert_file: /a.pem\n    auth:\n      token_file: /nonexistent/token\n      token_env: DOZOR_TEST_NO_SUCH_TOKEN\n    retry:\n      initial_backoff: 2s\n      max_backoff: 1s\n";
         let err = dozor_config::load_str::<Config>("agent.yaml", text, &|_| None)
-            .err()
-            .expect("invalid")
+            .expect_err("invalid")
             .to_string();
         for want in [
             "exporters.otlp.buffer.max_bytes: must be at least twice buffer.segment_bytes",
