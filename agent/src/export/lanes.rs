@@ -49,6 +49,9 @@ pub struct Lanes {
     pub shutdown: watch::Receiver<Option<Instant>>,
     /// Last time each endpoint's failure was logged (one line per endpoint per interval).
     logged: Mutex<Vec<Option<(Instant, u64)>>>,
+    /// Signalled when the live lane delivers: a collector is back, so the replay lane cuts
+    /// short a backoff that no `retry-after` asked for.
+    recovered: tokio::sync::Notify,
 }
 
 /// How long a repeated failure of one endpoint stays quiet in the log.
@@ -76,6 +79,7 @@ impl Lanes {
             replay_rate,
             shutdown,
             logged: Mutex::new(vec![None; n]),
+            recovered: tokio::sync::Notify::new(),
         }
     }
 
@@ -195,7 +199,7 @@ impl Lanes {
     fn give_back(&self, seq: u64, points: u32) {
         if self.wal.release(seq) {
             self.stats().count_points("dropped", u64::from(points));
-            warn!(target: "dozor_agent::export::ledger", first_seq = seq, last_seq = seq, points, "Batch dropped from the full buffer while being sent.");
+            warn!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), first_seq = seq, last_seq = seq, points, "Batch dropped from the full buffer while being sent.");
         }
     }
 
@@ -218,6 +222,9 @@ impl Lanes {
             };
             match result {
                 Some(r @ (Ok(_) | Err(Failure::Permanent { .. }))) => {
+                    if r.is_ok() {
+                        self.recovered.notify_one();
+                    }
                     self.finish(fresh.seq, fresh.points, r);
                 }
                 _ => {
@@ -286,7 +293,15 @@ impl Lanes {
                     Some(Err(f)) => {
                         self.stats().count_retry("replay");
                         let delay = backoff.next_delay(f.retry_after());
-                        if !self.sleep_until(Instant::now() + delay).await {
+                        let slept = if f.retry_after().is_some() {
+                            self.sleep_until(Instant::now() + delay).await
+                        } else {
+                            tokio::select! {
+                                slept = self.sleep_until(Instant::now() + delay) => slept,
+                                _ = self.recovered.notified() => true,
+                            }
+                        };
+                        if !slept {
                             self.give_back(record.seq, record.weight);
                             return;
                         }
