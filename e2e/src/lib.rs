@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: start the real binaries and peers on free loopback ports, talk
 //! HTTP to them, and wait for conditions with a deadline (never a bare sleep).
 
+pub mod delivery;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -50,8 +52,18 @@ pub struct Proc {
 impl Proc {
     /// Spawns `cmd` with output to `<dir>/<name>.log`.
     pub fn spawn(name: &str, dir: &Path, cmd: &mut Command) -> Proc {
+        let _ = std::fs::remove_file(dir.join(format!("{name}.log")));
+        Proc::spawn_appending(name, dir, cmd)
+    }
+
+    /// Spawns `cmd` with output appended to `<dir>/<name>.log` (for restarts).
+    pub fn spawn_appending(name: &str, dir: &Path, cmd: &mut Command) -> Proc {
         let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).expect("creating log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("creating log");
         let err = out.try_clone().expect("cloning log handle");
         let child = cmd
             .stdin(Stdio::null())
@@ -64,12 +76,23 @@ impl Proc {
 
     /// Sends SIGTERM and waits up to `timeout` for the process to exit; returns its exit status.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.sigterm();
+        wait_for(timeout, || self.child.try_wait().ok().flatten())
+    }
+
+    /// Sends SIGTERM without waiting (to stop several processes at once).
+    pub fn sigterm(&self) {
         #[allow(unsafe_code)]
         // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
-        wait_for(timeout, || self.child.try_wait().ok().flatten())
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The process's log so far (for assertion messages).
@@ -162,21 +185,58 @@ impl Collector {
     /// Starts a collector with `extra` YAML appended to its config (e.g. a `store:` section) and
     /// waits until it is healthy.
     pub fn start(dir: &Path, extra: &str) -> Collector {
-        let (grpc, http, metrics) = (
+        let ports = (
             free_port(),
             free_port(),
             format!("127.0.0.1:{}", free_port()),
         );
+        Collector::start_on(dir, ports, extra)
+    }
+
+    /// The ports this collector listens on, for [`Collector::start_on`] after a restart.
+    pub fn ports(&self) -> (u16, u16, String) {
+        (self.grpc, self.http, self.metrics.clone())
+    }
+
+    /// Kills the collector with SIGKILL and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+
+    /// Starts a collector whose two receivers both use `receiver_tls` (YAML lines indented
+    /// for a receiver section, e.g. a `tls:` block).
+    pub fn start_tls(dir: &Path, receiver_tls: &str, extra: &str) -> Collector {
+        let ports = (
+            free_port(),
+            free_port(),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        Collector::launch(dir, ports, receiver_tls, extra)
+    }
+
+    /// Starts a collector on the given (gRPC, HTTP, `/metrics` address) ports; its log is
+    /// `<dir>/collector.log`, appended to when restarted.
+    pub fn start_on(dir: &Path, ports: (u16, u16, String), extra: &str) -> Collector {
+        Collector::launch(dir, ports, "", extra)
+    }
+
+    fn launch(
+        dir: &Path,
+        (grpc, http, metrics): (u16, u16, String),
+        receiver_tls: &str,
+        extra: &str,
+    ) -> Collector {
         let config = dir.join("collector.yaml");
         std::fs::write(
             &config,
             format!(
-                "receivers:\n  otlp_grpc:\n    endpoint: 127.0.0.1:{grpc}\n  otlp_http:\n    endpoint: 127.0.0.1:{http}\n\
+                "receivers:\n  otlp_grpc:\n    endpoint: 127.0.0.1:{grpc}\n{receiver_tls}  otlp_http:\n    endpoint: 127.0.0.1:{http}\n{receiver_tls}\
                  exporters:\n  prometheus:\n    endpoint: {metrics}\n{extra}"
             ),
         )
         .expect("writing collector.yaml");
-        let proc = Proc::spawn(
+        let proc = Proc::spawn_appending(
             "collector",
             dir,
             Command::new(bin("dozor-collector"))
@@ -196,4 +256,21 @@ impl Collector {
             metrics,
         }
     }
+}
+
+/// Starts `dozor-agent` with `config` (YAML) written to `<dir>/<name>.yaml`, logging each batch
+/// it appends to its buffer (target `dozor_agent::export::ledger`) so tests know exactly what
+/// it produced. Its log, `<dir>/<name>.log`, is appended to across restarts.
+pub fn start_agent(dir: &Path, name: &str, config: &str) -> Proc {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, config).expect("writing agent config");
+    Proc::spawn_appending(
+        name,
+        dir,
+        Command::new(bin("dozor-agent"))
+            .arg("--config")
+            .arg(&path)
+            .arg("--log-level")
+            .arg("info,dozor_agent::export::ledger=info"),
+    )
 }
