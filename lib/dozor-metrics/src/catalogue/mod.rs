@@ -11,6 +11,8 @@ pub mod collector;
 pub mod container;
 pub mod demo;
 pub mod host;
+pub mod mysql;
+pub mod postgresql;
 pub mod reference;
 
 /// The kind of OpenTelemetry instrument a metric is recorded with.
@@ -102,6 +104,8 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .chain(agent::ALL)
         .chain(collector::ALL)
         .chain(demo::ALL)
+        .chain(postgresql::ALL)
+        .chain(mysql::ALL)
         .copied()
 }
 

@@ -3,16 +3,18 @@
 //! The file is generated, never edited: `tests/generated.rs` fails when it is stale and rewrites
 //! it when run with `UPDATE_GOLDEN=1`.
 
-use super::{MetricDef, agent, collector, container, demo, host};
+use super::{MetricDef, agent, collector, container, demo, host, mysql, postgresql};
 use std::fmt::Write;
 
 /// The sections of the page; together they hold every catalogue entry once.
-const SECTIONS: [(&str, &[&MetricDef]); 5] = [
+const SECTIONS: [(&str, &[&MetricDef]); 7] = [
     ("Host (`host` integration)", host::ALL),
     (
         "Containers, services and cgroups (`host` integration)",
         container::ALL,
     ),
+    ("PostgreSQL (`postgresql` integration)", postgresql::ALL),
+    ("MySQL and MariaDB (`mysql` integration)", mysql::ALL),
     ("Demo data (`demo` integration)", demo::ALL),
     ("Agent self-monitoring", agent::ALL),
     ("Collector self-monitoring and fleet", collector::ALL),
