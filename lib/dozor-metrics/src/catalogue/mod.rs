@@ -10,6 +10,7 @@ pub mod agent;
 pub mod collector;
 pub mod container;
 pub mod demo;
+pub mod flow;
 pub mod host;
 pub mod mysql;
 pub mod postgresql;
@@ -106,6 +107,7 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .chain(demo::ALL)
         .chain(postgresql::ALL)
         .chain(mysql::ALL)
+        .chain(flow::ALL)
         .copied()
 }
 

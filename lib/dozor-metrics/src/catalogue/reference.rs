@@ -3,11 +3,11 @@
 //! The file is generated, never edited: `tests/generated.rs` fails when it is stale and rewrites
 //! it when run with `UPDATE_GOLDEN=1`.
 
-use super::{MetricDef, agent, collector, container, demo, host, mysql, postgresql};
+use super::{MetricDef, agent, collector, container, demo, flow, host, mysql, postgresql};
 use std::fmt::Write;
 
 /// The sections of the page; together they hold every catalogue entry once.
-const SECTIONS: [(&str, &[&MetricDef]); 7] = [
+const SECTIONS: [(&str, &[&MetricDef]); 8] = [
     ("Host (`host` integration)", host::ALL),
     (
         "Containers, services and cgroups (`host` integration)",
@@ -15,6 +15,7 @@ const SECTIONS: [(&str, &[&MetricDef]); 7] = [
     ),
     ("PostgreSQL (`postgresql` integration)", postgresql::ALL),
     ("MySQL and MariaDB (`mysql` integration)", mysql::ALL),
+    ("Order flow (`flow` integration)", flow::ALL),
     ("Demo data (`demo` integration)", demo::ALL),
     ("Agent self-monitoring", agent::ALL),
     ("Collector self-monitoring and fleet", collector::ALL),
