@@ -196,7 +196,7 @@ fn pattern(text: &str) -> RegexPattern {
 /// The `host` integration; holds the previous CPU reading for utilization.
 pub struct Host {
     paths: Paths,
-    mounts: filesystem::Exclude,
+    mounts: filesystem::Mounts,
     devices: Option<regex::Regex>,
     interfaces: Option<regex::Regex>,
     own_cgroup: bool,
@@ -215,10 +215,10 @@ impl Host {
         let regex = |p: &Option<RegexPattern>| p.as_ref().map(|p| p.0.clone());
         Host {
             paths: paths.clone(),
-            mounts: filesystem::Exclude {
+            mounts: filesystem::Mounts::new(filesystem::Exclude {
                 mount_points: regex(&config.filesystem.exclude_mount_points),
                 fs_types: regex(&config.filesystem.exclude_fs_types),
-            },
+            }),
             devices: regex(&config.disk.exclude_devices),
             interfaces: regex(&config.network.exclude_interfaces),
             own_cgroup: config.cgroups.own,
@@ -284,7 +284,7 @@ impl Integration for Host {
             self.last_tcp_walk = Some(std::time::Instant::now());
             errors.note(tcp::collect(recorder, paths));
         }
-        errors.note(filesystem::collect(recorder, paths, &self.mounts));
+        errors.note(filesystem::collect(recorder, paths, &mut self.mounts));
         errors.note(disk::collect(recorder, paths, self.devices.as_ref()));
         errors.note(network::collect(recorder, paths, self.interfaces.as_ref()));
         let mut missing = Vec::new();

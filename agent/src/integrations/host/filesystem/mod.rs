@@ -99,24 +99,91 @@ fn record(recorder: &mut Recorder, m: &Mount, u: &Usage) {
     }
 }
 
-/// Reads the mount table and stats each selected mount under `paths.rootfs`.
+/// The selected mounts, re-read only when the kernel says the mount table changed: reading
+/// `/proc/self/mounts` makes the kernel print every mount's options (a tenth of the host
+/// integration's kernel time when measured), while the table rarely changes. On the real
+/// `/proc` a handle of it is kept open and polled: the kernel flags it (`POLLPRI`) after any
+/// mount or unmount in the agent's mount namespace. Other roots (fixture trees) are read on
+/// every collection.
+pub struct Mounts {
+    /// Which mounts are reported.
+    pub exclude: Exclude,
+    watch: Option<std::fs::File>,
+    selected: Option<Vec<mounts::Mount>>,
+    reads: u64,
+}
+
+impl Mounts {
+    /// No table read yet.
+    pub fn new(exclude: Exclude) -> Self {
+        Mounts {
+            exclude,
+            watch: None,
+            selected: None,
+            reads: 0,
+        }
+    }
+
+    /// How many times the table was read (for tests).
+    #[cfg(test)]
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
+    /// True unless a kept handle says the table is unchanged since it was last read.
+    fn changed(&self) -> bool {
+        let Some(file) = &self.watch else { return true };
+        use std::os::fd::AsRawFd;
+        let mut fd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: one valid pollfd, a zero timeout; poll(2) only writes `revents`.
+        let n = unsafe { libc::poll(&mut fd, 1, 0) };
+        n != 0 || fd.revents != 0
+    }
+
+    /// The selected mounts, from the cache when the table has not changed.
+    fn current(&mut self, paths: &Paths) -> Result<Option<&[mounts::Mount]>, IntegrationError> {
+        if self.selected.is_some() && !self.changed() {
+            return Ok(self.selected.as_deref());
+        }
+        // Watch before reading, so that a change during the read is seen next time.
+        self.watch = (paths.procfs == Path::new("/proc"))
+            .then(|| std::fs::File::open("/proc/self/mounts").ok())
+            .flatten();
+        self.reads += 1;
+        let mut path = paths.procfs.join("self/mounts");
+        let mut text = read_optional(&path)?;
+        if text.is_none() {
+            path = paths.procfs.join("mounts");
+            text = read_optional(&path)?;
+        }
+        let Some(text) = text else {
+            self.selected = None;
+            return Ok(None);
+        };
+        let table = mounts::parse_mounts(&text).map_err(|e| parse_error(&path, e))?;
+        self.selected = Some(mounts::select(table, &self.exclude));
+        Ok(self.selected.as_deref())
+    }
+}
+
+/// Stats each selected mount under `paths.rootfs`.
 pub fn collect(
     recorder: &mut Recorder,
     paths: &Paths,
-    exclude: &Exclude,
+    mounts: &mut Mounts,
 ) -> Result<(), IntegrationError> {
-    let mut path = paths.procfs.join("self/mounts");
-    let mut text = read_optional(&path)?;
-    if text.is_none() {
-        path = paths.procfs.join("mounts");
-        text = read_optional(&path)?;
-    }
-    let Some(text) = text else { return Ok(()) };
-    let table = mounts::parse_mounts(&text).map_err(|e| parse_error(&path, e))?;
-    for m in mounts::select(table, exclude) {
+    let Some(selected) = mounts.current(paths)? else {
+        return Ok(());
+    };
+    for m in selected {
         let at = paths.rootfs.join(m.mount_point.trim_start_matches('/'));
         match statvfs(&at) {
-            Ok(s) => record(recorder, &m, &usage(&s)),
+            Ok(s) => record(recorder, m, &usage(&s)),
             Err(e) => tracing::debug!(path = %at.display(), error = %e, "Mount skipped."),
         }
     }
@@ -187,7 +254,12 @@ mod tests {
             .collect();
         let (size, avail) = (n[0] * n[1], n[0] * n[2]);
         let mut r = Recorder::new();
-        collect(&mut r, &Paths::default(), &Exclude::default()).unwrap();
+        collect(
+            &mut r,
+            &Paths::default(),
+            &mut Mounts::new(Exclude::default()),
+        )
+        .unwrap();
         let root = |name: &str, state: Option<&str>| {
             r.samples()
                 .iter()
@@ -202,5 +274,42 @@ mod tests {
         let close = |a: f64, b: f64| (a - b).abs() <= 0.01 * b;
         assert!(close(root("system.filesystem.limit", None), size));
         assert!(close(root("system.filesystem.usage", Some("free")), avail));
+    }
+}
+
+/// On the real /proc the table is read once and again only after a mount or unmount.
+#[cfg(test)]
+mod watch_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_reread_only_after_a_mount() {
+        let mut mounts = Mounts::new(Exclude::default());
+        let paths = Paths::default();
+        let mut r = Recorder::new();
+        collect(&mut r, &paths, &mut mounts).unwrap();
+        collect(&mut r, &paths, &mut mounts).unwrap();
+        assert_eq!(mounts.reads(), 1, "an unchanged table was read again");
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().to_str().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "dozor-test", target])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            // Needs root (CAP_SYS_ADMIN); the caching half above still ran.
+            eprintln!("skipping the mount half: mount(8) failed here");
+            return;
+        }
+        collect(&mut r, &paths, &mut mounts).unwrap();
+        let seen = mounts
+            .selected
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|m| m.mount_point == target));
+        let _ = std::process::Command::new("umount").arg(target).status();
+        assert_eq!(mounts.reads(), 2);
+        assert!(seen, "the new mount is not in the re-read table");
+        collect(&mut r, &paths, &mut mounts).unwrap();
+        assert_eq!(mounts.reads(), 3, "the unmount was not noticed");
     }
 }

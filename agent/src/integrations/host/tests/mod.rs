@@ -107,8 +107,10 @@ impl Drop for Tree {
 #[test]
 fn tcp_states_follow_their_own_interval() {
     let walks = |tcp: TcpConfig, runs: usize| -> usize {
-        let mut config = Config::default();
-        config.tcp = tcp;
+        let config = Config {
+            tcp,
+            ..Config::default()
+        };
         let mut host = Host::new(&config, &fixture("host-v2"));
         (0..runs)
             .filter(|_| {
