@@ -16,7 +16,8 @@ fn http_protocol_fails_over_to_the_second_endpoint() {
         d.join("agent.yaml"),
         format!(
             "agent:\n  interval: 1s\nresource:\n  instance_id: failover-agent\n\
-             exporters:\n  otlp:\n    protocol: http\n    endpoints: [\"http://127.0.0.1:{dead}\", \"http://127.0.0.1:{http}\"]\n    flush_interval: 200ms\n"
+             exporters:\n  otlp:\n    protocol: http\n    endpoints: [\"http://127.0.0.1:{dead}\", \"http://127.0.0.1:{http}\"]\n    flush_interval: 200ms\n    buffer:\n      path: {}\n",
+            d.join("buffer").display()
         ),
     )
     .unwrap();

@@ -24,7 +24,8 @@ fn agent_collector_prometheus() {
         format!(
             "agent:\n  interval: 1s\n  timeout: 1s\n\
              resource:\n  instance_id: {AGENT}\n  attributes:\n    site: e2e\n    role: server\n\
-             exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{grpc}\"]\n    flush_interval: 500ms\n"
+             exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{grpc}\"]\n    flush_interval: 500ms\n    buffer:\n      path: {}\n",
+            d.join("buffer").display()
         ),
     )
     .unwrap();
