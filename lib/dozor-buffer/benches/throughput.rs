@@ -58,5 +58,39 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput);
+/// The latency the buffer adds before a batch can be sent: append, then read back. The ack
+/// comes after the collector's answer and is off that path.
+fn latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("append_read");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    let record = payload(100 << 10);
+    for (policy, sync) in [
+        ("never", SyncPolicy::Never),
+        ("interval_1s", SyncPolicy::Interval(Duration::from_secs(1))),
+        ("always", SyncPolicy::Always),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            sync,
+            full: Full::DropOldest,
+            max_bytes: 64 << 20,
+            ..Options::default()
+        };
+        let mut buffer = Buffer::open(dir.path(), options).unwrap();
+        group.bench_function(BenchmarkId::new("raw_100KiB", policy), |b| {
+            b.iter(|| {
+                let seq = buffer.append(&record, POINTS).unwrap().seq;
+                let read = buffer.read_next().unwrap().unwrap();
+                assert_eq!(read.seq, seq);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, latency);
 criterion_main!(benches);
