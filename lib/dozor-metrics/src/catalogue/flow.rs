@@ -1,4 +1,156 @@
 //! The `flow` integration's metrics: order-flow reconciliation across systems.
+//!
+//! A flow is a chain of stages (shop -> MES -> CRM), each read by a read-only SQL query returning
+//! the keys (order ids) seen at that stage and when. For every stage but the last, each key it has
+//! seen is exactly one of: passed on (also seen at the next stage), in flight (not yet, younger
+//! than the stage's SLA) or lost (not yet, older than the SLA). `flow` and `stage` values come
+//! from the configuration, so they form a small, fixed set.
+
+use crate::metric;
+
+metric!(
+    ENTERED {
+        name: "dozor.flow.stage.entered",
+        instrument: Counter,
+        unit: "{key}",
+        attributes: ["flow", "stage"],
+        source: "the stage's query: keys returned for the first time",
+        description: "Keys seen at the stage for the first time.",
+    },
+    "flow"
+);
+
+metric!(
+    PASSED {
+        name: "dozor.flow.stage.passed",
+        instrument: Counter,
+        unit: "{key}",
+        attributes: ["flow", "stage"],
+        source: "keys seen at the stage that were also returned by the next stage's query",
+        description: "Keys seen at the stage that reached the next stage, late ones included.",
+    },
+    "flow"
+);
+
+metric!(
+    LOST {
+        name: "dozor.flow.stage.lost",
+        instrument: Counter,
+        unit: "{key}",
+        attributes: ["flow", "stage"],
+        source: "keys seen at the stage, not at the next stage, and older than the stage's sla",
+        description: "Keys that did not reach the next stage within the stage's SLA; each key counts once.",
+    },
+    "flow"
+);
+
+metric!(
+    RECOVERED {
+        name: "dozor.flow.stage.recovered",
+        instrument: Counter,
+        unit: "{key}",
+        attributes: ["flow", "stage"],
+        source: "keys counted lost that the next stage's query returned later",
+        description: "Lost keys that reached the next stage after all (late); also counted as passed.",
+    },
+    "flow"
+);
+
+metric!(
+    IN_FLIGHT {
+        name: "dozor.flow.stage.in_flight",
+        instrument: Gauge,
+        unit: "{key}",
+        attributes: ["flow", "stage"],
+        source: "keys seen at the stage, not yet at the next stage, younger than the stage's sla",
+        description: "Keys on their way from the stage to the next one, within the SLA.",
+    },
+    "flow"
+);
+
+metric!(
+    OLDEST_IN_FLIGHT_AGE {
+        name: "dozor.flow.stage.oldest_in_flight_age",
+        instrument: Gauge,
+        unit: "s",
+        attributes: ["flow", "stage"],
+        source: "now minus the earliest seen_at of the keys in flight; 0 when none",
+        description: "Age of the oldest key in flight from the stage to the next one.",
+    },
+    "flow"
+);
+
+metric!(
+    SLA {
+        name: "dozor.flow.stage.sla",
+        instrument: Gauge,
+        unit: "s",
+        attributes: ["flow", "stage"],
+        source: "configuration: integrations.flow.flows[].stages[].sla",
+        description: "Time a key may take from the stage to the next one before it counts as lost.",
+    },
+    "flow"
+);
+
+metric!(
+    UNTRACKED {
+        name: "dozor.flow.untracked",
+        instrument: Counter,
+        unit: "{key}",
+        attributes: ["flow"],
+        source: "keys not tracked because the flow held max_keys_in_flight keys",
+        description: "Keys the flow could not track because its max_keys_in_flight bound was reached.",
+    },
+    "flow"
+);
+
+metric!(
+    EVENTS_WRITTEN {
+        name: "dozor.flow.events.written",
+        instrument: Counter,
+        unit: "{event}",
+        attributes: ["flow"],
+        source: "lost-key events appended to <state_dir>/events.jsonl",
+        description: "Lost-key events written.",
+    },
+    "flow"
+);
+
+metric!(
+    EVENTS_FAILED {
+        name: "dozor.flow.events.failed",
+        instrument: Counter,
+        unit: "{event}",
+        attributes: ["flow"],
+        source: "lost-key events whose write to <state_dir>/events.jsonl failed",
+        description: "Lost-key events that could not be written (they are still logged).",
+    },
+    "flow"
+);
+
+metric!(
+    EVENTS_ROTATED {
+        name: "dozor.flow.events.rotated",
+        instrument: Counter,
+        unit: "{event}",
+        attributes: [],
+        source: "lines of events.jsonl.1 deleted when events.jsonl reached events_max_bytes",
+        description: "Lost-key events deleted from disk by rotation of the event file.",
+    },
+    "flow"
+);
 
 /// Every flow metric, in documentation order.
-pub static ALL: &[&crate::MetricDef] = &[];
+pub static ALL: &[&crate::MetricDef] = &[
+    &ENTERED,
+    &PASSED,
+    &LOST,
+    &RECOVERED,
+    &IN_FLIGHT,
+    &OLDEST_IN_FLIGHT_AGE,
+    &SLA,
+    &UNTRACKED,
+    &EVENTS_WRITTEN,
+    &EVENTS_FAILED,
+    &EVENTS_ROTATED,
+];

@@ -1,0 +1,311 @@
+//! `integrations.flow`: the flows, their stages and queries, and the bounds on what is kept.
+
+use dozor_config::{Duration, Validator};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// `integrations.flow`.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Off by default.
+    pub enabled: bool,
+    /// Time between runs; `agent.interval` when unset.
+    pub interval: Option<Duration>,
+    /// Longest a run may take; `agent.timeout` when unset. Connecting to a stage's database may
+    /// take a quarter of it, its query half (`statement_timeout`).
+    pub timeout: Option<Duration>,
+    /// Where the state files (`<flow>.state.json`) and the lost-key events (`events.jsonl`) are
+    /// kept. Default: `flow` next to the agent's buffer (`$STATE_DIRECTORY/flow`, as root
+    /// `/var/lib/dozor-agent/flow`, else `~/.local/state/dozor-agent/flow`).
+    pub state_dir: Option<PathBuf>,
+    /// Bytes of `events.jsonl` at most; it is then renamed `events.jsonl.1` (replacing the
+    /// previous one) and a new one started.
+    pub events_max_bytes: u64,
+    /// The flows to reconcile.
+    pub flows: Vec<FlowConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: false,
+            interval: None,
+            timeout: None,
+            state_dir: None,
+            events_max_bytes: 16 << 20,
+            flows: Vec::new(),
+        }
+    }
+}
+
+/// One flow: keys (order ids) passing through stages in order.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct FlowConfig {
+    /// The `flow` label and the state file's name: letters, digits, `_`, `-`.
+    pub name: String,
+    /// How far back keys are looked for and remembered. Must exceed every stage's `sla`.
+    pub window: Duration,
+    /// How far before the last `seen_at` read each query starts again, for rows committed late
+    /// (a transaction that began before a later one committed).
+    pub overlap: Duration,
+    /// Keys held at most (in flight, reported lost, or seen early at a next stage); beyond it
+    /// new keys are counted in `dozor.flow.untracked` and not followed.
+    pub max_keys_in_flight: usize,
+    /// Rows one query returns at most; a stage with more new rows catches up over several runs.
+    /// Must well exceed the rows a stage gets within `overlap`.
+    pub max_rows_per_query: usize,
+    /// The stages, in the order keys pass through them; at least two.
+    pub stages: Vec<StageConfig>,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            name: String::new(),
+            window: Duration(std::time::Duration::from_secs(24 * 3600)),
+            overlap: Duration(std::time::Duration::from_secs(60)),
+            max_keys_in_flight: 100_000,
+            max_rows_per_query: 100_000,
+            stages: Vec::new(),
+        }
+    }
+}
+
+/// One stage of a flow, in its own database.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StageConfig {
+    /// The `stage` label: letters, digits, `_`, `-`.
+    pub name: String,
+    /// PostgreSQL connection string, `postgres://user:password@host:5432/db` or
+    /// `host=... dbname=...`; put the password in `${ENV_VAR}`. Use a read-only role: the
+    /// agent also sets `default_transaction_read_only`.
+    pub dsn: String,
+    /// Returns the keys seen at this stage and when: columns `key` (text or integer) and
+    /// `seen_at` (timestamptz; timestamp is read as UTC). `$1` is the time to read from; use it
+    /// (`WHERE created_at > $1`) so that each run reads only new rows. One row per key.
+    pub query: String,
+    /// How long a key may take from this stage to the next before it counts as lost. Required
+    /// for every stage but the last.
+    pub sla: Option<Duration>,
+}
+
+/// Reports every problem of `config` as `integrations.flow...` keys.
+pub fn validate(config: &Config, v: &mut Validator) {
+    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
+        if d.is_some_and(|d| d.0.is_zero()) {
+            v.error(
+                &format!("integrations.flow.{key}"),
+                "must be greater than 0s",
+            );
+        }
+    }
+    if config.events_max_bytes < 4096 {
+        v.error(
+            "integrations.flow.events_max_bytes",
+            "must be at least 4096",
+        );
+    }
+    if config.enabled && config.flows.is_empty() {
+        v.error(
+            "integrations.flow.flows",
+            "at least one flow is needed when the integration is enabled",
+        );
+    }
+    let mut flow_names = HashSet::new();
+    for (i, flow) in config.flows.iter().enumerate() {
+        let at = format!("integrations.flow.flows[{i}]");
+        check_name(v, &format!("{at}.name"), &flow.name);
+        if !flow_names.insert(flow.name.as_str()) {
+            v.error(
+                &format!("{at}.name"),
+                format!("flow \"{}\" is configured twice", flow.name),
+            );
+        }
+        if flow.window.0.is_zero() {
+            v.error(&format!("{at}.window"), "must be greater than 0s");
+        }
+        if flow.overlap.0 >= flow.window.0 {
+            v.error(&format!("{at}.overlap"), "must be less than window");
+        }
+        if flow.max_keys_in_flight == 0 {
+            v.error(&format!("{at}.max_keys_in_flight"), "must be at least 1");
+        }
+        if flow.max_rows_per_query < 100 {
+            v.error(&format!("{at}.max_rows_per_query"), "must be at least 100");
+        }
+        if flow.stages.len() < 2 {
+            v.error(
+                &format!("{at}.stages"),
+                "a flow needs at least two stages (where keys enter, and where they must arrive)",
+            );
+        }
+        let mut stage_names = HashSet::new();
+        let last = flow.stages.len().saturating_sub(1);
+        for (j, stage) in flow.stages.iter().enumerate() {
+            let at = format!("{at}.stages[{j}]");
+            check_name(v, &format!("{at}.name"), &stage.name);
+            if !stage_names.insert(stage.name.as_str()) {
+                v.error(
+                    &format!("{at}.name"),
+                    format!("stage \"{}\" appears twice in the flow", stage.name),
+                );
+            }
+            check_dsn(v, &format!("{at}.dsn"), &stage.dsn);
+            if stage.query.trim().is_empty() {
+                v.error(
+                    &format!("{at}.query"),
+                    "required: a query returning key and seen_at",
+                );
+            } else if !stage.query.contains("$1") {
+                v.error(
+                    &format!("{at}.query"),
+                    "must use $1, the time to read from (e.g. WHERE created_at > $1), so each run reads only new rows",
+                );
+            }
+            match (&stage.sla, j == last) {
+                (None, false) => v.error(
+                    &format!("{at}.sla"),
+                    format!(
+                        "required: how long a key may take to reach stage \"{}\"",
+                        flow.stages[j + 1].name
+                    ),
+                ),
+                (Some(_), true) => v.error(
+                    &format!("{at}.sla"),
+                    "the last stage has no next stage: remove sla",
+                ),
+                (Some(sla), false) if sla.0.is_zero() || sla.0 >= flow.window.0 => v.error(
+                    &format!("{at}.sla"),
+                    "must be greater than 0s and less than the flow's window",
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_name(v: &mut Validator, at: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        v.error(at, "must be 1 to 64 letters, digits, '_' or '-'");
+    }
+}
+
+fn check_dsn(v: &mut Validator, at: &str, dsn: &str) {
+    // Messages never repeat the dsn: it may hold a password.
+    if dsn.trim().is_empty() {
+        v.error(at, "required: postgres://user@host:5432/database");
+    } else if dsn.starts_with("mysql:") || dsn.starts_with("mariadb:") {
+        v.error(
+            at,
+            "MySQL and MariaDB stages are not supported yet: use a PostgreSQL dsn",
+        );
+    } else if let Err(e) = dsn.parse::<postgres::Config>() {
+        v.error(
+            at,
+            format!(
+                "not a PostgreSQL connection string ({e}); write postgres://user@host:5432/database"
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Root {
+        integrations: Integrations,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Integrations {
+        flow: Config,
+    }
+
+    impl dozor_config::Validate for Root {
+        fn validate(&self, v: &mut Validator) {
+            validate(&self.integrations.flow, v);
+        }
+    }
+
+    fn load(yaml: &str) -> Result<Root, String> {
+        dozor_config::load_str::<Root>("agent.yaml", yaml, &|_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_good_config_loads() {
+        let root = load(
+            r#"
+integrations:
+  flow:
+    enabled: true
+    flows:
+      - name: orders
+        window: 24h
+        stages:
+          - name: shop
+            dsn: "postgres://dozor:secret@127.0.0.1:5432/shop"
+            query: "SELECT id::text AS key, created_at AS seen_at FROM orders WHERE created_at > $1"
+            sla: 10m
+          - name: mes
+            dsn: "host=127.0.0.1 user=postgres dbname=mes"
+            query: "SELECT shop_order_id AS key, received_at AS seen_at FROM jobs WHERE received_at > $1"
+"#,
+        )
+        .unwrap();
+        let flow = &root.integrations.flow.flows[0];
+        assert_eq!(flow.stages.len(), 2);
+        assert_eq!(flow.overlap.0, std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn reports_every_problem_at_its_key() {
+        let err = load(
+            r#"
+integrations:
+  flow:
+    enabled: true
+    flows:
+      - name: orders
+        stages:
+          - name: shop
+            dsn: "postgres://dozor:secret@127.0.0.1:5432/shop"
+            query: "SELECT id::text AS key, created_at AS seen_at FROM orders"
+          - name: shop
+            dsn: "mysql://root:secret@127.0.0.1/test"
+            query: "SELECT 1 WHERE $1 IS NOT NULL"
+            sla: 10m
+      - name: "bad name"
+        stages:
+          - name: only
+            dsn: "postgres://x@[::1"
+            query: ""
+"#,
+        )
+        .unwrap_err();
+        for want in [
+            "integrations.flow.flows[0].stages[0].query: must use $1",
+            "integrations.flow.flows[0].stages[0].sla: required: how long a key may take to reach stage \"shop\"",
+            "integrations.flow.flows[0].stages[1].name: stage \"shop\" appears twice",
+            "integrations.flow.flows[0].stages[1].dsn: MySQL and MariaDB stages are not supported yet",
+            "integrations.flow.flows[0].stages[1].sla: the last stage has no next stage",
+            "integrations.flow.flows[1].name: must be 1 to 64 letters",
+            "integrations.flow.flows[1].stages: a flow needs at least two stages",
+            "integrations.flow.flows[1].stages[0].dsn: not a PostgreSQL connection string",
+            "integrations.flow.flows[1].stages[0].query: required",
+        ] {
+            assert!(err.contains(want), "missing {want:?} in:\n{err}");
+        }
+        assert!(!err.contains("secret"), "a password leaked:\n{err}");
+    }
+}

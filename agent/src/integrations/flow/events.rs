@@ -1,0 +1,244 @@
+//! Lost-key events: one per key the first time it is found lost, for Kibana.
+//!
+//! The agent's exporter carries metrics only, so for now [`FileSink`] appends each event as one
+//! JSON line to `<state_dir>/events.jsonl` (rotated to `events.jsonl.1` at `max_bytes`); the
+//! integration also logs each at WARN with target `dozor_agent::flow::lost`. A sink that sends OTLP log records
+//! implements [`EventSink`] too; [`LostEvent::attributes`] is what such a record carries.
+
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// A key that did not reach the next stage within its stage's SLA.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LostEvent {
+    /// Stable id of (flow, stage, key), usable as the Elasticsearch `_id` so a repeat is
+    /// idempotent: 16 hex digits of FNV-1a 64.
+    pub id: String,
+    /// When the agent found it lost (RFC 3339, UTC).
+    pub time: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The stage it did not leave.
+    pub stage: String,
+    /// The stage it never reached.
+    pub next_stage: String,
+    /// The key (order id).
+    pub key: String,
+    /// Seconds from `seen_at` to `time`.
+    pub age_seconds: f64,
+    /// When the stage saw it (RFC 3339, UTC).
+    pub seen_at: String,
+}
+
+impl LostEvent {
+    /// The event for `key`, seen at `stage` at `seen_at_us`, found lost at `now_us`.
+    pub fn new(
+        flow: &str,
+        stage: &str,
+        next_stage: &str,
+        key: &str,
+        seen_at_us: i64,
+        now_us: i64,
+    ) -> Self {
+        LostEvent {
+            id: event_id(flow, stage, key),
+            time: rfc3339(now_us),
+            flow: flow.to_owned(),
+            stage: stage.to_owned(),
+            next_stage: next_stage.to_owned(),
+            key: key.to_owned(),
+            age_seconds: (now_us - seen_at_us) as f64 / 1e6,
+            seen_at: rfc3339(seen_at_us),
+        }
+    }
+
+    /// The attributes of the OTLP log record this event becomes (`event.name` is
+    /// `dozor.flow.lost`; body: a one-line summary).
+    pub fn attributes(&self) -> [(&'static str, String); 6] {
+        [
+            ("dozor.flow.name", self.flow.clone()),
+            ("dozor.flow.stage", self.stage.clone()),
+            ("dozor.flow.next_stage", self.next_stage.clone()),
+            ("dozor.flow.key", self.key.clone()),
+            ("dozor.flow.age", self.age_seconds.to_string()),
+            ("dozor.flow.seen_at", self.seen_at.clone()),
+        ]
+    }
+}
+
+/// Where lost-key events go.
+pub trait EventSink: Send {
+    /// Delivers one event.
+    fn emit(&mut self, event: &LostEvent) -> io::Result<()>;
+
+    /// Events deleted by rotation so far.
+    fn rotated(&self) -> u64 {
+        0
+    }
+}
+
+/// Appends events as JSON lines to a file, keeping at most `max_bytes` in it and one older file.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    max_bytes: u64,
+    file: Option<File>,
+    size: u64,
+    rotated: u64,
+}
+
+impl FileSink {
+    /// A sink writing to `path` (opened on first use).
+    pub fn new(path: PathBuf, max_bytes: u64) -> Self {
+        FileSink {
+            path,
+            max_bytes,
+            file: None,
+            size: 0,
+            rotated: 0,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.size = f.metadata()?.len();
+            self.file = Some(f);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file = None;
+        let old = rotated_path(&self.path);
+        self.rotated += count_lines(&old);
+        std::fs::rename(&self.path, &old)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl EventSink for FileSink {
+    fn emit(&mut self, event: &LostEvent) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.open()?;
+        if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let file = self.open()?;
+        file.write_all(&line)?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    fn rotated(&self) -> u64 {
+        self.rotated
+    }
+}
+
+/// `events.jsonl` -> `events.jsonl.1`.
+pub fn rotated_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".1");
+    PathBuf::from(s)
+}
+
+fn count_lines(path: &Path) -> u64 {
+    File::open(path).map_or(0, |f| BufReader::new(f).lines().count() as u64)
+}
+
+/// FNV-1a 64 of `flow \0 stage \0 key`, as 16 hex digits.
+fn event_id(flow: &str, stage: &str, key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in [flow, stage, key].iter().enumerate() {
+        if i > 0 {
+            // A zero byte between parts: XOR with 0 leaves `h` as it is.
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in part.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Unix microseconds as RFC 3339 UTC with microseconds, e.g. `2026-11-25T01:02:03.000004Z`.
+pub fn rfc3339(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        let cases = [
+            (0, "1970-01-01T00:00:00.000000Z"),
+            (1_000_001, "1970-01-01T00:00:01.000001Z"),
+            (951_782_400_000_000, "2000-02-29T00:00:00.000000Z"),
+            (1_795_568_523_500_000, "2026-11-25T01:02:03.500000Z"),
+            (-1, "1969-12-31T23:59:59.999999Z"),
+        ];
+        for (us, want) in cases {
+            assert_eq!(rfc3339(us), want, "{us}");
+        }
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(
+            event_id("orders", "shop", "42"),
+            event_id("orders", "shop", "42")
+        );
+        assert_ne!(
+            event_id("orders", "shop", "42"),
+            event_id("orders", "shop4", "2")
+        );
+        assert_eq!(event_id("orders", "shop", "42").len(), 16);
+    }
+
+    #[test]
+    fn rotates_and_counts_what_rotation_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let event = LostEvent::new("orders", "shop", "mes", "1", 0, 1_000_000);
+        let line = serde_json::to_vec(&event).unwrap().len() as u64 + 1;
+        let mut sink = FileSink::new(path.clone(), 2 * line);
+        for _ in 0..7 {
+            sink.emit(&event).unwrap();
+        }
+        // 7 events, 2 per file: files held 2, 2, 2, 1; the first two files were deleted.
+        assert_eq!(count_lines(&path), 1);
+        assert_eq!(count_lines(&rotated_path(&path)), 2);
+        assert_eq!(sink.rotated(), 4);
+    }
+}
