@@ -1,0 +1,343 @@
+//! `integrations.postgresql`: which instances to watch and what to read from each.
+
+use dozor_config::{Duration, Validator};
+use serde::Deserialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// `integrations.postgresql`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Off by default.
+    pub enabled: bool,
+    /// Time between collections; `agent.interval` when unset.
+    pub interval: Option<Duration>,
+    /// Longest a collection may take; `agent.timeout` when unset. The session's
+    /// `statement_timeout` is set to 80% of it and the connect timeout to half of it.
+    pub timeout: Option<Duration>,
+    /// The servers to watch, each on its own connection and schedule.
+    pub instances: Vec<InstanceConfig>,
+}
+
+/// One PostgreSQL server. The role needs `pg_monitor` (`GRANT pg_monitor TO dozor`), and
+/// `pg_stat_statements` must be preloaded and created in the DSN's database for statement
+/// metrics. The connection is plain TCP or a Unix socket: TLS to PostgreSQL is not supported yet.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct InstanceConfig {
+    /// The `postgresql.instance` attribute of every series, e.g. `shop` or `shop-replica`;
+    /// unique among the instances.
+    pub name: String,
+    /// Connection string, key/value (`host=127.0.0.1 port=5432 user=dozor dbname=postgres
+    /// password=${PG_PASSWORD}`) or URL (`postgresql://dozor@127.0.0.1:5432/postgres`).
+    /// Never logged: messages show it without its password.
+    pub dsn: Dsn,
+    /// Per-statement metrics from `pg_stat_statements`.
+    pub statements: StatementsConfig,
+    /// Replication delay measured with heartbeat rows.
+    pub heartbeat: HeartbeatConfig,
+    /// Databases reported one by one (the first by OID); the rest are summed into
+    /// `postgresql.database.name="other"`.
+    pub max_databases: usize,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            name: String::new(),
+            dsn: Dsn::default(),
+            statements: StatementsConfig::default(),
+            heartbeat: HeartbeatConfig::default(),
+            max_databases: 100,
+        }
+    }
+}
+
+/// `pg_stat_statements` settings. No query text is ever exported: statements are labelled by
+/// `queryid` only.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct StatementsConfig {
+    /// Read `pg_stat_statements` when it is installed (a missing extension is logged once).
+    pub enabled: bool,
+    /// Statements reported one by one, by total execution time; the rest are summed into
+    /// `postgresql.queryid="other"`.
+    pub top_n: usize,
+}
+
+impl Default for StatementsConfig {
+    fn default() -> Self {
+        StatementsConfig {
+            enabled: true,
+            top_n: 20,
+        }
+    }
+}
+
+/// Heartbeat: the agent writes the time into a table on the primary and reads it back on the
+/// replica, so the replica's delay stays true while the primary is idle and a broken replica
+/// never reads as up to date.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatConfig {
+    /// Off by default: it needs a table the role may create and write on the primary.
+    pub enabled: bool,
+    /// Table for the heartbeat rows (`[schema.]name`, lower case), created on the primary if
+    /// missing: `CREATE TABLE dozor_heartbeat (id text PRIMARY KEY, ts timestamptz NOT NULL)`.
+    pub table: String,
+    /// On a replica: the primary to write heartbeats to. Unset, a primary instance writes into
+    /// its own server and a replica instance only reads what its primary's agent wrote (the
+    /// delay then includes up to one of that agent's intervals).
+    pub primary_dsn: Option<Dsn>,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig {
+            enabled: false,
+            table: "dozor_heartbeat".into(),
+            primary_dsn: None,
+        }
+    }
+}
+
+/// The largest `statements.top_n` accepted.
+pub const MAX_TOP_N: usize = 1000;
+
+/// A connection string; `Debug` and [`Dsn::redacted`] never show its password.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Dsn(pub String);
+
+impl Dsn {
+    /// Parses it into a client configuration.
+    pub fn parse(&self) -> Result<postgres::Config, String> {
+        if self.0.trim().is_empty() {
+            return Err("empty".into());
+        }
+        // The client's parse errors name the option, never its value.
+        postgres::Config::from_str(&self.0).map_err(|e| e.to_string())
+    }
+
+    /// Where it points, without the password: `host=db1 port=5432 user=dozor dbname=postgres`.
+    pub fn redacted(&self) -> String {
+        match self.parse() {
+            Ok(c) => describe(&c),
+            Err(_) => "<invalid DSN>".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Dsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dsn({:?})", self.redacted())
+    }
+}
+
+/// A connection configuration shown without its password.
+pub fn describe(c: &postgres::Config) -> String {
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = c.get_ports().iter().map(u16::to_string).collect();
+    let mut out = format!(
+        "host={} port={}",
+        or_default(&hosts.join(","), "localhost"),
+        or_default(&ports.join(","), "5432")
+    );
+    if let Some(user) = c.get_user() {
+        out.push_str(&format!(" user={user}"));
+    }
+    if let Some(db) = c.get_dbname() {
+        out.push_str(&format!(" dbname={db}"));
+    }
+    out
+}
+
+fn or_default<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() { default } else { s }
+}
+
+/// Reports every problem of `config` under `integrations.postgresql`.
+pub fn validate(config: &Config, v: &mut Validator) {
+    let base = "integrations.postgresql";
+    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
+        if d.is_some_and(|d| d.0.is_zero()) {
+            v.error(&format!("{base}.{key}"), "must be greater than 0s");
+        }
+    }
+    if config.enabled && config.instances.is_empty() {
+        v.error(
+            &format!("{base}.instances"),
+            "at least one instance is needed when the integration is enabled",
+        );
+    }
+    for (i, inst) in config.instances.iter().enumerate() {
+        let at = format!("{base}.instances[{i}]");
+        if inst.name.trim().is_empty() {
+            v.error(
+                &format!("{at}.name"),
+                "must be set (it becomes postgresql.instance)",
+            );
+        } else if config.instances[..i].iter().any(|o| o.name == inst.name) {
+            v.error(
+                &format!("{at}.name"),
+                format!("\"{}\" is used by an earlier instance", inst.name),
+            );
+        }
+        if let Err(why) = inst.dsn.parse() {
+            v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}"));
+        }
+        if inst.statements.top_n == 0 || inst.statements.top_n > MAX_TOP_N {
+            v.error(
+                &format!("{at}.statements.top_n"),
+                format!("must be from 1 to {MAX_TOP_N}"),
+            );
+        }
+        if inst.max_databases == 0 {
+            v.error(&format!("{at}.max_databases"), "must be at least 1");
+        }
+        if !valid_table(&inst.heartbeat.table) {
+            v.error(
+                &format!("{at}.heartbeat.table"),
+                "must be a lower-case name or schema.name (letters, digits, _)",
+            );
+        }
+        if let Some(dsn) = &inst.heartbeat.primary_dsn
+            && let Err(why) = dsn.parse()
+        {
+            v.error(
+                &format!("{at}.heartbeat.primary_dsn"),
+                format!("invalid DSN: {why}"),
+            );
+        }
+    }
+}
+
+/// A table name that is safe to put into SQL unquoted.
+pub fn valid_table(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() <= 2 && parts.iter().all(|p| part(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The agent's file layout around this section, to check it as `load` does.
+    #[derive(Deserialize)]
+    struct Root {
+        integrations: Integrations,
+    }
+
+    #[derive(Deserialize)]
+    struct Integrations {
+        postgresql: Config,
+    }
+
+    impl dozor_config::Validate for Root {
+        fn validate(&self, v: &mut Validator) {
+            validate(&self.integrations.postgresql, v);
+        }
+    }
+
+    fn load(text: &str) -> Result<Config, String> {
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
+            .map(|r| r.integrations.postgresql)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn dsn_is_never_shown_with_its_password() {
+        let key_value = Dsn("host=db1 port=6432 user=dozor password=s3cret dbname=shop".into());
+        assert_eq!(
+            key_value.redacted(),
+            "host=db1 port=6432 user=dozor dbname=shop"
+        );
+        let url = Dsn("postgresql://dozor:s3cret@db1:5433/shop".into());
+        assert_eq!(url.redacted(), "host=db1 port=5433 user=dozor dbname=shop");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let broken = Dsn("postgresql://dozor:s3cret@db1:notaport/shop".into());
+        assert_eq!(format!("{broken:?}"), "Dsn(\"<invalid DSN>\")");
+        assert!(!broken.parse().unwrap_err().contains("s3cret"));
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = load(
+            "integrations:\n  postgresql:\n    enabled: true\n    instances:\n      - name: shop\n        dsn: host=127.0.0.1 user=dozor\n",
+        )
+        .unwrap();
+        let i = &c.instances[0];
+        assert!(i.statements.enabled && i.statements.top_n == 20 && i.max_databases == 100);
+        assert!(!i.heartbeat.enabled && i.heartbeat.table == "dozor_heartbeat");
+
+        let text = "\
+integrations:
+  postgresql:
+    enabled: true
+    interval: 0s
+    instances:
+      - name: shop
+        dsn: host=127.0.0.1 user=dozor
+      - name: shop
+        dsn: port=x password=hunter2
+        statements: {top_n: 0}
+        max_databases: 0
+        heartbeat: {enabled: true, table: 'x; DROP TABLE y', primary_dsn: 'postgresql://a:hunter2@h:p/x'}
+      - name: other
+        dsn: ''
+        dns: typo
+";
+        let e = load(text).unwrap_err();
+        let lines: Vec<&str> = e.lines().collect();
+        for want in [
+            "agent.yaml:4:5: integrations.postgresql.interval: must be greater than 0s",
+            "agent.yaml:8:9: integrations.postgresql.instances[1].name: \"shop\" is used by an earlier instance",
+            "integrations.postgresql.instances[1].dsn: invalid DSN",
+            "integrations.postgresql.instances[1].statements.top_n: must be from 1 to 1000",
+            "integrations.postgresql.instances[1].max_databases: must be at least 1",
+            "integrations.postgresql.instances[1].heartbeat.table: must be a lower-case name",
+            "integrations.postgresql.instances[1].heartbeat.primary_dsn: invalid DSN",
+            "integrations.postgresql.instances[2].dsn: invalid DSN: empty",
+            "integrations.postgresql.instances[2].dns: unknown key",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(want)),
+                "{want} not in:\n{e}"
+            );
+        }
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn table_names() {
+        for ok in ["dozor_heartbeat", "monitoring.hb", "_x1"] {
+            assert!(valid_table(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Heartbeat",
+            "a.b.c",
+            "1x",
+            "hb;drop",
+            "a..b",
+            "hb \"x\"",
+        ] {
+            assert!(!valid_table(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The `postgresql` integration: throughput, connections, locks, replication, statements and
+//! sizes of each configured PostgreSQL server, read from its statistics views.
+//!
+//! One integration runs per instance, on one connection kept across runs (reconnected after
+//! an error), with `statement_timeout` set below the integration's timeout. A collection issues
+//! six queries, each one grouped in SQL ([`recovery`], [`stat_database`], [`activity`],
+//! [`locks`], [`replication`], [`stat_statements`]), plus one or two for the heartbeat when
+//! enabled. Every source is one module with its SQL as a constant and a pure function from rows
+//! to samples. A failing source does not stop the others; the first error is returned.
+//!
+//! The role needs `pg_monitor`; without it PostgreSQL hides what other roles do, so every run
+//! reports a `permission` error naming the `GRANT` while still recording what it can see.
+//! Connections are plain TCP or Unix sockets: TLS to PostgreSQL is a later addition.
+
+// Until the lead wires `build` and `validate` into the agent, nothing here is reachable.
+#![allow(dead_code)]
+
+mod activity;
+pub mod config;
+mod error;
+mod heartbeat;
+mod locks;
+mod recovery;
+mod replication;
+mod stat_database;
+mod stat_statements;
+
+#[cfg(test)]
+mod tests;
+
+#[allow(unused_imports)] // `validate` is for `crate::config`, once wired.
+pub use config::{Config, InstanceConfig, validate};
+
+use super::{Integration, IntegrationError, Scheduled};
+use dozor_metrics::catalogue::postgresql as m;
+use dozor_metrics::sample::Recorder;
+use error::Doing;
+use postgres::NoTls;
+use std::time::Duration;
+
+/// Run once per connection: who the agent is and whether it may see everything.
+const PROBE_SQL: &str = "SELECT current_user::text, pg_has_role('pg_monitor', 'USAGE')";
+
+/// One integration per enabled instance.
+pub fn build(
+    config: &Config,
+    default_interval: Duration,
+    default_timeout: Duration,
+) -> Vec<Scheduled> {
+    if !config.enabled {
+        return Vec::new();
+    }
+    let interval = config.interval.map_or(default_interval, |d| d.0);
+    let timeout = config.timeout.map_or(default_timeout, |d| d.0);
+    config
+        .instances
+        .iter()
+        .map(|instance| Scheduled {
+            integration: Box::new(Postgresql::new(instance, timeout)),
+            interval,
+            timeout,
+        })
+        .collect()
+}
+
+/// A server connection that is opened on demand and dropped after an error.
+struct Connection {
+    pg: postgres::Config,
+    /// Where it points, for messages (no password).
+    target: String,
+    client: Option<postgres::Client>,
+}
+
+impl Connection {
+    /// A connection with the session settings of the agent: `application_name`, connect
+    /// timeout half the run's timeout, `statement_timeout` 80% of it.
+    fn new(mut pg: postgres::Config, timeout: Duration) -> Connection {
+        let statement_timeout = timeout.mul_f64(0.8).as_millis().max(1);
+        let options = match pg.get_options() {
+            Some(o) if !o.trim().is_empty() => {
+                format!("{o} -c statement_timeout={statement_timeout}")
+            }
+            _ => format!("-c statement_timeout={statement_timeout}"),
+        };
+        pg.options(&options);
+        pg.connect_timeout(timeout / 2);
+        if pg.get_application_name().is_none() {
+            pg.application_name("dozor-agent");
+        }
+        Connection {
+            target: config::describe(&pg),
+            pg,
+            client: None,
+        }
+    }
+
+    /// The open client; connects first when there is none. `Ok(true)` when newly connected.
+    fn open(
+        &mut self,
+        instance: &str,
+        role: &str,
+    ) -> Result<(&mut postgres::Client, bool), IntegrationError> {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
+        }
+        let fresh = self.client.is_none();
+        if fresh {
+            let client = self
+                .pg
+                .connect(NoTls)
+                .map_err(|e| error::classify(instance, role, Doing::Connect(&self.target), &e))?;
+            self.client = Some(client);
+        }
+        Ok((self.client.as_mut().expect("connected above"), fresh))
+    }
+
+    /// Drops a client whose connection broke, so the next run reconnects.
+    fn check(&mut self) {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
+        }
+    }
+}
+
+/// Heartbeat state of one instance.
+struct Heartbeat {
+    table: String,
+    /// Writes on the instance's own connection when it is a primary.
+    own: heartbeat::Writer,
+    /// Writes on `primary_dsn` when the instance is a replica.
+    primary: Option<(Connection, heartbeat::Writer)>,
+    pending: heartbeat::Pending,
+}
+
+/// The integration for one instance.
+pub struct Postgresql {
+    /// `postgresql/<instance>`: each instance gets its own `dozor.agent.scrape.*` series.
+    name: &'static str,
+    instance: String,
+    /// The DSN's role until connected, then `current_user`.
+    role: String,
+    monitor: bool,
+    conn: Connection,
+    max_databases: usize,
+    statements: Option<stat_statements::Statements>,
+    heartbeat: Option<Heartbeat>,
+}
+
+impl Postgresql {
+    /// The integration for `config`, whose DSN `validate` accepted.
+    pub fn new(config: &InstanceConfig, timeout: Duration) -> Postgresql {
+        // An invalid DSN was refused by `validate`; should one get here, connecting to the
+        // default server fails with a message naming the instance.
+        let pg = config.dsn.parse().unwrap_or_default();
+        let role = pg.get_user().unwrap_or("(the agent's OS user)").to_string();
+        let heartbeat = config.heartbeat.enabled.then(|| Heartbeat {
+            table: config.heartbeat.table.clone(),
+            own: heartbeat::Writer::new(&config.heartbeat.table, &config.name),
+            primary: config.heartbeat.primary_dsn.as_ref().map(|dsn| {
+                (
+                    Connection::new(dsn.parse().unwrap_or_default(), timeout),
+                    heartbeat::Writer::new(&config.heartbeat.table, &config.name),
+                )
+            }),
+            pending: heartbeat::Pending::default(),
+        });
+        Postgresql {
+            // Leaked once per configured instance at start-up: the name must be 'static.
+            name: Box::leak(format!("postgresql/{}", config.name).into_boxed_str()),
+            instance: config.name.clone(),
+            role,
+            monitor: true,
+            conn: Connection::new(pg, timeout),
+            max_databases: config.max_databases,
+            statements: config
+                .statements
+                .enabled
+                .then(|| stat_statements::Statements::new(config.statements.top_n)),
+            heartbeat,
+        }
+    }
+
+    /// Runs every source on an open connection; `errors` keeps the first failure.
+    fn collect_sources(
+        &mut self,
+        rec: &mut Recorder,
+        errors: &mut FirstError,
+    ) -> Option<recovery::Recovery> {
+        let (inst, role) = (self.instance.as_str(), self.role.as_str());
+        let client = self.conn.client.as_mut()?;
+        let recovery = errors.keep(query(
+            client,
+            inst,
+            role,
+            "recovery",
+            recovery::SQL,
+            recovery::Recovery::from_row,
+        ));
+        let recovery = recovery.and_then(|mut r| r.pop());
+        if let Some(r) = &recovery {
+            recovery::record(rec, inst, r);
+        }
+        if let Some(dbs) = errors.keep(query(
+            client,
+            inst,
+            role,
+            "pg_stat_database",
+            stat_database::SQL,
+            stat_database::Database::from_row,
+        )) {
+            stat_database::record(rec, inst, dbs, self.max_databases);
+        }
+        if let Some(groups) = errors.keep(query(
+            client,
+            inst,
+            role,
+            "pg_stat_activity",
+            activity::SQL,
+            activity::Group::from_row,
+        )) {
+            activity::record(rec, inst, &groups);
+        }
+        if let Some(locks) = errors.keep(query(
+            client,
+            inst,
+            role,
+            "pg_locks",
+            locks::SQL,
+            locks::Locks::from_row,
+        )) {
+            locks::record(rec, inst, &locks);
+        }
+        if let Some(replicas) = errors.keep(query(
+            client,
+            inst,
+            role,
+            "pg_stat_replication",
+            replication::SQL,
+            replication::Replica::from_row,
+        )) {
+            replication::record(rec, inst, &replicas);
+        }
+        if let Some(statements) = &mut self.statements {
+            errors.note(statements.collect(client, rec, inst, role));
+        }
+        recovery
+    }
+
+    /// Writes a heartbeat on the primary, and on a replica reads the delay.
+    fn collect_heartbeat(
+        &mut self,
+        rec: &mut Recorder,
+        in_recovery: bool,
+        errors: &mut FirstError,
+    ) {
+        let (inst, role) = (self.instance.as_str(), self.role.as_str());
+        let (Some(hb), Some(client)) = (&mut self.heartbeat, self.conn.client.as_mut()) else {
+            return;
+        };
+        if !in_recovery {
+            errors.note(hb.own.write(client, inst, role).map(|_| ()));
+            return;
+        }
+        let pending = match &mut hb.primary {
+            Some((primary, writer)) => {
+                let written = primary.open(inst, role).and_then(|(c, fresh)| {
+                    if fresh {
+                        writer.reset();
+                    }
+                    writer.write(c, inst, role)
+                });
+                primary.check();
+                match written {
+                    Ok(t) => hb.pending.written(t),
+                    Err(e) => errors.note(Err(e)),
+                }
+                Some(&mut hb.pending)
+            }
+            None => None,
+        };
+        errors.note(heartbeat::read(client, rec, &hb.table, inst, pending, role));
+    }
+}
+
+impl Integration for Postgresql {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        let mut errors = FirstError::default();
+        match self.conn.open(&self.instance, &self.role) {
+            Ok((client, fresh)) => {
+                if fresh {
+                    if let Some(hb) = &mut self.heartbeat {
+                        hb.own.reset();
+                    }
+                    match client.query_one(PROBE_SQL, &[]) {
+                        Ok(row) => {
+                            self.role = row.try_get(0).unwrap_or_else(|_| self.role.clone());
+                            self.monitor = row.try_get(1).unwrap_or(false);
+                        }
+                        Err(e) => errors.note(Err(error::classify(
+                            &self.instance,
+                            &self.role,
+                            Doing::Query("role"),
+                            &e,
+                        ))),
+                    }
+                }
+            }
+            Err(e) => {
+                rec.record(&m::UP, 0.0, &[&self.instance]);
+                return Err(e);
+            }
+        }
+        let recovery = self.collect_sources(rec, &mut errors);
+        if let Some(r) = &recovery {
+            self.collect_heartbeat(rec, r.in_recovery, &mut errors);
+        }
+        self.conn.check();
+        // Up when the server answered the first query and the connection survived the run.
+        let up = recovery.is_some() && self.conn.client.is_some();
+        rec.record(&m::UP, if up { 1.0 } else { 0.0 }, &[&self.instance]);
+        if !self.monitor {
+            errors.note(Err(error::lacks_pg_monitor(&self.instance, &self.role)));
+        }
+        errors.into_result()
+    }
+}
+
+/// Runs `sql` and reads each row with `parse`.
+fn query<T>(
+    client: &mut postgres::Client,
+    instance: &str,
+    role: &str,
+    source: &str,
+    sql: &str,
+    parse: fn(&postgres::Row) -> Result<T, postgres::Error>,
+) -> Result<Vec<T>, IntegrationError> {
+    let fail = |e: postgres::Error| error::classify(instance, role, Doing::Query(source), &e);
+    let rows = client.query(sql, &[]).map_err(fail)?;
+    rows.iter()
+        .map(parse)
+        .collect::<Result<_, _>>()
+        .map_err(fail)
+}
+
+/// A `float8` column; NULL reads as 0 (counters PostgreSQL has not started yet).
+fn num(row: &postgres::Row, i: usize) -> Result<f64, postgres::Error> {
+    Ok(opt(row, i)?.unwrap_or(0.0))
+}
+
+/// A nullable `float8` column.
+fn opt(row: &postgres::Row, i: usize) -> Result<Option<f64>, postgres::Error> {
+    row.try_get(i)
+}
+
+/// A text column, `default` when NULL.
+fn text_or(row: &postgres::Row, i: usize, default: &str) -> Result<String, postgres::Error> {
+    Ok(row
+        .try_get::<_, Option<String>>(i)?
+        .unwrap_or_else(|| default.to_string()))
+}
+
+/// Keeps the first error of a run; later ones are logged at debug level, as the scheduler
+/// logs the first.
+#[derive(Default)]
+struct FirstError(Option<IntegrationError>);
+
+impl FirstError {
+    fn note(&mut self, result: Result<(), IntegrationError>) {
+        if let Err(error) = result {
+            if self.0.is_none() {
+                self.0 = Some(error);
+            } else {
+                tracing::debug!(error = %error, kind = error.kind, "Further postgresql source failed.");
+            }
+        }
+    }
+
+    /// The value, or `None` after noting the error.
+    fn keep<T>(&mut self, result: Result<T, IntegrationError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.note(Err(e));
+                None
+            }
+        }
+    }
+
+    fn into_result(self) -> Result<(), IntegrationError> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
