@@ -127,6 +127,8 @@ pub struct FlowIntegration {
     flows: Vec<Flow>,
     sink: Box<dyn EventSink>,
     clock: Box<dyn Fn() -> Micros + Send>,
+    /// What went wrong in the last run, one message per stage.
+    errors: Vec<String>,
 }
 
 /// The state directory used when `state_dir` is unset: `flow` next to the agent's buffer.
@@ -213,7 +215,13 @@ impl FlowIntegration {
                 config.events_max_bytes,
             )),
             clock: Box::new(|| pg::micros(SystemTime::now())),
+            errors: Vec::new(),
         }
+    }
+
+    /// The error messages of the last run, one per stage that could not be read.
+    pub fn last_errors(&self) -> &[String] {
+        &self.errors
     }
 
     /// Replaces the clock (tests).
@@ -280,6 +288,7 @@ impl Integration for FlowIntegration {
         });
 
         let mut first_error = None;
+        self.errors.clear();
         for (flow, results) in self.flows.iter_mut().zip(results) {
             let mut fetches = Vec::with_capacity(results.len());
             for (j, result) in results.into_iter().enumerate() {
@@ -294,7 +303,8 @@ impl Integration for FlowIntegration {
                             stage.source.describe()
                         );
                         warn!(flow = %flow.name, stage = %stage.name, error = %message, "Flow stage not read.");
-                        first_error.get_or_insert(IntegrationError::new(e.kind(), message));
+                        first_error.get_or_insert(IntegrationError::new(e.kind(), message.clone()));
+                        self.errors.push(message);
                         fetches.push(None);
                     }
                 }
