@@ -51,7 +51,8 @@ pub struct StageState {
     pub name: String,
     /// Latest `seen_at` read from the stage; the next query starts `overlap` before it.
     pub high_water: Option<Micros>,
-    /// Every row of the stage up to this time has been read.
+    /// Every row of the stage up to this time has been read: the start of the last query that
+    /// returned all its rows, less `overlap`, or the last row of a capped one.
     pub complete_until: Option<Micros>,
     /// Keys read with `seen_at` within `overlap` of `high_water`: rows the next query returns
     /// again, recognised here so they are not counted twice.
@@ -179,7 +180,10 @@ pub fn apply(state: &mut FlowState, fetches: &[Option<Fetch>], now: Micros, p: &
                 stage.high_water = Some(stage.high_water.map_or(r.seen_at, |h| h.max(r.seen_at)));
             }
         }
-        let complete = cut.map_or(fetch.queried_at, |c| c.min(fetch.queried_at));
+        // Rows may become visible up to `overlap` after their `seen_at` (a transaction that
+        // commits late), so only what is older than that counts as read completely.
+        let settled = fetch.queried_at - p.overlap;
+        let complete = cut.map_or(settled, |c| c.min(settled));
         stage.complete_until = Some(stage.complete_until.map_or(complete, |c| c.max(complete)));
     }
     rows.sort_unstable();
@@ -318,7 +322,8 @@ mod tests {
                 "in flight, then lost once, then late",
                 vec![
                     run(Some(vec![("a", 0)]), Some(vec![]), 5, (1, 0, 0, 0, 1), &[]),
-                    run(Some(vec![]), Some(vec![]), 11, (0, 0, 1, 0, 0), &["a"]),
+                    run(Some(vec![]), Some(vec![]), 13, (0, 0, 0, 0, 1), &[]),
+                    run(Some(vec![]), Some(vec![]), 14, (0, 0, 1, 0, 0), &["a"]),
                     run(Some(vec![]), Some(vec![]), 30, (0, 0, 0, 0, 0), &[]),
                     run(
                         Some(vec![]),
