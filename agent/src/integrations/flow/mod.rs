@@ -129,6 +129,8 @@ pub struct FlowIntegration {
     clock: Box<dyn Fn() -> Micros + Send>,
     /// What went wrong in the last run, one message per stage.
     errors: Vec<String>,
+    /// The baseline run is done.
+    started: bool,
 }
 
 /// The state directory used when `state_dir` is unset: `flow` next to the agent's buffer.
@@ -216,6 +218,7 @@ impl FlowIntegration {
             )),
             clock: Box::new(|| pg::micros(SystemTime::now())),
             errors: Vec::new(),
+            started: false,
         }
     }
 
@@ -239,12 +242,37 @@ impl Integration for FlowIntegration {
         "flow"
     }
 
+    /// The first run only publishes a baseline, so `collect --once` reads twice.
+    fn needs_two_samples(&self) -> bool {
+        true
+    }
+
     fn collect(&mut self, recorder: &mut Recorder) -> Result<(), IntegrationError> {
         let now = (self.clock)();
-        for flow in &mut self.flows {
-            if flow.state.is_none() {
-                flow.state = Some(load_state(flow));
+        if !self.started {
+            // The first run after a start records every counter at 0 and reads nothing: a series
+            // that appeared at 3 would hide those 3 losses from `increase()`, and after a restart
+            // a first value above the previous process's last would hide the reset.
+            self.started = true;
+            for flow in &mut self.flows {
+                let state = load_state(flow);
+                flow.last.stages = state
+                    .stages
+                    .iter()
+                    .map(|s| {
+                        let (in_flight, oldest_in_flight) = reconcile::in_flight(s, now);
+                        StageDelta {
+                            in_flight,
+                            oldest_in_flight,
+                            ..StageDelta::default()
+                        }
+                    })
+                    .collect();
+                flow.state = Some(state);
+                record(flow, recorder);
             }
+            recorder.record(&m::EVENTS_ROTATED, self.sink.rotated() as f64, &[]);
+            return Ok(());
         }
         // Every stage of every flow at once: a run takes as long as the slowest query.
         let clock = &self.clock;

@@ -145,6 +145,13 @@ impl FlowState {
     }
 }
 
+/// Keys of `stage` in flight at `now`, and the age of the oldest (0 when none).
+pub fn in_flight(stage: &StageState, now: Micros) -> (u64, Micros) {
+    let keys = stage.pending.values().filter(|v| !v.lost);
+    let oldest = keys.clone().map(|v| now - v.seen_at).max().unwrap_or(0);
+    (keys.count() as u64, oldest.max(0))
+}
+
 /// The parameter of stage `stage`'s next query: read rows seen after this time.
 pub fn since(state: &StageState, now: Micros, p: &Params) -> Micros {
     let window_start = now - p.window;
@@ -254,9 +261,7 @@ pub fn apply(state: &mut FlowState, fetches: &[Option<Fetch>], now: Micros, p: &
         }
         stage.pending.retain(|_, v| v.seen_at >= window_start);
         stage.early.retain(|_, t| *t >= window_start);
-        let in_flight = stage.pending.values().filter(|v| !v.lost);
-        delta.in_flight = in_flight.clone().count() as u64;
-        delta.oldest_in_flight = in_flight.map(|v| now - v.seen_at).max().unwrap_or(0).max(0);
+        (delta.in_flight, delta.oldest_in_flight) = in_flight(stage, now);
     }
     out.lost
         .sort_unstable_by(|a, b| (a.seen_at, a.stage, &a.key).cmp(&(b.seen_at, b.stage, &b.key)));
