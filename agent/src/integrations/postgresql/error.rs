@@ -23,7 +23,14 @@ pub fn classify(
     let db = error
         .as_db_error()
         .map(|d| (d.code().clone(), d.message().to_string()));
-    let text = error.to_string();
+    // The client's Display names the kind only ("error connecting to server"); the cause
+    // ("Connection refused", "password missing") is its source.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     explain(instance, role, doing, db, &text)
 }
 

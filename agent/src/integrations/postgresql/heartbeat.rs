@@ -12,6 +12,7 @@ use super::IntegrationError;
 use super::error::{self, Doing};
 use dozor_metrics::catalogue::postgresql as m;
 use dozor_metrics::sample::Recorder;
+use postgres::error::SqlState;
 use std::collections::VecDeque;
 
 /// Heartbeats kept while waiting for the replica to replay them: at a 15 s interval, about
@@ -144,7 +145,7 @@ pub fn read(
 ) -> Result<(), IntegrationError> {
     let fail = |e: postgres::Error| {
         let mut err = error::classify(instance, role, Doing::Query("heartbeat read"), &e);
-        if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) {
+        if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
             err.kind = "config";
             err.message = format!(
                 "instance {instance}: heartbeat table {table} not found on the replica: enable heartbeat on the primary's instance, or set heartbeat.primary_dsn"
@@ -152,13 +153,22 @@ pub fn read(
         }
         err
     };
-    let row = match pending {
+    let result = match pending {
         Some(_) => client.query_one(&read_own_sql(table), &[&instance]),
         None => client.query_one(&read_any_sql(table), &[]),
-    }
-    .map_err(fail)?;
-    let seen: Option<f64> = row.try_get(0).map_err(fail)?;
-    let now: f64 = row.try_get(1).map_err(fail)?;
+    };
+    let (seen, now): (Option<f64>, f64) = match result {
+        Ok(row) => (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?),
+        // This agent just created the table on the primary and the replica has not replayed
+        // that yet: none of the heartbeats is replayed.
+        Err(e) if pending.is_some() && e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+            let row = client
+                .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+                .map_err(fail)?;
+            (None, row.try_get(0).map_err(fail)?)
+        }
+        Err(e) => return Err(fail(e)),
+    };
     let delay = match (pending, seen) {
         (Some(p), seen) => p.delay(seen, now),
         (None, Some(newest)) => age(newest, now),

@@ -122,6 +122,19 @@ impl Connection {
     }
 }
 
+impl Drop for Connection {
+    /// The blocking client drives its own runtime to say goodbye to the server, which panics
+    /// on a thread that runs async tasks (the scheduler drops idle integrations there at
+    /// shutdown): close it on a thread of its own then.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
+
 /// Heartbeat state of one instance.
 struct Heartbeat {
     table: String,

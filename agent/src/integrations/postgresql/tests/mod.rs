@@ -19,3 +19,93 @@ pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f6
         })
         .map(|s| s.value)
 }
+
+mod cluster;
+mod errors;
+mod pgbench;
+mod replica;
+
+use super::{Config, InstanceConfig, Postgresql, config::Dsn};
+use crate::integrations::{Integration, IntegrationError};
+use dozor_metrics::sample::Recorder;
+use std::time::Duration;
+
+/// The shared server, as its superuser.
+pub const SHARED: &str = "host=127.0.0.1 port=5432 user=postgres";
+
+/// How to start the shared server when it is not running.
+pub const START_SHARED: &str =
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
+
+/// A name no other test run uses: `prefix_<pid>_<nanoseconds>`.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+/// A superuser connection to the shared server's database `db`; a missing server is a loud
+/// failure that says how to start it.
+pub fn shared_admin(db: &str) -> postgres::Client {
+    postgres::Client::connect(&format!("{SHARED} dbname={db}"), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("shared PostgreSQL on 127.0.0.1:5432 is not reachable ({e}); start it: {START_SHARED}"))
+}
+
+/// An instance named `name` on `dsn`, with statements and heartbeat off unless changed.
+pub fn instance(name: &str, dsn: &str) -> InstanceConfig {
+    let mut i = InstanceConfig {
+        name: name.into(),
+        dsn: Dsn(dsn.into()),
+        ..InstanceConfig::default()
+    };
+    i.statements.enabled = false;
+    i
+}
+
+/// The integration for `config`, with a 5 s timeout.
+pub fn integration(config: &InstanceConfig) -> Postgresql {
+    Postgresql::new(config, Duration::from_secs(5))
+}
+
+/// One collection: its samples and its result.
+pub fn collect(p: &mut Postgresql) -> (Vec<Sample>, Result<(), IntegrationError>) {
+    let mut r = Recorder::new();
+    let result = p.collect(&mut r);
+    (r.take(), result)
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
+pub fn poll<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn build_makes_one_integration_per_instance() {
+    let config = Config {
+        enabled: true,
+        instances: vec![instance("shop", SHARED), instance("crm", SHARED)],
+        ..Config::default()
+    };
+    let built = super::build(&config, Duration::from_secs(15), Duration::from_secs(5));
+    let names: Vec<&str> = built.iter().map(|s| s.integration.name()).collect();
+    assert_eq!(names, ["postgresql/shop", "postgresql/crm"]);
+    assert!(built.iter().all(|s| s.interval == Duration::from_secs(15)));
+    assert!(
+        super::build(
+            &Config::default(),
+            Duration::from_secs(15),
+            Duration::from_secs(5)
+        )
+        .is_empty()
+    );
+}
