@@ -80,13 +80,15 @@ impl Default for FlowConfig {
 pub struct StageConfig {
     /// The `stage` label: letters, digits, `_`, `-`.
     pub name: String,
-    /// PostgreSQL connection string, `postgres://user:password@host:5432/db` or
-    /// `host=... dbname=...`; put the password in `${ENV_VAR}`. Use a read-only role: the
-    /// agent also sets `default_transaction_read_only`.
+    /// Connection string: PostgreSQL `postgres://user:password@host:5432/db` (or
+    /// `host=... dbname=...`), MySQL or MariaDB `mysql://user:password@host:3306/db`; put the
+    /// password in `${ENV_VAR}`. Use a read-only role: the agent also makes the session
+    /// read-only.
     pub dsn: String,
-    /// Returns the keys seen at this stage and when: columns `key` (text or integer) and
-    /// `seen_at` (timestamptz; timestamp is read as UTC). `$1` is the time to read from; use it
-    /// (`WHERE created_at > $1`) so that each run reads only new rows. One row per key.
+    /// Returns the keys seen at this stage and when: columns `key` (text or integer; `` `key` ``
+    /// in MySQL) and `seen_at` (timestamptz, or a timestamp or DATETIME read as UTC). `$1` is
+    /// the time to read from, in both kinds of database; use it (`WHERE created_at > $1`) so
+    /// that each run reads only new rows. One row per key.
     pub query: String,
     /// How long a key may take from this stage to the next before it counts as lost. Required
     /// for every stage but the last.
@@ -203,11 +205,15 @@ fn check_dsn(v: &mut Validator, at: &str, dsn: &str) {
     // Messages never repeat the dsn: it may hold a password.
     if dsn.trim().is_empty() {
         v.error(at, "required: postgres://user@host:5432/database");
-    } else if dsn.starts_with("mysql:") || dsn.starts_with("mariadb:") {
-        v.error(
-            at,
-            "MySQL and MariaDB stages are not supported yet: use a PostgreSQL dsn",
-        );
+    } else if super::my::handles(dsn) {
+        if let Err(e) = super::my::parse(dsn) {
+            v.error(
+                at,
+                format!(
+                    "not a MySQL connection string ({e}); write mysql://user@host:3306/database"
+                ),
+            );
+        }
     } else if let Err(e) = dsn.parse::<postgres::Config>() {
         v.error(
             at,
@@ -282,7 +288,7 @@ integrations:
             dsn: "postgres://dozor:secret@127.0.0.1:5432/shop"
             query: "SELECT id::text AS key, created_at AS seen_at FROM orders"
           - name: shop
-            dsn: "mysql://root:secret@127.0.0.1/test"
+            dsn: "mysql://root:secret@127.0.0.1:x/test"
             query: "SELECT 1 WHERE $1 IS NOT NULL"
             sla: 10m
       - name: "bad name"
@@ -297,7 +303,7 @@ integrations:
             "integrations.flow.flows[0].stages[0].query: must use $1",
             "integrations.flow.flows[0].stages[0].sla: required: how long a key may take to reach stage \"shop\"",
             "integrations.flow.flows[0].stages[1].name: stage \"shop\" appears twice",
-            "integrations.flow.flows[0].stages[1].dsn: MySQL and MariaDB stages are not supported yet",
+            "integrations.flow.flows[0].stages[1].dsn: not a MySQL connection string",
             "integrations.flow.flows[0].stages[1].sla: the last stage has no next stage",
             "integrations.flow.flows[1].name: must be 1 to 64 letters",
             "integrations.flow.flows[1].stages: a flow needs at least two stages",

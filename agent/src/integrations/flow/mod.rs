@@ -6,12 +6,14 @@
 //! next stage (`dozor.flow.*`). Each newly lost key is also an event (see [`events`]), reported
 //! once, also across restarts, thanks to the state file (see [`state`]).
 //!
-//! [`reconcile`] is the pure logic; [`pg`] reads a PostgreSQL stage.
+//! [`reconcile`] is the pure logic; [`pg`] reads a PostgreSQL stage, [`my`] a MySQL or MariaDB
+//! one: the stages of one flow may be in different kinds of database.
 
 #![allow(dead_code)] // Until the registry and the agent's config name this integration.
 
 mod config;
 pub mod events;
+pub mod my;
 pub mod pg;
 pub mod reconcile;
 pub mod state;
@@ -163,10 +165,14 @@ impl FlowIntegration {
     /// `timeout`.
     pub fn new(config: &Config, timeout: Duration) -> Self {
         Self::with_sources(config, |stage| {
-            match pg::PgSource::new(&stage.dsn, &stage.query, timeout) {
-                Ok(s) => Box::new(s) as Box<dyn Source>,
-                Err(e) => Box::new(Broken(e.to_string())),
-            }
+            let source = if my::handles(&stage.dsn) {
+                my::MySource::new(&stage.dsn, &stage.query, timeout)
+                    .map(|s| Box::new(s) as Box<dyn Source>)
+            } else {
+                pg::PgSource::new(&stage.dsn, &stage.query, timeout)
+                    .map(|s| Box::new(s) as Box<dyn Source>)
+            };
+            source.unwrap_or_else(|e| Box::new(Broken(e.to_string())))
         })
     }
 

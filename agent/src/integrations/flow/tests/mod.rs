@@ -337,3 +337,5 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
         );
     }
 }
+
+mod mariadb;

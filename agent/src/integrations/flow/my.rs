@@ -1,0 +1,213 @@
+//! A stage read from MySQL or MariaDB (`mysql://` or `mariadb://` dsn): the configured query, in
+//! a read-only session with a statement time limit and the UTC time zone, wrapped so that it
+//! returns only rows after the high-water mark, in `seen_at` order, at most `limit` of them:
+//!
+//! ```sql
+//! SELECT `key`, seen_at FROM (<query>) AS dozor_flow
+//! WHERE seen_at > :since AND `key` IS NOT NULL ORDER BY seen_at LIMIT <limit>
+//! ```
+//!
+//! `KEY` is a reserved word in MySQL: the query names its column `` `key` ``. `$1` in the query
+//! is the time to read from, as for PostgreSQL (sent as the named parameter `:since`). DATETIME
+//! values are read as UTC; TIMESTAMP values are converted to UTC by the session time zone.
+
+use super::events::{civil, from_civil};
+use super::reconcile::{Micros, Row};
+use super::{Source, StageError};
+use mysql::consts::ColumnType;
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, OptsBuilder, Statement, Value};
+use std::time::Duration;
+
+/// One stage's MySQL or MariaDB connection and query.
+pub struct MySource {
+    opts: Opts,
+    query: String,
+    statement_timeout: Duration,
+    conn: Option<(Conn, Statement)>,
+}
+
+/// True for dsns this module reads.
+pub fn handles(dsn: &str) -> bool {
+    dsn.starts_with("mysql://") || dsn.starts_with("mariadb://")
+}
+
+/// Parses a `mysql://` or `mariadb://` dsn; the error never repeats it.
+pub fn parse(dsn: &str) -> Result<Opts, String> {
+    Opts::from_url(&dsn.replacen("mariadb://", "mysql://", 1)).map_err(|e| match e {
+        mysql::UrlError::ParseError(e) => e.to_string(),
+        mysql::UrlError::UnknownParameter(p) => format!("unknown parameter {p}"),
+        mysql::UrlError::InvalidValue(param, _) => format!("invalid value of {param}"),
+        other => other.to_string(),
+    })
+}
+
+impl MySource {
+    /// A source for `dsn` and `query`; `timeout` is the whole run's budget: connecting may take
+    /// a quarter of it, the query half.
+    pub fn new(dsn: &str, query: &str, timeout: Duration) -> Result<Self, StageError> {
+        let opts = parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
+        let statement_timeout = (timeout / 2).max(Duration::from_millis(100));
+        let opts = OptsBuilder::from_opts(opts)
+            .tcp_connect_timeout(Some((timeout / 4).max(Duration::from_secs(1))))
+            .read_timeout(Some(statement_timeout + Duration::from_secs(1)))
+            .write_timeout(Some(statement_timeout + Duration::from_secs(1)))
+            .init(vec![
+                "SET SESSION TRANSACTION READ ONLY",
+                "SET time_zone = '+00:00'",
+            ])
+            .into();
+        Ok(MySource {
+            opts,
+            query: query.trim().trim_end_matches(';').replace("$1", ":since"),
+            statement_timeout,
+            conn: None,
+        })
+    }
+
+    /// `host:port/db`, for messages: never the password.
+    pub fn target(&self) -> String {
+        format!(
+            "{}:{}/{}",
+            self.opts.get_ip_or_hostname(),
+            self.opts.get_tcp_port(),
+            self.opts.get_db_name().unwrap_or("")
+        )
+    }
+
+    fn connect(&self, limit: usize) -> Result<(Conn, Statement), StageError> {
+        let target = self.target();
+        let mut conn = Conn::new(self.opts.clone())
+            .map_err(|e| StageError::Connect(format!("connecting to {target}: {e}")))?;
+        // MariaDB limits statements in seconds, MySQL SELECTs in milliseconds; each ignores the
+        // other's variable (an error, dropped here).
+        let t = self.statement_timeout;
+        let _ = conn.query_drop(format!(
+            "SET SESSION max_statement_time = {}",
+            t.as_secs_f64()
+        ));
+        let _ = conn.query_drop(format!(
+            "SET SESSION max_execution_time = {}",
+            t.as_millis()
+        ));
+        let raw = conn
+            .prep(&self.query)
+            .map_err(|e| StageError::Query(e.to_string()))?;
+        let columns = raw.columns();
+        let column = |name: &str| {
+            columns
+                .iter()
+                .find(|c| c.name_str().eq_ignore_ascii_case(name))
+        };
+        let (Some(key), Some(seen_at)) = (column("key"), column("seen_at")) else {
+            return Err(StageError::Columns(
+                columns.iter().map(|c| c.name_str().into_owned()).collect(),
+            ));
+        };
+        use ColumnType::*;
+        let key_type = key.column_type();
+        if !matches!(
+            key_type,
+            MYSQL_TYPE_VARCHAR
+                | MYSQL_TYPE_VAR_STRING
+                | MYSQL_TYPE_STRING
+                | MYSQL_TYPE_TINY
+                | MYSQL_TYPE_SHORT
+                | MYSQL_TYPE_INT24
+                | MYSQL_TYPE_LONG
+                | MYSQL_TYPE_LONGLONG
+        ) {
+            return Err(StageError::Type {
+                column: "key",
+                found: format!("{key_type:?}"),
+                fix: "cast it to text, e.g. CAST(order_id AS CHAR) AS `key`",
+            });
+        }
+        let time_type = seen_at.column_type();
+        if !matches!(
+            time_type,
+            MYSQL_TYPE_DATETIME
+                | MYSQL_TYPE_DATETIME2
+                | MYSQL_TYPE_TIMESTAMP
+                | MYSQL_TYPE_TIMESTAMP2
+        ) {
+            return Err(StageError::Type {
+                column: "seen_at",
+                found: format!("{time_type:?}"),
+                fix: "return a DATETIME or TIMESTAMP, e.g. created_at AS seen_at",
+            });
+        }
+        let wrapped = format!(
+            "SELECT `key`, seen_at FROM (\n{}\n) AS dozor_flow WHERE seen_at > :since AND `key` IS NOT NULL ORDER BY seen_at LIMIT {limit}",
+            self.query
+        );
+        let statement = conn
+            .prep(wrapped)
+            .map_err(|e| StageError::Query(e.to_string()))?;
+        Ok((conn, statement))
+    }
+
+    fn query(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect(limit)?);
+        }
+        let (conn, statement) = self.conn.as_mut().expect("connected above");
+        let (y, mo, d, h, mi, s, us) = civil(since);
+        let since = Value::Date(
+            u16::try_from(y.clamp(0, 9999)).unwrap_or(0),
+            mo as u8,
+            d as u8,
+            h as u8,
+            mi as u8,
+            s as u8,
+            us,
+        );
+        let rows: Vec<(Value, Value)> = conn
+            .exec(
+                &*statement,
+                mysql::Params::Named([(b"since".to_vec(), since)].into_iter().collect()),
+            )
+            .map_err(|e| StageError::Query(e.to_string()))?;
+        rows.into_iter()
+            .map(|(key, seen_at)| {
+                let key = match key {
+                    Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Value::Int(i) => i.to_string(),
+                    Value::UInt(u) => u.to_string(),
+                    other => return Err(StageError::Query(format!("key {other:?} is not text"))),
+                };
+                let seen_at = match seen_at {
+                    Value::Date(y, mo, d, h, mi, s, us) => from_civil(
+                        i64::from(y),
+                        u32::from(mo),
+                        u32::from(d),
+                        u32::from(h),
+                        u32::from(mi),
+                        u32::from(s),
+                        us,
+                    ),
+                    other => {
+                        return Err(StageError::Query(format!(
+                            "seen_at {other:?} is not a date and time"
+                        )));
+                    }
+                };
+                Ok(Row { key, seen_at })
+            })
+            .collect()
+    }
+}
+
+impl Source for MySource {
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+        let result = self.query(since, limit);
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn describe(&self) -> String {
+        self.target()
+    }
+}
