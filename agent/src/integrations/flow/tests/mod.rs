@@ -4,6 +4,7 @@
 use super::*;
 use crate::integrations::Integration;
 use dozor_config::Duration as ConfigDuration;
+use dozor_metrics::sample::Recorder;
 use postgres::{Client, NoTls};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
