@@ -21,6 +21,7 @@ pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f6
 }
 
 mod cluster;
+mod cost;
 mod errors;
 mod pgbench;
 mod replica;

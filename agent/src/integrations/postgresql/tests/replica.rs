@@ -182,6 +182,23 @@ fn replica_delay_is_true_when_the_primary_is_idle() {
     eprintln!("heartbeat, replay resumed: delay {back:?} s");
     assert!(back.is_some(), "delay back under 1 s after resuming");
 
+    // The other layout: the primary's instance writes, the replica's only reads the newest
+    // heartbeat, whose age includes the time since the primary's last collection.
+    let mut writer_config = instance("main", &primary.dsn());
+    writer_config.heartbeat.enabled = true;
+    let mut writer = integration(&writer_config);
+    let mut reader_config = instance("reader", &replica.dsn());
+    reader_config.heartbeat.enabled = true;
+    let mut reader = integration(&reader_config);
+    collect(&mut writer).1.unwrap();
+    let fresh = poll(Duration::from_secs(10), || {
+        gauge(&mut reader, delay, &["reader"]).filter(|d| *d < 1.0)
+    });
+    assert!(fresh.is_some(), "reader sees the primary's heartbeat");
+    std::thread::sleep(Duration::from_millis(1500));
+    let stale = gauge(&mut reader, delay, &["reader"]).unwrap();
+    assert!(stale >= 1.5, "without a new write the age grows: {stale}");
+
     // Stop the replica: the primary no longer reports it; the replica's instance is down.
     replica.stop();
     let gone = poll(Duration::from_secs(20), || {
