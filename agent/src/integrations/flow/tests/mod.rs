@@ -339,4 +339,49 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
     }
 }
 
+/// A query that takes longer than half the run's timeout is cancelled by the server
+/// (`statement_timeout`), so the run ends within its timeout and says why.
+#[test]
+fn a_slow_query_is_cancelled_within_the_run_timeout() {
+    let dbs = Databases::create(1);
+    dbs.client(0)
+        .batch_execute(
+            "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
+             INSERT INTO orders VALUES (1, now());",
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let slow =
+        "SELECT id AS key, created_at AS seen_at FROM orders, pg_sleep(3) WHERE created_at > $1";
+    let config = Config {
+        enabled: true,
+        state_dir: Some(dir.path().to_owned()),
+        flows: vec![FlowConfig {
+            name: "orders".into(),
+            stages: vec![
+                stage("shop", dbs.dsn(0), SHOP_QUERY, secs(600)),
+                stage("mes", dbs.dsn(0), slow, None),
+            ],
+            ..FlowConfig::default()
+        }],
+        ..Config::default()
+    };
+    let mut integration = FlowIntegration::new(&config, Duration::from_secs(2));
+    integration.collect(&mut Recorder::new()).unwrap();
+    let started = std::time::Instant::now();
+    let error = integration.collect(&mut Recorder::new()).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.kind, "query");
+    assert!(
+        error
+            .message
+            .contains("canceling statement due to statement timeout"),
+        "{error}"
+    );
+}
+
 mod mariadb;
