@@ -113,8 +113,11 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
         .unwrap();
     let mut mes = dbs.client(1);
     mes.batch_execute(
-        "CREATE TABLE mes_jobs (order_ref text PRIMARY KEY, received_at timestamptz NOT NULL);
-         INSERT INTO mes_jobs SELECT i::text, now() - interval '2 hours' + i * interval '5 seconds' + interval '2 seconds'
+        // `timestamp` without time zone, holding UTC: read as UTC.
+        "SET TIME ZONE 'Asia/Kolkata';
+         CREATE TABLE mes_jobs (order_ref text PRIMARY KEY, received_at timestamp NOT NULL);
+         INSERT INTO mes_jobs SELECT i::text,
+           (now() AT TIME ZONE 'UTC') - interval '2 hours' + i * interval '5 seconds' + interval '2 seconds'
          FROM generate_series(1, 1000) AS i;",
     )
     .unwrap();
@@ -194,8 +197,11 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
 
     // A lost order that shows up late counts as recovered, and is not reported again.
     let late = deleted.iter().next().unwrap();
-    mes.execute("INSERT INTO mes_jobs VALUES ($1, now())", &[late])
-        .unwrap();
+    mes.execute(
+        "INSERT INTO mes_jobs VALUES ($1, now() AT TIME ZONE 'UTC')",
+        &[late],
+    )
+    .unwrap();
     let mut integration = FlowIntegration::new(&config, Duration::from_secs(10));
     let baseline = run(&mut integration);
     assert_eq!(
