@@ -1,0 +1,144 @@
+//! A real primary and replica of the test's own: the heartbeat delay grows at wall-clock speed
+//! while the replica's SQL thread is stopped and the primary is idle, where
+//! `Seconds_Behind_Master` reads NULL, and falls back once replication runs again.
+
+use super::server::{Server, poll};
+use super::{TIMEOUT, collect, instance, value};
+use crate::integrations::mysql::Mysql;
+use crate::integrations::mysql::config::{Dsn, HeartbeatConfig};
+use mysql::prelude::Queryable;
+use std::time::{Duration, Instant};
+
+const DELAY: &str = "dozor.mysql.replica.heartbeat.delay";
+
+/// Starts both servers (in parallel) and replication between them.
+fn pair() -> (Server, Server) {
+    let primary = std::thread::spawn(|| Server::start(1));
+    let replica = Server::start(2);
+    let primary = primary.join().unwrap();
+    primary.sql(
+        "CREATE USER 'repl'@'%' IDENTIFIED BY 'repl'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'; CREATE DATABASE monitoring",
+    );
+    replica.sql(&format!(
+        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos; START SLAVE",
+        primary.port
+    ));
+    let replicated = poll(Duration::from_secs(20), || {
+        let dbs: Vec<String> = replica.connect().query("SHOW DATABASES").ok()?;
+        dbs.iter().any(|d| d == "monitoring").then_some(())
+    });
+    assert!(
+        replicated.is_some(),
+        "replication did not start: see {}",
+        replica.dir().display()
+    );
+    (primary, replica)
+}
+
+fn with_heartbeat(name: &str, dsn: &str, primary_dsn: Option<String>) -> Mysql {
+    let mut config = instance(name, dsn);
+    config.heartbeat = HeartbeatConfig {
+        enabled: true,
+        table: "dozor_heartbeat".into(),
+        primary_dsn: primary_dsn.map(Dsn),
+    };
+    Mysql::new(&config, TIMEOUT).unwrap()
+}
+
+#[test]
+fn heartbeat_delay_grows_while_the_sql_thread_is_stopped() {
+    let (primary, replica) = pair();
+    let mut m = with_heartbeat(
+        "replica",
+        &replica.dsn("monitoring"),
+        Some(primary.dsn("monitoring")),
+    );
+
+    // The first run only writes (and creates the table on the primary); once it is applied,
+    // the replica reads as caught up.
+    let (first, result) = collect(&mut m);
+    result.unwrap();
+    assert_eq!(value(&first, DELAY, &[]), None);
+    assert_eq!(
+        value(&first, "dozor.mysql.replica.running", &["io"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&first, "dozor.mysql.replica.running", &["sql"]),
+        Some(1.0)
+    );
+    let caught_up = poll(Duration::from_secs(10), || {
+        let (s, r) = collect(&mut m);
+        r.unwrap();
+        value(&s, DELAY, &[]).filter(|d| *d == 0.0)
+    });
+    assert!(caught_up.is_some(), "the replica never applied a heartbeat");
+
+    // Stop applying; the primary stays idle apart from the agent's heartbeats.
+    replica.sql("STOP SLAVE SQL_THREAD");
+    let (s, r) = collect(&mut m);
+    r.unwrap();
+    assert_eq!(
+        value(&s, "dozor.mysql.replica.running", &["sql"]),
+        Some(0.0)
+    );
+    assert_eq!(value(&s, "dozor.mysql.replica.running", &["io"]), Some(1.0));
+    // Seconds_Behind_Master is NULL: the series is absent rather than 0.
+    assert_eq!(value(&s, "mysql.replica.time_behind_source", &[]), None);
+
+    let mut readings = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(500));
+        let (s, r) = collect(&mut m);
+        r.unwrap();
+        readings.push((Instant::now(), value(&s, DELAY, &[]).unwrap()));
+        assert_eq!(value(&s, "mysql.replica.time_behind_source", &[]), None);
+    }
+    let (t0, d0) = readings[0];
+    let (t1, d1) = *readings.last().unwrap();
+    let rate = (d1 - d0) / (t1 - t0).as_secs_f64();
+    eprintln!(
+        "heartbeat delay {d0:.3} s -> {d1:.3} s over {:.3} s of wall clock: rate {rate:.4}",
+        (t1 - t0).as_secs_f64()
+    );
+    assert!(
+        (0.9..=1.1).contains(&rate),
+        "delay grew at {rate} s per s: {readings:?}"
+    );
+    assert!(readings.windows(2).all(|w| w[1].1 > w[0].1), "{readings:?}");
+
+    // Applying again: back under a second within a few runs.
+    replica.sql("START SLAVE SQL_THREAD");
+    let restarted = Instant::now();
+    let recovered = poll(Duration::from_secs(10), || {
+        let (s, r) = collect(&mut m);
+        r.unwrap();
+        value(&s, DELAY, &[]).filter(|d| *d < 1.0)
+    });
+    eprintln!(
+        "delay back to {recovered:?} s after {:?}",
+        restarted.elapsed()
+    );
+    assert!(
+        recovered.is_some(),
+        "the delay did not fall after START SLAVE SQL_THREAD"
+    );
+    let (s, _) = collect(&mut m);
+    assert!(value(&s, "mysql.replica.time_behind_source", &[]).is_some_and(|v| v < 2.0));
+    assert_eq!(
+        value(&s, "dozor.mysql.replica.running", &["sql"]),
+        Some(1.0)
+    );
+
+    // Without primary_dsn: the primary's own instance writes, the replica's only reads.
+    let mut writer = with_heartbeat("primary", &primary.dsn("monitoring"), None);
+    let mut reader = with_heartbeat("replica-read", &replica.dsn("monitoring"), None);
+    let (s, r) = collect(&mut writer);
+    r.unwrap();
+    assert_eq!(value(&s, DELAY, &[]), None);
+    let (s, r) = collect(&mut reader);
+    r.unwrap();
+    let d = value(&s, DELAY, &[]).unwrap();
+    assert!(d < 5.0, "fallback delay {d}");
+}
