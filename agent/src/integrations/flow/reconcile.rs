@@ -120,6 +120,9 @@ pub struct Outcome {
     pub lost: Vec<Lost>,
     /// Keys not tracked because `max_keys` was reached.
     pub untracked: u64,
+    /// Stages whose capped query ended at or before their high-water mark: more rows within
+    /// `overlap` than the row limit, so reading cannot advance.
+    pub stalled: Vec<usize>,
 }
 
 impl FlowState {
@@ -181,6 +184,12 @@ pub fn apply(state: &mut FlowState, fetches: &[Option<Fetch>], now: Micros, p: &
     for (i, fetch) in fetches.iter().enumerate() {
         let Some(fetch) = fetch else { continue };
         let stage = &mut state.stages[i];
+        if fetch.capped
+            && let (Some(hw), Some(last)) = (stage.high_water, fetch.rows.last())
+            && last.seen_at <= hw
+        {
+            out.stalled.push(i);
+        }
         for r in &fetch.rows {
             if cut.is_none_or(|c| r.seen_at <= c) {
                 rows.push((r.seen_at, i, &r.key));
@@ -415,6 +424,21 @@ mod tests {
         assert_eq!(state.stages[0].high_water, Some(1));
         assert_eq!(state.stages[1].complete_until, Some(5));
         assert_eq!(since(&state.stages[0], 100, &params(2)), -2);
+    }
+
+    #[test]
+    fn a_query_that_cannot_advance_is_reported() {
+        let mut state = FlowState::new(&["shop", "mes"]);
+        let rows = [("a", 10), ("b", 10), ("c", 10)];
+        let capped = |rows: &[(&str, Micros)]| {
+            let mut f = fetch(rows, 20);
+            f.as_mut().unwrap().capped = true;
+            f
+        };
+        let o = apply(&mut state, &[capped(&rows), fetch(&[], 20)], 20, &params(2));
+        assert!(o.stalled.is_empty());
+        let o = apply(&mut state, &[capped(&rows), fetch(&[], 21)], 21, &params(2));
+        assert_eq!(o.stalled, vec![0]);
     }
 
     #[test]

@@ -237,6 +237,15 @@ impl Integration for FlowIntegration {
                 t.lost += d.lost;
                 t.recovered += d.recovered;
             }
+            for &i in &outcome.stalled {
+                let message = format!(
+                    "flow \"{}\", stage \"{}\": more than max_rows_per_query ({}) rows within overlap of the last row read, so reading cannot advance; raise max_rows_per_query or lower overlap",
+                    flow.name, flow.stages[i].name, flow.max_rows
+                );
+                warn!(flow = %flow.name, stage = %flow.stages[i].name, error = %message, "Flow stage not advancing.");
+                first_error.get_or_insert(IntegrationError::new("config", message.clone()));
+                self.errors.push(message);
+            }
             flow.untracked += outcome.untracked;
             if outcome.untracked > 0 {
                 warn!(flow = %flow.name, keys = outcome.untracked, max_keys_in_flight = flow.params.max_keys, "Flow keys not tracked: max_keys_in_flight reached.");
