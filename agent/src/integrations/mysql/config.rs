@@ -29,7 +29,8 @@ pub struct InstanceConfig {
     /// The `mysql.instance` attribute of every series, e.g. `mes` or `mes-replica`; unique
     /// among the instances.
     pub name: String,
-    /// Connection URL: `mysql://dozor:${MYSQL_PASSWORD}@127.0.0.1:3306/monitoring`; a Unix
+    /// Connection URL: `mysql://dozor:${MYSQL_PASSWORD}@127.0.0.1:3306/monitoring` (or
+    /// `mariadb://...`); a Unix
     /// socket with `?socket=/run/mysqld/mysqld.sock`. Never logged: messages show it without
     /// its password.
     pub dsn: Dsn,

@@ -65,6 +65,8 @@ pub fn build(
 
 /// One MySQL or MariaDB server.
 pub struct Mysql {
+    /// `mysql/<instance>`: the `integration` label of the agent's scrape metrics.
+    name: &'static str,
     instance: String,
     client: Client,
     commands: Vec<String>,
@@ -93,6 +95,8 @@ impl Mysql {
         )?;
         let commands = config::commands(&config.commands);
         Ok(Mysql {
+            // Leaked once per configured instance, when the agent starts.
+            name: Box::leak(format!("mysql/{}", config.name).into_boxed_str()),
             instance: config.name.clone(),
             client,
             status_query: global_status::query(&commands),
@@ -159,7 +163,7 @@ impl Mysql {
 
 impl Integration for Mysql {
     fn name(&self) -> &'static str {
-        "mysql"
+        self.name
     }
 
     fn collect(&mut self, recorder: &mut Recorder) -> Result<(), IntegrationError> {

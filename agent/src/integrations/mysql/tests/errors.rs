@@ -151,7 +151,7 @@ fn each_error_names_the_instance_and_the_fix() {
 }
 
 /// One instance refused and one healthy, under the agent's scheduler: the healthy one keeps
-/// its schedule and the refused one is counted as `error.type="connect"`.
+/// its schedule and the refused one is counted as `error.type="connect"` under `integration="mysql/gone"`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_instance_does_not_stop_the_others() {
     drop(shared());
@@ -177,7 +177,7 @@ async fn a_failing_instance_does_not_stop_the_others() {
         t.abort();
     }
     let mut up = std::collections::BTreeMap::<String, Vec<f64>>::new();
-    let mut connect_errors = 0.0;
+    let mut errors = std::collections::BTreeMap::<(String, String), f64>::new();
     while let Ok(batches) = rx.try_recv() {
         for s in batches.iter().flat_map(|b| &b.samples) {
             if s.metric.name == "dozor.mysql.up" {
@@ -185,8 +185,9 @@ async fn a_failing_instance_does_not_stop_the_others() {
                     .or_default()
                     .push(s.value);
             }
-            if s.metric.name == "dozor.agent.scrape.errors" && s.attributes[1].1 == "connect" {
-                connect_errors = f64::max(connect_errors, s.value);
+            if s.metric.name == "dozor.agent.scrape.errors" {
+                let key = (s.attributes[0].1.clone(), s.attributes[1].1.clone());
+                errors.insert(key, s.value);
             }
         }
     }
@@ -196,5 +197,13 @@ async fn a_failing_instance_does_not_stop_the_others() {
         "{up:?}"
     );
     assert!(up["gone"].iter().all(|v| *v == 0.0), "{up:?}");
-    assert!(connect_errors >= 3.0, "{connect_errors}");
+    // Counted per instance: `integration` is `mysql/<instance>`.
+    let connect = errors.get(&("mysql/gone".into(), "connect".into()));
+    assert!(connect.is_some_and(|n| *n >= 3.0), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|((i, _), n)| i != "mysql/shared" || *n == 0.0),
+        "{errors:?}"
+    );
 }
