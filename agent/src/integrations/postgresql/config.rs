@@ -40,6 +40,12 @@ pub struct InstanceConfig {
     /// Databases reported one by one (the first by OID); the rest are summed into
     /// `postgresql.database.name="other"`.
     pub max_databases: usize,
+    /// Per-table statistics (`postgresql.table.size`, `postgresql.rows`, ...) of the DSN's
+    /// database. Off by default: it sizes every table on every collection, and its series grow
+    /// with the tables.
+    pub table_stats: bool,
+    /// Tables reported with `table_stats`, the largest first.
+    pub max_tables: usize,
 }
 
 impl Default for InstanceConfig {
@@ -50,6 +56,8 @@ impl Default for InstanceConfig {
             statements: StatementsConfig::default(),
             heartbeat: HeartbeatConfig::default(),
             max_databases: 100,
+            table_stats: false,
+            max_tables: 100,
         }
     }
 }
@@ -203,6 +211,9 @@ pub fn validate(config: &Config, v: &mut Validator) {
         if inst.max_databases == 0 {
             v.error(&format!("{at}.max_databases"), "must be at least 1");
         }
+        if inst.max_tables == 0 {
+            v.error(&format!("{at}.max_tables"), "must be at least 1");
+        }
         if !valid_table(&inst.heartbeat.table) {
             v.error(
                 &format!("{at}.heartbeat.table"),
@@ -284,6 +295,7 @@ mod tests {
         let i = &c.instances[0];
         assert!(i.statements.enabled && i.statements.top_n == 20 && i.max_databases == 100);
         assert!(!i.heartbeat.enabled && i.heartbeat.table == "dozor_heartbeat");
+        assert!(!i.table_stats && i.max_tables == 100);
 
         let text = "\
 integrations:

@@ -4,9 +4,9 @@
 //! One integration runs per instance, on one connection kept across runs (reconnected after
 //! an error), with `statement_timeout` set below the integration's timeout. A collection issues
 //! six queries, each one grouped in SQL ([`recovery`], [`stat_database`], [`activity`],
-//! [`locks`], [`replication`], [`stat_statements`]), plus one or two for the heartbeat when
-//! enabled. Every source is one module with its SQL as a constant and a pure function from rows
-//! to samples. A failing source does not stop the others; the first error is returned.
+//! [`locks`], [`replication`], [`stat_statements`]), plus one or two for the heartbeat and one
+//! for `table_stats` ([`stat_user_tables`]) when enabled. Every source is one module with its
+//! SQL as a constant and a pure function from rows to samples. A failing source does not stop the others; the first error is returned.
 //!
 //! The role needs `pg_monitor`; without it PostgreSQL hides what other roles do, so every run
 //! reports a `permission` error naming the `GRANT` while still recording what it can see.
@@ -24,6 +24,7 @@ mod recovery;
 mod replication;
 mod stat_database;
 mod stat_statements;
+mod stat_user_tables;
 
 #[cfg(test)]
 mod tests;
@@ -156,6 +157,8 @@ pub struct Postgresql {
     conn: Connection,
     max_databases: usize,
     statements: Option<stat_statements::Statements>,
+    /// `max_tables` when `table_stats` is on.
+    tables: Option<i64>,
     heartbeat: Option<Heartbeat>,
 }
 
@@ -189,6 +192,9 @@ impl Postgresql {
                 .statements
                 .enabled
                 .then(|| stat_statements::Statements::new(config.statements.top_n)),
+            tables: config
+                .table_stats
+                .then(|| i64::try_from(config.max_tables).unwrap_or(i64::MAX)),
             heartbeat,
         }
     }
@@ -252,6 +258,22 @@ impl Postgresql {
             replication::Replica::from_row,
         )) {
             replication::record(rec, inst, &replicas);
+        }
+        if let Some(max) = self.tables {
+            let fail = |e: postgres::Error| {
+                error::classify(inst, role, Doing::Query("pg_stat_user_tables"), &e)
+            };
+            let tables = client
+                .query(stat_user_tables::SQL, &[&max])
+                .map_err(fail)
+                .and_then(|rows| {
+                    let parsed: Result<Vec<_>, _> =
+                        rows.iter().map(stat_user_tables::Table::from_row).collect();
+                    parsed.map_err(fail)
+                });
+            if let Some(tables) = errors.keep(tables) {
+                stat_user_tables::record(rec, inst, &tables);
+            }
         }
         if let Some(statements) = &mut self.statements {
             errors.note(statements.collect(client, rec, inst, role));

@@ -465,6 +465,88 @@ metric!(
     "postgresql"
 );
 
+metric!(
+    TABLE_SIZE {
+        name: "postgresql.table.size",
+        instrument: UpDownCounter,
+        unit: "By",
+        attributes: [
+            "postgresql.instance",
+            "postgresql.database.name",
+            "postgresql.table.name"
+        ],
+        source: "pg_total_relation_size(relid) of pg_stat_user_tables in the DSN's database, the largest max_tables tables, with table_stats on",
+        description: "Disk space of each table, with its indexes and TOAST data.",
+    },
+    "postgresql"
+);
+
+metric!(
+    TABLE_ROWS {
+        name: "postgresql.rows",
+        instrument: UpDownCounter,
+        unit: "{row}",
+        attributes: [
+            "postgresql.instance",
+            "postgresql.database.name",
+            "postgresql.table.name",
+            "state"
+        ],
+        source: "pg_stat_user_tables.n_live_tup (live) and n_dead_tup (dead), with table_stats on",
+        description: "Estimated live and dead rows in each table.",
+    },
+    "postgresql"
+);
+
+metric!(
+    TABLE_OPERATIONS {
+        name: "postgresql.operations",
+        instrument: Counter,
+        unit: "{operation}",
+        attributes: [
+            "postgresql.instance",
+            "postgresql.database.name",
+            "postgresql.table.name",
+            "operation"
+        ],
+        source: "pg_stat_user_tables.n_tup_ins (ins), n_tup_upd (upd), n_tup_del (del), n_tup_hot_upd (hot_upd), with table_stats on",
+        description: "Rows inserted, updated, deleted and HOT-updated in each table.",
+    },
+    "postgresql"
+);
+
+metric!(
+    TABLE_SEQ_SCANS {
+        name: "postgresql.sequential_scans",
+        instrument: Counter,
+        unit: "{sequential_scan}",
+        attributes: [
+            "postgresql.instance",
+            "postgresql.database.name",
+            "postgresql.table.name"
+        ],
+        source: "pg_stat_user_tables.seq_scan, with table_stats on",
+        description: "Sequential scans started on each table.",
+    },
+    "postgresql"
+);
+
+metric!(
+    TABLE_INDEX_SCANS {
+        name: "dozor.postgresql.table.index_scans",
+        instrument: Counter,
+        unit: "{scan}",
+        attributes: [
+            "postgresql.instance",
+            "postgresql.database.name",
+            "postgresql.table.name"
+        ],
+        source: "pg_stat_user_tables.idx_scan (all indexes of the table), with table_stats on",
+        description: "Index scans started on each table, over all its indexes.",
+    },
+    "postgresql"
+);
+
 /// Every postgresql metric, in documentation order.
 pub static ALL: &[&crate::MetricDef] = &[
     &UP,
@@ -502,4 +584,9 @@ pub static ALL: &[&crate::MetricDef] = &[
     &STATEMENT_CALLS,
     &STATEMENT_TIME,
     &STATEMENT_ROWS,
+    &TABLE_SIZE,
+    &TABLE_ROWS,
+    &TABLE_OPERATIONS,
+    &TABLE_SEQ_SCANS,
+    &TABLE_INDEX_SCANS,
 ];

@@ -175,6 +175,20 @@ fn password_grants_and_statements_on_a_cluster_of_our_own() {
         .unwrap()
         .get(0);
     assert!(total <= all && total > 0.0, "{total} of {all}");
+
+    // Table statistics, when asked for: the largest tables of the DSN's database.
+    let mut config = instance("tables", &format!("{base} user=nomon"));
+    config.table_stats = true;
+    config.max_tables = 1;
+    let (samples, result) = collect(&mut integration(&config));
+    result.unwrap();
+    let table = ["tables", "postgres", "public.t"];
+    assert!(value(&samples, "postgresql.table.size", &table).unwrap() > 0.0);
+    let live = ["tables", "postgres", "public.t", "live"];
+    assert!(value(&samples, "postgresql.rows", &live).is_some());
+    let ins = ["tables", "postgres", "public.t", "ins"];
+    // The creating session publishes its counts later (rate-limited): only the series is sure.
+    assert!(value(&samples, "postgresql.operations", &ins).is_some());
 }
 
 /// A failing instance does not hold up a healthy one, nor another integration.
