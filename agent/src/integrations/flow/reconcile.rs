@@ -61,6 +61,24 @@ pub struct StageState {
     pub pending: HashMap<String, Pending>,
     /// Keys seen at the next stage but not (yet) here, with the next stage's `seen_at`.
     pub early: HashMap<String, Micros>,
+    /// Counts since the state was created. Kept with it, so that the counters go on across
+    /// restarts instead of resetting, and a restart can neither hide losses from `increase()`
+    /// nor count them twice.
+    #[serde(default)]
+    pub totals: Totals,
+}
+
+/// Cumulative counts of one stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Keys seen for the first time.
+    pub entered: u64,
+    /// Keys that reached the next stage (late ones included).
+    pub passed: u64,
+    /// Keys found lost.
+    pub lost: u64,
+    /// Lost keys that reached the next stage after all.
+    pub recovered: u64,
 }
 
 /// The state of one flow.
@@ -271,6 +289,11 @@ pub fn apply(state: &mut FlowState, fetches: &[Option<Fetch>], now: Micros, p: &
         stage.pending.retain(|_, v| v.seen_at >= window_start);
         stage.early.retain(|_, t| *t >= window_start);
         (delta.in_flight, delta.oldest_in_flight) = in_flight(stage, now);
+        let t = &mut stage.totals;
+        t.entered += delta.entered;
+        t.passed += delta.passed;
+        t.lost += delta.lost;
+        t.recovered += delta.recovered;
     }
     out.lost
         .sort_unstable_by(|a, b| (a.seen_at, a.stage, &a.key).cmp(&(b.seen_at, b.stage, &b.key)));

@@ -18,15 +18,6 @@ struct Stage {
     source: Box<dyn Source>,
 }
 
-/// Cumulative counts of one stage since the agent started.
-#[derive(Clone, Debug, Default)]
-struct Totals {
-    entered: u64,
-    passed: u64,
-    lost: u64,
-    recovered: u64,
-}
-
 /// One configured flow at run time.
 struct Flow {
     name: String,
@@ -36,7 +27,6 @@ struct Flow {
     state_path: PathBuf,
     /// Loaded on the first run.
     state: Option<FlowState>,
-    totals: Vec<Totals>,
     last: Outcome,
     untracked: u64,
     events_written: u64,
@@ -102,7 +92,6 @@ impl FlowIntegration {
                 max_rows: f.max_rows_per_query,
                 state_path: state::path(&dir, &f.name),
                 state: None,
-                totals: vec![Totals::default(); f.stages.len()],
                 last: Outcome::default(),
                 untracked: 0,
                 events_written: 0,
@@ -143,9 +132,9 @@ impl Integration for FlowIntegration {
     fn collect(&mut self, recorder: &mut Recorder) -> Result<(), IntegrationError> {
         let now = pg::micros(SystemTime::now());
         if !self.started {
-            // The first run after a start records every counter at 0 and reads nothing: a series
-            // that appeared at 3 would hide those 3 losses from `increase()`, and after a restart
-            // a first value above the previous process's last would hide the reset.
+            // The first run after a start publishes the saved counters (0 for a new flow) and
+            // reads nothing: a new series whose first value was 3 would hide those 3 losses
+            // from `increase()`.
             self.started = true;
             for flow in &mut self.flows {
                 let state = load_state(flow);
@@ -231,12 +220,6 @@ impl Integration for FlowIntegration {
             }
             let state = flow.state.as_mut().expect("loaded above");
             let outcome = reconcile::apply(state, &fetches, now, &flow.params);
-            for (t, d) in flow.totals.iter_mut().zip(&outcome.stages) {
-                t.entered += d.entered;
-                t.passed += d.passed;
-                t.lost += d.lost;
-                t.recovered += d.recovered;
-            }
             for &i in &outcome.stalled {
                 let message = format!(
                     "flow \"{}\", stage \"{}\": more than max_rows_per_query ({}) rows within overlap of the last row read, so reading cannot advance; raise max_rows_per_query or lower overlap",
@@ -315,9 +298,10 @@ fn load_state(flow: &Flow) -> FlowState {
 
 fn record(flow: &Flow, r: &mut Recorder) {
     let n = flow.stages.len();
+    let Some(state) = &flow.state else { return };
     for (i, stage) in flow.stages.iter().enumerate() {
         let labels = [flow.name.as_str(), stage.name.as_str()];
-        let t = &flow.totals[i];
+        let t = &state.stages[i].totals;
         r.record(&m::ENTERED, t.entered as f64, &labels);
         if i + 1 == n {
             continue;

@@ -4,7 +4,9 @@
 //! the keys (order ids) seen at that stage and when. For every stage but the last, each key it has
 //! seen is exactly one of: passed on (also seen at the next stage), in flight (not yet, younger
 //! than the stage's SLA) or lost (not yet, older than the SLA). `flow` and `stage` values come
-//! from the configuration, so they form a small, fixed set.
+//! from the configuration, so they form a small, fixed set. The `dozor.flow.stage.*` counters are
+//! kept in the flow's state file: they count since it was created and do not reset when the
+//! agent restarts.
 
 use crate::metric;
 
