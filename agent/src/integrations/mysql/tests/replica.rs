@@ -131,6 +131,31 @@ fn heartbeat_delay_grows_while_the_sql_thread_is_stopped() {
         Some(1.0)
     );
 
+    // The IO thread stopped instead: heartbeats no longer even arrive, and the delay grows.
+    replica.sql("STOP SLAVE IO_THREAD");
+    let (s, r) = collect(&mut m);
+    r.unwrap();
+    assert_eq!(value(&s, "dozor.mysql.replica.running", &["io"]), Some(0.0));
+    let grown = poll(Duration::from_secs(5), || {
+        let (s, r) = collect(&mut m);
+        r.unwrap();
+        value(&s, DELAY, &[]).filter(|d| *d >= 1.0)
+    });
+    assert!(
+        grown.is_some(),
+        "the delay did not grow with the IO thread stopped"
+    );
+    replica.sql("START SLAVE IO_THREAD");
+    let recovered = poll(Duration::from_secs(10), || {
+        let (s, r) = collect(&mut m);
+        r.unwrap();
+        value(&s, DELAY, &[]).filter(|d| *d < 1.0)
+    });
+    assert!(
+        recovered.is_some(),
+        "the delay did not fall after START SLAVE IO_THREAD"
+    );
+
     // Without primary_dsn: the primary's own instance writes, the replica's only reads.
     let mut writer = with_heartbeat("primary", &primary.dsn("monitoring"), None);
     let mut reader = with_heartbeat("replica-read", &replica.dsn("monitoring"), None);
