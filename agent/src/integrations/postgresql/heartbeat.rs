@@ -121,9 +121,17 @@ impl Writer {
             err
         };
         if !self.created {
-            client
-                .batch_execute(&create_sql(&self.table))
+            // Checked first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
+            // the table exists, and a monitoring role usually has only the table's grants.
+            let exists: Option<String> = client
+                .query_one("SELECT to_regclass($1)::text", &[&self.table])
+                .and_then(|row| row.try_get(0))
                 .map_err(fail)?;
+            if exists.is_none() {
+                client
+                    .batch_execute(&create_sql(&self.table))
+                    .map_err(fail)?;
+            }
             self.created = true;
         }
         let row = client

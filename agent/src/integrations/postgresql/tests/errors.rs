@@ -64,6 +64,13 @@ fn missing_pg_stat_statements_is_reported_once_and_the_rest_collected() {
         // Not a failure on every run.
         let (samples, result) = collect(&mut p);
         result.unwrap();
+        // The session runs under statement_timeout at 80% of the 5 s timeout, named.
+        let client = p.conn.client.as_mut().expect("connected");
+        let setting = |c: &mut postgres::Client, name: &str| -> String {
+            c.query_one(&format!("SHOW {name}"), &[]).unwrap().get(0)
+        };
+        assert_eq!(setting(client, "statement_timeout"), "4s");
+        assert_eq!(setting(client, "application_name"), "dozor-agent");
         assert!(value(&samples, "postgresql.commits", &["shared", &db]).is_some());
     });
     admin
@@ -176,10 +183,33 @@ fn password_grants_and_statements_on_a_cluster_of_our_own() {
         .get(0);
     assert!(total <= all && total > 0.0, "{total} of {all}");
 
+    // Heartbeat on a primary by a role without CREATE on the schema: refused until the
+    // table exists and is granted, as the runbook says.
+    let mut config = instance("hb", &format!("{base} user=nomon"));
+    config.heartbeat.enabled = true;
+    let mut p = integration(&config);
+    let e = collect(&mut p).1.unwrap_err();
+    eprintln!("{e}");
+    assert_eq!(e.kind, "permission");
+    assert!(
+        e.message
+            .contains("GRANT SELECT, INSERT, UPDATE ON dozor_heartbeat TO nomon"),
+        "{e}"
+    );
+    admin
+        .batch_execute(
+            "CREATE TABLE dozor_heartbeat (id text PRIMARY KEY, ts timestamptz NOT NULL); \
+             GRANT SELECT, INSERT, UPDATE ON dozor_heartbeat TO nomon",
+        )
+        .unwrap();
+    collect(&mut p).1.unwrap();
+    let rows = admin.query("SELECT id FROM dozor_heartbeat", &[]).unwrap();
+    assert_eq!(rows.len(), 1);
+
     // Table statistics, when asked for: the largest tables of the DSN's database.
     let mut config = instance("tables", &format!("{base} user=nomon"));
     config.table_stats = true;
-    config.max_tables = 1;
+    config.max_tables = 2; // t and dozor_heartbeat
     let (samples, result) = collect(&mut integration(&config));
     result.unwrap();
     let table = ["tables", "postgres", "public.t"];
