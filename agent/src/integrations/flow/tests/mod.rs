@@ -390,4 +390,82 @@ fn a_slow_query_is_cancelled_within_the_run_timeout() {
     );
 }
 
+/// A stage that returns fixed rows, for the run loop without a database.
+struct Fixed(Vec<reconcile::Row>);
+
+impl Source for Fixed {
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|r| r.seen_at > since)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        "fixed".into()
+    }
+}
+
+/// An unreadable state file is set aside as `.bad` and the flow starts anew, rather than the
+/// integration failing for good.
+#[test]
+fn an_unreadable_state_file_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orders.state.json"), "{not json").unwrap();
+    let config = Config {
+        enabled: true,
+        state_dir: Some(dir.path().to_owned()),
+        flows: vec![FlowConfig {
+            name: "orders".into(),
+            stages: vec![
+                stage("shop", String::new(), SHOP_QUERY, secs(600)),
+                stage("mes", String::new(), MES_QUERY, None),
+            ],
+            ..FlowConfig::default()
+        }],
+        ..Config::default()
+    };
+    let old = pg::micros(std::time::SystemTime::now()) - 3_600_000_000;
+    let mut integration = FlowIntegration::with_sources(&config, |s| {
+        let rows = if s.name == "shop" {
+            vec![
+                Row {
+                    key: "1".into(),
+                    seen_at: old,
+                },
+                Row {
+                    key: "2".into(),
+                    seen_at: old,
+                },
+            ]
+        } else {
+            vec![Row {
+                key: "1".into(),
+                seen_at: old + 1,
+            }]
+        };
+        Box::new(Fixed(rows))
+    });
+    integration.collect(&mut Recorder::new()).unwrap();
+    let mut r = Recorder::new();
+    integration.collect(&mut r).unwrap();
+    let samples = r.take();
+    assert_eq!(
+        value(&samples, "dozor.flow.stage.lost", &["orders", "shop"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&samples, "dozor.flow.events.written", &["orders"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("orders.state.json.bad")).unwrap(),
+        "{not json"
+    );
+    assert!(dir.path().join("orders.state.json").exists());
+}
+
 mod mariadb;
