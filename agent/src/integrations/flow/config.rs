@@ -11,7 +11,9 @@ use std::path::PathBuf;
 pub struct Config {
     /// Off by default.
     pub enabled: bool,
-    /// Time between runs; `agent.interval` when unset.
+    /// Time between runs; `agent.interval` when unset. The first run after a start only
+    /// publishes the saved counters, so keep it longer than Prometheus's scrape interval (that
+    /// zero must be scraped for `increase()` to see a new flow's first losses).
     pub interval: Option<Duration>,
     /// Longest a run may take; `agent.timeout` when unset. Connecting to a stage's database may
     /// take a quarter of it, its query half (`statement_timeout`).
