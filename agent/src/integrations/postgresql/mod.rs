@@ -17,6 +17,7 @@
 
 mod activity;
 pub mod config;
+mod connection;
 mod error;
 mod heartbeat;
 mod locks;
@@ -33,10 +34,10 @@ mod tests;
 pub use config::{Config, InstanceConfig, validate};
 
 use super::{Integration, IntegrationError, Scheduled};
+use connection::{Connection, Session};
 use dozor_metrics::catalogue::postgresql as m;
 use dozor_metrics::sample::Recorder;
 use error::Doing;
-use postgres::NoTls;
 use std::time::Duration;
 
 /// Run once per connection: who the agent is and whether it may see everything.
@@ -62,78 +63,6 @@ pub fn build(
             timeout,
         })
         .collect()
-}
-
-/// A server connection that is opened on demand and dropped after an error.
-struct Connection {
-    pg: postgres::Config,
-    /// Where it points, for messages (no password).
-    target: String,
-    client: Option<postgres::Client>,
-}
-
-impl Connection {
-    /// A connection with the session settings of the agent: `application_name`, connect
-    /// timeout half the run's timeout, `statement_timeout` 80% of it.
-    fn new(mut pg: postgres::Config, timeout: Duration) -> Connection {
-        let statement_timeout = timeout.mul_f64(0.8).as_millis().max(1);
-        let options = match pg.get_options() {
-            Some(o) if !o.trim().is_empty() => {
-                format!("{o} -c statement_timeout={statement_timeout}")
-            }
-            _ => format!("-c statement_timeout={statement_timeout}"),
-        };
-        pg.options(&options);
-        pg.connect_timeout(timeout / 2);
-        if pg.get_application_name().is_none() {
-            pg.application_name("dozor-agent");
-        }
-        Connection {
-            target: config::describe(&pg),
-            pg,
-            client: None,
-        }
-    }
-
-    /// The open client; connects first when there is none. `Ok(true)` when newly connected.
-    fn open(
-        &mut self,
-        instance: &str,
-        role: &str,
-    ) -> Result<(&mut postgres::Client, bool), IntegrationError> {
-        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
-            self.client = None;
-        }
-        let fresh = self.client.is_none();
-        if fresh {
-            let client = self
-                .pg
-                .connect(NoTls)
-                .map_err(|e| error::classify(instance, role, Doing::Connect(&self.target), &e))?;
-            self.client = Some(client);
-        }
-        Ok((self.client.as_mut().expect("connected above"), fresh))
-    }
-
-    /// Drops a client whose connection broke, so the next run reconnects.
-    fn check(&mut self) {
-        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
-            self.client = None;
-        }
-    }
-}
-
-impl Drop for Connection {
-    /// The blocking client drives its own runtime to say goodbye to the server, which panics
-    /// on a thread that runs async tasks (the scheduler drops idle integrations there at
-    /// shutdown): close it on a thread of its own then.
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            std::thread::spawn(move || drop(client));
-        }
-    }
 }
 
 /// Heartbeat state of one instance.
@@ -206,77 +135,50 @@ impl Postgresql {
         errors: &mut FirstError,
     ) -> Option<recovery::Recovery> {
         let (inst, role) = (self.instance.as_str(), self.role.as_str());
-        let client = self.conn.client.as_mut()?;
-        let recovery = errors.keep(query(
-            client,
-            inst,
+        let mut s = Session {
+            client: self.conn.client.as_mut()?,
+            instance: inst,
             role,
-            "recovery",
-            recovery::SQL,
-            recovery::Recovery::from_row,
-        ));
-        let recovery = recovery.and_then(|mut r| r.pop());
+            errors,
+        };
+        let recovery = s
+            .rows("recovery", recovery::SQL, &[], recovery::Recovery::from_row)
+            .and_then(|mut r| r.pop());
         if let Some(r) = &recovery {
             recovery::record(rec, inst, r);
         }
-        if let Some(dbs) = errors.keep(query(
-            client,
-            inst,
-            role,
-            "pg_stat_database",
-            stat_database::SQL,
-            stat_database::Database::from_row,
-        )) {
+        let source = ("pg_stat_database", stat_database::SQL);
+        if let Some(dbs) = s.rows(source.0, source.1, &[], stat_database::Database::from_row) {
             stat_database::record(rec, inst, dbs, self.max_databases);
         }
-        if let Some(groups) = errors.keep(query(
-            client,
-            inst,
-            role,
+        if let Some(groups) = s.rows(
             "pg_stat_activity",
             activity::SQL,
+            &[],
             activity::Group::from_row,
-        )) {
+        ) {
             activity::record(rec, inst, &groups);
         }
-        if let Some(locks) = errors.keep(query(
-            client,
-            inst,
-            role,
-            "pg_locks",
-            locks::SQL,
-            locks::Locks::from_row,
-        )) {
+        if let Some(locks) = s.rows("pg_locks", locks::SQL, &[], locks::Locks::from_row) {
             locks::record(rec, inst, &locks);
         }
-        if let Some(replicas) = errors.keep(query(
-            client,
-            inst,
-            role,
-            "pg_stat_replication",
-            replication::SQL,
-            replication::Replica::from_row,
-        )) {
+        let source = ("pg_stat_replication", replication::SQL);
+        if let Some(replicas) = s.rows(source.0, source.1, &[], replication::Replica::from_row) {
             replication::record(rec, inst, &replicas);
         }
         if let Some(max) = self.tables {
-            let fail = |e: postgres::Error| {
-                error::classify(inst, role, Doing::Query("pg_stat_user_tables"), &e)
-            };
-            let tables = client
-                .query(stat_user_tables::SQL, &[&max])
-                .map_err(fail)
-                .and_then(|rows| {
-                    let parsed: Result<Vec<_>, _> =
-                        rows.iter().map(stat_user_tables::Table::from_row).collect();
-                    parsed.map_err(fail)
-                });
-            if let Some(tables) = errors.keep(tables) {
+            let source = ("pg_stat_user_tables", stat_user_tables::SQL);
+            if let Some(tables) = s.rows(
+                source.0,
+                source.1,
+                &[&max],
+                stat_user_tables::Table::from_row,
+            ) {
                 stat_user_tables::record(rec, inst, &tables);
             }
         }
         if let Some(statements) = &mut self.statements {
-            errors.note(statements.collect(client, rec, inst, role));
+            s.errors.note(statements.collect(s.client, rec, inst, role));
         }
         recovery
     }
@@ -362,23 +264,6 @@ impl Integration for Postgresql {
         }
         errors.into_result()
     }
-}
-
-/// Runs `sql` and reads each row with `parse`.
-fn query<T>(
-    client: &mut postgres::Client,
-    instance: &str,
-    role: &str,
-    source: &str,
-    sql: &str,
-    parse: fn(&postgres::Row) -> Result<T, postgres::Error>,
-) -> Result<Vec<T>, IntegrationError> {
-    let fail = |e: postgres::Error| error::classify(instance, role, Doing::Query(source), &e);
-    let rows = client.query(sql, &[]).map_err(fail)?;
-    rows.iter()
-        .map(parse)
-        .collect::<Result<_, _>>()
-        .map_err(fail)
 }
 
 /// A `float8` column; NULL reads as 0 (counters PostgreSQL has not started yet).

@@ -1,0 +1,115 @@
+//! The connection to one server: opened on demand with the agent's session settings, dropped
+//! after an error so the next run reconnects, and a [`Session`] that runs one source's query
+//! and keeps the run's first error.
+
+use super::error::{self, Doing};
+use super::{FirstError, IntegrationError, config};
+use postgres::NoTls;
+use postgres::types::ToSql;
+use std::time::Duration;
+
+/// A server connection that is opened on demand and dropped after an error.
+pub struct Connection {
+    pg: postgres::Config,
+    /// Where it points, for messages (no password).
+    target: String,
+    pub client: Option<postgres::Client>,
+}
+
+impl Connection {
+    /// A connection with the session settings of the agent: `application_name`, connect
+    /// timeout half the run's timeout, `statement_timeout` 80% of it.
+    pub fn new(mut pg: postgres::Config, timeout: Duration) -> Connection {
+        let statement_timeout = timeout.mul_f64(0.8).as_millis().max(1);
+        let options = match pg.get_options() {
+            Some(o) if !o.trim().is_empty() => {
+                format!("{o} -c statement_timeout={statement_timeout}")
+            }
+            _ => format!("-c statement_timeout={statement_timeout}"),
+        };
+        pg.options(&options);
+        pg.connect_timeout(timeout / 2);
+        if pg.get_application_name().is_none() {
+            pg.application_name("dozor-agent");
+        }
+        Connection {
+            target: config::describe(&pg),
+            pg,
+            client: None,
+        }
+    }
+
+    /// The open client; connects first when there is none. `Ok(true)` when newly connected.
+    pub fn open(
+        &mut self,
+        instance: &str,
+        role: &str,
+    ) -> Result<(&mut postgres::Client, bool), IntegrationError> {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
+        }
+        let fresh = self.client.is_none();
+        if fresh {
+            let client = self
+                .pg
+                .connect(NoTls)
+                .map_err(|e| error::classify(instance, role, Doing::Connect(&self.target), &e))?;
+            self.client = Some(client);
+        }
+        Ok((self.client.as_mut().expect("connected above"), fresh))
+    }
+
+    /// Drops a client whose connection broke, so the next run reconnects.
+    pub fn check(&mut self) {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
+        }
+    }
+}
+
+impl Drop for Connection {
+    /// The blocking client drives its own runtime to say goodbye to the server, which panics
+    /// on a thread that runs async tasks (the scheduler drops idle integrations there at
+    /// shutdown): close it on a thread of its own then.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
+
+/// One run's queries on an open client.
+pub struct Session<'a> {
+    pub client: &'a mut postgres::Client,
+    pub instance: &'a str,
+    pub role: &'a str,
+    pub errors: &'a mut FirstError,
+}
+
+impl Session<'_> {
+    /// Runs `source`'s `sql` and reads each row with `parse`; `None` after noting the error.
+    pub fn rows<T>(
+        &mut self,
+        source: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        parse: fn(&postgres::Row) -> Result<T, postgres::Error>,
+    ) -> Option<Vec<T>> {
+        let fail = |e: postgres::Error| {
+            error::classify(self.instance, self.role, Doing::Query(source), &e)
+        };
+        let result: Result<Vec<T>, IntegrationError> = self
+            .client
+            .query(sql, params)
+            .map_err(fail)
+            .and_then(|rows| {
+                rows.iter()
+                    .map(parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(fail)
+            });
+        self.errors.keep(result)
+    }
+}
