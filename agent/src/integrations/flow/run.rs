@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tracing::{error, warn};
 
+/// Lost keys logged one by one per flow and run; beyond it one line gives the number (the
+/// event file has every one).
+const MAX_LOGGED_PER_RUN: usize = 100;
+
 /// One configured stage at run time.
 struct Stage {
     name: String,
@@ -233,7 +237,8 @@ impl Integration for FlowIntegration {
             if outcome.untracked > 0 {
                 warn!(flow = %flow.name, keys = outcome.untracked, max_keys_in_flight = flow.params.max_keys, "Flow keys not tracked: max_keys_in_flight reached.");
             }
-            for lost in &outcome.lost {
+            let mut failed: Option<(u64, std::io::Error)> = None;
+            for (n, lost) in outcome.lost.iter().enumerate() {
                 let event = LostEvent::new(
                     &flow.name,
                     &flow.stages[lost.stage].name,
@@ -242,25 +247,38 @@ impl Integration for FlowIntegration {
                     lost.seen_at,
                     now,
                 );
-                warn!(
-                    target: "dozor_agent::flow::lost",
-                    flow = %event.flow,
-                    stage = %event.stage,
-                    next_stage = %event.next_stage,
-                    key = %event.key,
-                    age_seconds = event.age_seconds,
-                    seen_at = %event.seen_at,
-                    "Order lost between stages."
-                );
+                if n < MAX_LOGGED_PER_RUN {
+                    warn!(
+                        target: "dozor_agent::flow::lost",
+                        flow = %event.flow,
+                        stage = %event.stage,
+                        next_stage = %event.next_stage,
+                        key = %event.key,
+                        age_seconds = event.age_seconds,
+                        seen_at = %event.seen_at,
+                        "Order lost between stages."
+                    );
+                }
                 match self.sink.emit(&event) {
                     Ok(()) => flow.events_written += 1,
                     Err(e) => {
-                        if flow.events_failed == 0 || outcome.lost.len() == 1 {
-                            error!(flow = %flow.name, error = %e, "Lost-order event not written.");
-                        }
                         flow.events_failed += 1;
+                        let count = failed.as_ref().map_or(0, |(c, _)| *c) + 1;
+                        let first = failed.map_or(e, |(_, e)| e);
+                        failed = Some((count, first));
                     }
                 }
+            }
+            if outcome.lost.len() > MAX_LOGGED_PER_RUN {
+                warn!(
+                    target: "dozor_agent::flow::lost",
+                    flow = %flow.name,
+                    more = outcome.lost.len() - MAX_LOGGED_PER_RUN,
+                    "More orders lost than logged one by one; all are in the event file."
+                );
+            }
+            if let Some((count, e)) = failed {
+                error!(flow = %flow.name, events = count, error = %e, "Lost-order events not written.");
             }
             // After the events: a crash in between repeats events rather than losing them.
             if let Err(e) = state::save(&flow.state_path, &flow.name, state) {
