@@ -2,8 +2,10 @@
 //! over `pg_stat_statements`: the top N by total time, labelled by `queryid` (never the text),
 //! plus one `queryid="other"` series holding the sum of all the rest.
 //!
-//! When a statement enters or leaves the top N, `other` loses or gains its counts, so `other`
-//! alone can step down (read as a counter reset); the sum over all `queryid` stays monotonic
+//! When a statement enters or leaves the reported set, `other` loses or gains its counts and
+//! can step down (read as a counter reset). To keep that rare, the set is sticky: the query
+//! returns the top 2N, and a statement reported before keeps its place while it stays among
+//! them; only free places go to the next by rank. The sum over all `queryid` stays monotonic
 //! until PostgreSQL evicts statements (`pg_stat_statements.max`).
 
 use super::error::{self, Doing};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// Grouped by database and queryid (one statement run by several roles is one series). Rows
 /// with a NULL queryid (other roles' statements without `pg_read_all_stats`) go to `other`.
-/// `$1` is N.
+/// `$1` is 2N: the candidates for [`select`].
 pub const SQL: &str = "WITH s AS ( \
        SELECT d.datname::text AS db, s.queryid, sum(s.calls)::float8 AS calls, \
               sum(s.total_exec_time)::float8 / 1000 AS secs, sum(s.rows)::float8 AS rows \
@@ -53,6 +55,50 @@ impl Statement {
     }
 }
 
+/// A statement's identity across collections: database and queryid.
+pub type Key = (Option<String>, Option<String>);
+
+fn key(s: &Statement) -> Key {
+    (s.database.clone(), s.queryid.clone())
+}
+
+/// Picks at most `n` of the ranked `candidates`: first those in `previous` (the last reported
+/// set), then the best ranked others; everything else is added into `other`. Returns the
+/// picked statements with `other` last.
+pub fn select(
+    candidates: Vec<Statement>,
+    mut other: Statement,
+    previous: &[Key],
+    n: usize,
+) -> Vec<Statement> {
+    let mut picked = vec![false; candidates.len()];
+    let mut count = 0;
+    for (i, c) in candidates.iter().enumerate() {
+        if count < n && previous.contains(&key(c)) {
+            picked[i] = true;
+            count += 1;
+        }
+    }
+    for p in picked.iter_mut() {
+        if count < n && !*p {
+            *p = true;
+            count += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(n + 1);
+    for (c, p) in candidates.into_iter().zip(picked) {
+        if p {
+            out.push(c);
+        } else {
+            other.calls += c.calls;
+            other.seconds += c.seconds;
+            other.rows += c.rows;
+        }
+    }
+    out.push(other);
+    out
+}
+
 /// Records the statements of `instance`.
 pub fn record(recorder: &mut Recorder, instance: &str, statements: &[Statement]) {
     for s in statements {
@@ -70,6 +116,8 @@ pub fn record(recorder: &mut Recorder, instance: &str, statements: &[Statement])
 #[derive(Debug, Default)]
 pub struct Statements {
     pub top_n: usize,
+    /// The statements reported last time.
+    previous: Vec<Key>,
     missing_since: Option<Instant>,
     reported: bool,
 }
@@ -94,20 +142,38 @@ impl Statements {
         if self.missing_since.is_some_and(|t| t.elapsed() < RECHECK) {
             return Ok(());
         }
-        let top_n = self.top_n as i64;
-        match client.query(SQL, &[&top_n]) {
+        let candidates = i64::try_from(2 * self.top_n).unwrap_or(i64::MAX);
+        match client.query(SQL, &[&candidates]) {
             Ok(rows) => {
                 if self.missing_since.take().is_some() {
                     tracing::info!(instance, "pg_stat_statements is available now.");
                 }
                 self.reported = false;
-                let statements = rows
+                let mut candidates = rows
                     .iter()
                     .map(Statement::from_row)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| {
                         error::classify(instance, role, Doing::Query("pg_stat_statements"), &e)
                     })?;
+                // The row without a queryid sums the statements beyond the candidates; SQL
+                // does not order a UNION's parts, so rank here.
+                let rest = candidates
+                    .iter()
+                    .position(|c| c.queryid.is_none())
+                    .map(|i| candidates.swap_remove(i))
+                    .unwrap_or_default();
+                candidates.sort_by(|a, b| {
+                    b.seconds
+                        .total_cmp(&a.seconds)
+                        .then_with(|| a.queryid.cmp(&b.queryid))
+                });
+                let statements = select(candidates, rest, &self.previous, self.top_n);
+                self.previous = statements
+                    .iter()
+                    .filter(|s| s.queryid.is_some())
+                    .map(key)
+                    .collect();
                 record(recorder, instance, &statements);
                 Ok(())
             }
@@ -140,6 +206,58 @@ impl Statements {
 mod tests {
     use super::*;
     use crate::integrations::postgresql::tests::value;
+
+    fn st(id: &str, seconds: f64) -> Statement {
+        Statement {
+            database: Some("shop".into()),
+            queryid: Some(id.into()),
+            calls: 1.0,
+            seconds,
+            rows: 1.0,
+        }
+    }
+
+    fn ids(statements: &[Statement]) -> Vec<&str> {
+        statements
+            .iter()
+            .map(|s| s.queryid.as_deref().unwrap_or(OTHER))
+            .collect()
+    }
+
+    #[test]
+    fn reported_statements_keep_their_place_while_among_the_candidates() {
+        let rest = Statement {
+            calls: 10.0,
+            ..Statement::default()
+        };
+        // First collection: plain top 2 of the 4 candidates.
+        let first = select(
+            vec![st("a", 9.0), st("b", 8.0), st("c", 7.0), st("d", 6.0)],
+            rest.clone(),
+            &[],
+            2,
+        );
+        assert_eq!(ids(&first), ["a", "b", "other"]);
+        assert_eq!(first[2].calls, 12.0);
+        let previous: Vec<Key> = first[..2].iter().map(key).collect();
+        // c overtakes b, but b is still a candidate: b stays, c goes to other.
+        let second = select(
+            vec![st("a", 9.0), st("c", 8.5), st("b", 8.2), st("d", 6.0)],
+            rest.clone(),
+            &previous,
+            2,
+        );
+        assert_eq!(ids(&second), ["a", "b", "other"]);
+        // b falls out of the candidates: its place goes to the best ranked, c.
+        let third = select(
+            vec![st("a", 9.5), st("c", 9.0), st("d", 8.0), st("e", 7.0)],
+            rest,
+            &previous,
+            2,
+        );
+        assert_eq!(ids(&third), ["a", "c", "other"]);
+        assert_eq!(third[2].calls, 12.0);
+    }
 
     #[test]
     fn top_statements_and_the_rest() {
