@@ -72,8 +72,11 @@ impl StageError {
 
 /// Where a stage's rows come from.
 pub trait Source: Send {
-    /// Rows with `seen_at` after `since` (unix microseconds), in `seen_at` order, at most `limit`.
-    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError>;
+    /// Rows with `seen_at` after `since` (unix microseconds), in `seen_at` order, at most
+    /// `limit`, and the database's own clock just before the query: every row it had committed
+    /// by then is in the result (or after a capped one). The database's clock rather than the
+    /// agent's, so a skewed agent clock never makes rows look read that were not.
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError>;
 
     /// Where it reads from, for messages (`host:port/db`, never a password).
     fn describe(&self) -> String;
@@ -83,7 +86,7 @@ pub trait Source: Send {
 struct Broken(String);
 
 impl Source for Broken {
-    fn fetch(&mut self, _: Micros, _: usize) -> Result<Vec<Row>, StageError> {
+    fn fetch(&mut self, _: Micros, _: usize) -> Result<(Vec<Row>, Micros), StageError> {
         Err(StageError::Connect(self.0.clone()))
     }
 

@@ -147,11 +147,21 @@ impl MySource {
         Ok((conn, statement))
     }
 
-    fn query(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+    fn query(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         if self.conn.is_none() {
             self.conn = Some(self.connect(limit)?);
         }
         let (conn, statement) = self.conn.as_mut().expect("connected above");
+        // Prepared (binary protocol), so the time comes back as a date, not text.
+        let server_now = match conn.exec_first::<Value, _, _>("SELECT UTC_TIMESTAMP(6)", ()) {
+            Ok(Some(v)) => micros_of(v)?,
+            Ok(None) => {
+                return Err(StageError::Query(
+                    "SELECT UTC_TIMESTAMP(6) returned no row".into(),
+                ));
+            }
+            Err(e) => return Err(StageError::Query(e.to_string())),
+        };
         let (y, mo, d, h, mi, s, us) = civil(since);
         let since = Value::Date(
             u16::try_from(y.clamp(0, 9999)).unwrap_or(0),
@@ -176,30 +186,16 @@ impl MySource {
                     Value::UInt(u) => u.to_string(),
                     other => return Err(StageError::Query(format!("key {other:?} is not text"))),
                 };
-                let seen_at = match seen_at {
-                    Value::Date(y, mo, d, h, mi, s, us) => from_civil(
-                        i64::from(y),
-                        u32::from(mo),
-                        u32::from(d),
-                        u32::from(h),
-                        u32::from(mi),
-                        u32::from(s),
-                        us,
-                    ),
-                    other => {
-                        return Err(StageError::Query(format!(
-                            "seen_at {other:?} is not a date and time"
-                        )));
-                    }
-                };
+                let seen_at = micros_of(seen_at)?;
                 Ok(Row { key, seen_at })
             })
-            .collect()
+            .collect::<Result<_, _>>()
+            .map(|rows| (rows, server_now))
     }
 }
 
 impl Source for MySource {
-    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         let result = self.query(since, limit);
         if result.is_err() {
             self.conn = None;
@@ -209,5 +205,23 @@ impl Source for MySource {
 
     fn describe(&self) -> String {
         self.target()
+    }
+}
+
+/// A DATETIME or TIMESTAMP value (UTC in this session) as unix microseconds.
+fn micros_of(v: Value) -> Result<Micros, StageError> {
+    match v {
+        Value::Date(y, mo, d, h, mi, s, us) => Ok(from_civil(
+            i64::from(y),
+            u32::from(mo),
+            u32::from(d),
+            u32::from(h),
+            u32::from(mi),
+            u32::from(s),
+            us,
+        )),
+        other => Err(StageError::Query(format!(
+            "seen_at {other:?} is not a date and time"
+        ))),
     }
 }

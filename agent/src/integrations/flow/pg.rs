@@ -115,11 +115,15 @@ impl PgSource {
         Ok((client, statement, key_type))
     }
 
-    fn query(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+    fn query(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         if self.conn.is_none() {
             self.conn = Some(self.connect(limit)?);
         }
         let (client, statement, key_type) = self.conn.as_mut().expect("connected above");
+        let server_now: SystemTime = client
+            .query_one("SELECT now()", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| StageError::Query(message(&e)))?;
         let since = UNIX_EPOCH + Duration::from_micros(since.max(0) as u64);
         let rows = client
             .query(&*statement, &[&since])
@@ -141,12 +145,13 @@ impl PgSource {
                     (Err(e), _) | (_, Err(e)) => Err(StageError::Query(message(&e))),
                 }
             })
-            .collect()
+            .collect::<Result<_, _>>()
+            .map(|rows| (rows, micros(server_now)))
     }
 }
 
 impl Source for PgSource {
-    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         let result = self.query(since, limit);
         if result.is_err() {
             self.conn = None;

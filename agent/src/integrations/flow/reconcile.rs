@@ -31,7 +31,7 @@ pub struct Fetch {
     pub rows: Vec<Row>,
     /// The row limit was reached: later rows exist and come in the next run.
     pub capped: bool,
-    /// When the query started (agent clock).
+    /// The database's clock just before the query.
     pub queried_at: Micros,
 }
 

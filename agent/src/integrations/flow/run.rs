@@ -173,10 +173,9 @@ impl Integration for FlowIntegration {
                         .zip(&state.stages)
                         .map(|(stage, st)| {
                             let since = reconcile::since(st, now, params);
-                            let queried_at = pg::micros(SystemTime::now());
                             let source = &mut stage.source;
                             scope.spawn(move || {
-                                source.fetch(since, limit).map(|rows| Fetch {
+                                source.fetch(since, limit).map(|(rows, queried_at)| Fetch {
                                     capped: rows.len() >= limit,
                                     rows,
                                     queried_at,

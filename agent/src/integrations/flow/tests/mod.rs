@@ -394,14 +394,10 @@ fn a_slow_query_is_cancelled_within_the_run_timeout() {
 struct Fixed(Vec<reconcile::Row>);
 
 impl Source for Fixed {
-    fn fetch(&mut self, since: Micros, limit: usize) -> Result<Vec<Row>, StageError> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|r| r.seen_at > since)
-            .take(limit)
-            .cloned()
-            .collect())
+    fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
+        let rows = self.0.iter().filter(|r| r.seen_at > since);
+        let now = pg::micros(std::time::SystemTime::now());
+        Ok((rows.take(limit).cloned().collect(), now))
     }
 
     fn describe(&self) -> String {
