@@ -7,6 +7,9 @@
 //! busy or idle, and falls to milliseconds once replay catches up. Without it, a replica only
 //! reads the newest timestamp some writer left (the agent of the primary's instance) and
 //! reports its age, which includes up to one of that writer's intervals.
+//!
+//! Timestamps are written with the primary's clock and compared with the replica's: keep both
+//! on NTP, as any skew between them adds to (or hides part of) the delay.
 
 use super::IntegrationError;
 use super::error::{self, Doing};
