@@ -1,13 +1,22 @@
 //! The acknowledgement file: where delivery resumes after a restart.
 //!
 //! `ack` holds 12 bytes: `[next_unacked: u64 LE][crc32 of those 8 bytes: u32 LE]`, the sequence
-//! number of the first record not yet acknowledged. It is replaced atomically: written to
-//! `ack.tmp`, fsynced, renamed over `ack`, and the directory fsynced, so after any crash the
-//! file holds either the old or the new position, never a mix.
+//! number of the first record not yet acknowledged. The file is kept open and overwritten in
+//! place with one 12-byte `pwrite` at offset 0: a single write cannot be torn by the death of
+//! the process, and a write of 12 bytes inside one disk sector is not torn by a power loss in
+//! practice. If it ever were, the checksum fails, delivery restarts at the oldest record
+//! (`Recovery::ack_reset`) and the collector recognises the redelivered batches.
+//!
+//! Replacing the file by write-tmp-then-rename costs an inode creation and two fsyncs per
+//! acknowledgement, which on a 10-second collection interval is most of the agent's I/O. Whether
+//! the new position is synced at once is the caller's choice ([`AckFile::write`]); an
+//! acknowledgement that a power loss takes back only makes delivered records be delivered again.
+//! Older versions left `ack.tmp` beside it; it is removed on open.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use crate::Error;
 
@@ -66,21 +75,60 @@ pub(crate) fn read(dir: &Path) -> Result<Stored, Error> {
     }
 }
 
-/// Atomically replaces the acknowledgement file in `dir`; with `durable`, the new position
-/// survives a power loss once this returns.
-pub(crate) fn write(dir: &Path, next_unacked: u64, durable: bool) -> Result<(), Error> {
-    let tmp = dir.join(TMP);
-    let mut file = File::create(&tmp).map_err(Error::io("creating", &tmp))?;
-    file.write_all(&encode(next_unacked))
-        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
-        .map_err(Error::io("writing", &tmp))?;
-    drop(file);
-    let path = dir.join(FILE);
-    fs::rename(&tmp, &path).map_err(Error::io("renaming to", &path))?;
-    if durable {
-        sync_dir(dir)?;
+/// The acknowledgement file, open for overwriting. Created on the first [`AckFile::write`].
+#[derive(Debug)]
+pub(crate) struct AckFile {
+    path: PathBuf,
+    file: Option<File>,
+    unsynced: bool,
+}
+
+impl AckFile {
+    /// The acknowledgement file of the buffer in `dir` (not opened until written).
+    pub(crate) fn new(dir: &Path) -> AckFile {
+        AckFile {
+            path: dir.join(FILE),
+            file: None,
+            unsynced: false,
+        }
     }
-    Ok(())
+
+    /// Overwrites the position. With `durable` it is on stable storage when this returns;
+    /// otherwise at the next [`AckFile::sync`].
+    pub(crate) fn write(&mut self, next_unacked: u64, durable: bool) -> Result<(), Error> {
+        if self.file.is_none() {
+            let existed = self.path.exists();
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&self.path)
+                .map_err(Error::io("opening", &self.path))?;
+            self.file = Some(file);
+            if let (false, true, Some(dir)) = (existed, durable, self.path.parent()) {
+                sync_dir(dir)?;
+            }
+        }
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        file.write_all_at(&encode(next_unacked), 0)
+            .map_err(Error::io("writing", &self.path))?;
+        self.unsynced = true;
+        if durable {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Puts the last written position on stable storage, if it is not already.
+    pub(crate) fn sync(&mut self) -> Result<(), Error> {
+        if let (Some(file), true) = (&self.file, self.unsynced) {
+            file.sync_data().map_err(Error::io("syncing", &self.path))?;
+        }
+        self.unsynced = false;
+        Ok(())
+    }
 }
 
 /// Makes creations, renames and removals of entries in `dir` durable.
@@ -117,10 +165,18 @@ mod tests {
     fn write_then_read() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read(dir.path()).unwrap(), Stored::Missing);
-        write(dir.path(), 42, true).unwrap();
-        write(dir.path(), 43, false).unwrap();
+        let mut ack = AckFile::new(dir.path());
+        ack.write(42, true).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), Stored::Position(42));
+        ack.write(43, false).unwrap();
+        ack.sync().unwrap();
         fs::write(dir.path().join(TMP), b"half").unwrap();
         assert_eq!(read(dir.path()).unwrap(), Stored::Position(43));
         assert!(!dir.path().join(TMP).exists());
+        // A position written by an earlier process is overwritten, not appended to.
+        let mut again = AckFile::new(dir.path());
+        again.write(7, false).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), Stored::Position(7));
+        assert_eq!(fs::metadata(dir.path().join(FILE)).unwrap().len(), 12);
     }
 }

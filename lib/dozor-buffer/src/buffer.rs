@@ -28,6 +28,7 @@ pub struct Buffer {
     active: Option<File>,
     next_seq: u64,
     next_unacked: u64,
+    ack_file: ack::AckFile,
     total_bytes: u64,
     last_sync: Instant,
     unsynced: bool,
@@ -90,6 +91,7 @@ impl Buffer {
             .map_or(0, Meta::end_seq)
             .max(next_unacked);
         Ok(Self {
+            ack_file: ack::AckFile::new(&dir),
             dir,
             total_bytes: segments.values().map(|m| m.bytes).sum(),
             segments,
@@ -242,13 +244,17 @@ impl Buffer {
             ))?;
         }
         self.unsynced = false;
+        self.ack_file.sync()?;
         self.last_sync = Instant::now();
         Ok(())
     }
 
-    /// Records `next` as the first unacknowledged sequence number, on disk first.
+    /// Records `next` as the first unacknowledged sequence number, in the file first. Under
+    /// [`SyncPolicy::Always`] it is synced at once; under `Interval` with the next sync of
+    /// appended records; a position a power loss takes back only means redelivery.
     pub(super) fn persist_ack(&mut self, next: u64) -> Result<(), Error> {
-        ack::write(&self.dir, next, self.options.sync != SyncPolicy::Never)?;
+        self.ack_file
+            .write(next, self.options.sync == SyncPolicy::Always)?;
         self.next_unacked = next;
         self.cursor.skip_to(next);
         Ok(())

@@ -37,8 +37,8 @@
 //!   not stored per record. A new segment is started when a record would take the current
 //!   one past [`Options::segment_bytes`], and at the first append after each open.
 //! - **`ack`**, 12 bytes: `[first unacknowledged seq: u64 LE][crc32 of those 8 bytes: u32 LE]`,
-//!   replaced atomically by writing `ack.tmp` and renaming it (`ack.tmp` left by a crash is
-//!   deleted on open).
+//!   overwritten in place by one `pwrite` (an `ack.tmp` left by older versions is deleted on
+//!   open).
 //!
 //! Other files in the directory are ignored.
 //!
@@ -55,11 +55,12 @@
 //! - **At least once.** [`Buffer::read_next`] returns, in sequence order, every record that
 //!   was appended and not acknowledged, except records reported as dropped
 //!   ([`Appended::dropped`]) or as repaired away ([`Buffer::recovery`]). After a restart,
-//!   reading starts at the position in the `ack` file; [`Buffer::ack`] replaces that file
+//!   reading starts at the position in the `ack` file; [`Buffer::ack`] rewrites that file
 //!   before it returns, so the only records delivered again are those read but not yet
 //!   acknowledged, or whose `ack` call failed or was interrupted. An acknowledged record is
-//!   never delivered again once `ack` returned, unless power is lost under
-//!   [`SyncPolicy::Never`] or the `ack` file is damaged ([`Recovery::ack_reset`]).
+//!   never delivered again once `ack` returned, unless power is lost before the position was
+//!   synced (at once under [`SyncPolicy::Always`], with the next sync under `Interval`) or the
+//!   `ack` file is damaged ([`Recovery::ack_reset`]).
 //! - **No loss on process death.** A record is written with a single `write` before `append`
 //!   returns, so killing the process at any instant loses at most the record being appended
 //!   (whose `append` never returned). On power loss, what survives depends on [`SyncPolicy`].

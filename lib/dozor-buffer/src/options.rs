@@ -40,18 +40,19 @@ pub enum Full {
 }
 
 /// When data is forced to stable storage. Every policy survives the death of the *process* at
-/// any instant: appends are single `write` calls into the page cache and the acknowledgement
-/// file is replaced by rename. The policies differ in what survives a *power loss or kernel
-/// crash*:
+/// any instant: appends and acknowledgements are single `write` calls into the page cache. The
+/// policies differ in what survives a *power loss or kernel crash*:
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
     /// `fdatasync` the segment after every append, the directory after every new segment, and
     /// the acknowledgement file and directory after every acknowledgement: once `append` or
     /// `ack` returns, it survives power loss.
     Always,
-    /// Like [`SyncPolicy::Always`] for acknowledgements and new segments, but appended records
-    /// are synced only by the first append at least this long after the previous sync (and by
-    /// [`crate::Buffer::sync`]): power loss loses at most about this much of recent appends.
+    /// Like [`SyncPolicy::Always`] for new segments, but appended records and the
+    /// acknowledgement file are synced only by the first append at least this long after the
+    /// previous sync (and by [`crate::Buffer::sync`]): power loss loses at most about this much
+    /// of recent appends, and may take back acknowledgements made since the last sync (those
+    /// records are then delivered again).
     Interval(Duration),
     /// Never fsync. Power loss may lose any records not yet written back by the kernel, and may
     /// resurrect acknowledged ones; nothing is ever misread, since every record is checksummed.
