@@ -4,8 +4,8 @@
 //! One integration runs per instance, on one connection kept across runs (reconnected after
 //! an error), with `statement_timeout` set below the integration's timeout. A collection issues
 //! six queries, each one grouped in SQL ([`recovery`], [`stat_database`], [`activity`],
-//! [`locks`], [`replication`], [`stat_statements`]), plus one or two for the heartbeat and one
-//! for `table_stats` ([`stat_user_tables`]) when enabled. Every source is one module with its
+//! [`locks`], [`replication`], [`stat_statements`]), plus [`sizes`] once a minute, one or two
+//! for the heartbeat and one for `table_stats` ([`stat_user_tables`]) when enabled. Every source is one module with its
 //! SQL as a constant and a pure function from rows to samples. A failing source does not stop the others; the first error is returned.
 //!
 //! The role needs `pg_monitor`; without it PostgreSQL hides what other roles do, so every run
@@ -23,6 +23,7 @@ mod heartbeat;
 mod locks;
 mod recovery;
 mod replication;
+mod sizes;
 mod stat_database;
 mod stat_statements;
 mod stat_user_tables;
@@ -85,6 +86,7 @@ pub struct Postgresql {
     monitor: bool,
     conn: Connection,
     max_databases: usize,
+    sizes: sizes::Sizes,
     statements: Option<stat_statements::Statements>,
     /// `max_tables` when `table_stats` is on.
     tables: Option<i64>,
@@ -117,6 +119,7 @@ impl Postgresql {
             monitor: true,
             conn: Connection::new(pg, timeout),
             max_databases: config.max_databases,
+            sizes: sizes::Sizes::default(),
             statements: config
                 .statements
                 .enabled
@@ -147,10 +150,17 @@ impl Postgresql {
         if let Some(r) = &recovery {
             recovery::record(rec, inst, r);
         }
+        if self.sizes.due()
+            && let Some(rows) = s.rows("database sizes", sizes::SQL, &[], sizes::from_row)
+        {
+            self.sizes.update(rows);
+        }
         let source = ("pg_stat_database", stat_database::SQL);
-        if let Some(dbs) = s.rows(source.0, source.1, &[], stat_database::Database::from_row) {
+        if let Some(mut dbs) = s.rows(source.0, source.1, &[], stat_database::Database::from_row) {
+            self.sizes.fill(&mut dbs);
             stat_database::record(rec, inst, dbs, self.max_databases);
         }
+
         if let Some(groups) = s.rows(
             "pg_stat_activity",
             activity::SQL,

@@ -1,23 +1,19 @@
-//! Throughput, cache hits, deadlocks, temporary files, recovery conflicts and size of every
-//! database, from one query over `pg_stat_database`, `pg_stat_database_conflicts` and
-//! `pg_database_size()` on the instance's one connection (no connection per database).
+//! Throughput, cache hits, deadlocks, temporary files and recovery conflicts of every
+//! database, from one query over `pg_stat_database` and `pg_stat_database_conflicts` on the
+//! instance's one connection (no connection per database); sizes come from `sizes.rs`.
 
-use super::{num, opt};
+use super::num;
 use dozor_metrics::catalogue::postgresql as m;
 use dozor_metrics::sample::Recorder;
 
 /// Ordered by OID, so the databases beyond `max_databases` are the newest ones and the set
-/// folded into `other` only grows: its counters stay monotonic. Templates are left out. The
-/// size is NULL (not an error) for databases the role may not connect to without
-/// `pg_read_all_stats`.
+/// folded into `other` only grows: its counters stay monotonic. Templates are left out.
 pub const SQL: &str = "SELECT d.datname::text, d.numbackends::float8, d.xact_commit::float8, \
      d.xact_rollback::float8, d.tup_returned::float8, d.tup_fetched::float8, \
      d.tup_inserted::float8, d.tup_updated::float8, d.tup_deleted::float8, d.blks_read::float8, \
      d.blks_hit::float8, d.deadlocks::float8, d.temp_files::float8, d.temp_bytes::float8, \
      c.confl_tablespace::float8, c.confl_lock::float8, c.confl_snapshot::float8, \
-     c.confl_bufferpin::float8, c.confl_deadlock::float8, \
-     CASE WHEN has_database_privilege(d.datid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'USAGE') \
-          THEN pg_database_size(d.datid)::float8 END \
+     c.confl_bufferpin::float8, c.confl_deadlock::float8 \
      FROM pg_stat_database d \
      JOIN pg_database b ON b.oid = d.datid \
      LEFT JOIN pg_stat_database_conflicts c ON c.datid = d.datid \
@@ -48,6 +44,7 @@ pub struct Database {
     pub temp_files: f64,
     pub temp_bytes: f64,
     pub conflicts: [f64; 5],
+    /// Filled from `sizes.rs`.
     pub size: Option<f64>,
 }
 
@@ -74,7 +71,7 @@ impl Database {
             temp_files: num(row, 12)?,
             temp_bytes: num(row, 13)?,
             conflicts,
-            size: opt(row, 19)?,
+            size: None,
         })
     }
 

@@ -215,7 +215,7 @@ metric!(
         instrument: UpDownCounter,
         unit: "By",
         attributes: ["postgresql.instance", "postgresql.database.name"],
-        source: "pg_database_size(oid), for databases the role may connect to or with pg_read_all_stats",
+        source: "pg_database_size(oid), for databases the role may connect to or with pg_read_all_stats; read at most once a minute",
         description: "Disk space used by each database.",
     },
     "postgresql"

@@ -51,6 +51,10 @@ fn exported_transactions_match_pgbench_within_one_percent() {
         // The agent's own connection is to `postgres`: its queries are not counted in `db`.
         let mut p = integration(&instance("bench", &format!("{SHARED} dbname=postgres")));
         let before = transactions(&mut p, &db);
+        // pgbench -i -s 1 loads 100,000 accounts: several MB.
+        let (samples, _) = collect(&mut p);
+        let size = value(&samples, "postgresql.db_size", &["bench", &db]).expect("size of db");
+        assert!(size > 10e6, "{db} is {size} bytes");
         let output = pgbench(&["-n", "-c", "2", "-t", "1500", &db]);
         let reported = processed(&output);
         // Backends publish their counters at transaction end, rate-limited; pgbench's exit
