@@ -5,7 +5,8 @@
 //! Every run is a handful of statements on one kept connection: `SHOW GLOBAL STATUS` filtered
 //! on the server to the variables used ([`global_status`]), `SHOW REPLICA STATUS`
 //! ([`replica_status`]), `SHOW GLOBAL VARIABLES LIKE 'max_connections'` on reconnect and every
-//! five minutes, and with the heartbeat enabled one read and two writes ([`heartbeat`]).
+//! five minutes, and with the heartbeat enabled a read on the replica and a `SELECT` and an
+//! upsert on the primary ([`heartbeat`]).
 //! `dozor.mysql.up` is 1 when the status was read and 0 when the server could not be reached
 //! or refused the agent; errors name the instance and the fix ([`error`]).
 
