@@ -224,10 +224,24 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 let no_db = |o: &Result<mysql::Opts, String>| {
                     o.as_ref().is_ok_and(|o| o.get_db_name().is_none())
                 };
+                let db = |o: &Result<mysql::Opts, String>| {
+                    o.as_ref()
+                        .ok()
+                        .and_then(|o| o.get_db_name().map(str::to_string))
+                };
                 if no_db(&opts) || primary.as_ref().is_some_and(no_db) {
                     v.error(
                         &format!("{at}.heartbeat.table"),
                         "names no database and a DSN has none: write database.table or add /database to the DSN",
+                    );
+                } else if let Some(p) = &primary
+                    && db(p) != db(&opts)
+                {
+                    // Written on the primary in its DSN's database, read on the replica in
+                    // this one: they must be the same table.
+                    v.error(
+                        &format!("{at}.heartbeat.table"),
+                        "names no database and the dsn and primary_dsn name different ones: write database.table",
                     );
                 }
             }
@@ -335,6 +349,9 @@ integrations:
       - name: other
         dsn: ''
         dns: typo
+      - name: split
+        dsn: mysql://dozor@db2/a
+        heartbeat: {enabled: true, primary_dsn: 'mysql://dozor@db1/b'}
 ";
         let e = load(text).unwrap_err();
         let lines: Vec<&str> = e.lines().collect();
@@ -348,6 +365,7 @@ integrations:
             "integrations.mysql.instances[1].heartbeat.primary_dsn: invalid DSN",
             "integrations.mysql.instances[2].dsn: invalid DSN: empty",
             "integrations.mysql.instances[2].dns: unknown key",
+            "integrations.mysql.instances[3].heartbeat.table: names no database and the dsn and primary_dsn name different ones",
         ] {
             assert!(
                 lines.iter().any(|l| l.contains(want)),
