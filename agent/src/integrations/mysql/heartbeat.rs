@@ -107,7 +107,12 @@ impl Heartbeat {
             _ => config.table.clone(),
         };
         let primary = match &config.primary_dsn {
-            Some(dsn) => Some(Client::new(instance, dsn, timeout)?),
+            // Its errors read "instance mes-replica (heartbeat primary): ...".
+            Some(dsn) => Some(Client::new(
+                &format!("{instance} (heartbeat primary)"),
+                dsn,
+                timeout,
+            )?),
             None => None,
         };
         Ok(Some(Heartbeat {

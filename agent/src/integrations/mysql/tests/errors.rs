@@ -143,6 +143,11 @@ fn each_error_names_the_instance_and_the_fix() {
     let e = r.unwrap_err();
     assert_eq!(e.kind, "permission", "{e}");
     assert!(
+        e.message
+            .starts_with("instance no-insert (heartbeat primary): "),
+        "{e}"
+    );
+    assert!(
         e.message.contains(&format!(
             "GRANT INSERT, UPDATE ON {user}.dozor_heartbeat TO '{user}'"
         )),
