@@ -3,8 +3,11 @@
 //! The agent's exporter carries metrics only, so for now [`FileSink`] appends each event as one
 //! JSON line to `<state_dir>/events.jsonl` (rotated to `events.jsonl.1` at `max_bytes`); the
 //! integration also logs each at WARN with target `dozor_agent::flow::lost`. A sink that sends OTLP log records
-//! implements [`EventSink`] too; [`LostEvent::attributes`] is what such a record carries.
+//! implements [`EventSink`] too; [`LostEvent::to_log_record`] is the record it sends.
 
+use dozor_metrics::sample::string_kv;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, SeverityNumber};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -54,17 +57,41 @@ impl LostEvent {
         }
     }
 
-    /// The attributes of the OTLP log record this event becomes (`event.name` is
-    /// `dozor.flow.lost`; body: a one-line summary).
-    pub fn attributes(&self) -> [(&'static str, String); 6] {
-        [
-            ("dozor.flow.name", self.flow.clone()),
-            ("dozor.flow.stage", self.stage.clone()),
-            ("dozor.flow.next_stage", self.next_stage.clone()),
-            ("dozor.flow.key", self.key.clone()),
-            ("dozor.flow.age", self.age_seconds.to_string()),
-            ("dozor.flow.seen_at", self.seen_at.clone()),
-        ]
+    /// The OTLP log record this event becomes once the agent sends logs: `event_name`
+    /// `dozor.flow.lost`, severity WARN, a one-line body, and the fields as typed attributes
+    /// (`dozor.flow.age` in seconds as a double, `dozor.flow.event_id` for idempotent indexing).
+    /// Send it in a `ScopeLogs` with scope `dozor.integration.flow` and the agent's resource.
+    pub fn to_log_record(&self, time_unix_nano: u64) -> LogRecord {
+        let double = |key: &str, v: f64| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::DoubleValue(v)),
+            }),
+            ..Default::default()
+        };
+        LogRecord {
+            time_unix_nano,
+            observed_time_unix_nano: time_unix_nano,
+            severity_number: SeverityNumber::Warn as i32,
+            severity_text: "WARN".into(),
+            event_name: "dozor.flow.lost".into(),
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(format!(
+                    "Order {} of flow {} did not reach {} from {} within its SLA ({:.0} s since it was seen).",
+                    self.key, self.flow, self.next_stage, self.stage, self.age_seconds
+                ))),
+            }),
+            attributes: vec![
+                string_kv("dozor.flow.event_id", &self.id),
+                string_kv("dozor.flow.name", &self.flow),
+                string_kv("dozor.flow.stage", &self.stage),
+                string_kv("dozor.flow.next_stage", &self.next_stage),
+                string_kv("dozor.flow.key", &self.key),
+                double("dozor.flow.age", self.age_seconds),
+                string_kv("dozor.flow.seen_at", &self.seen_at),
+            ],
+            ..Default::default()
+        }
     }
 }
 
@@ -236,6 +263,34 @@ mod tests {
             let (y, mo, d, h, mi, s, micros) = civil(us);
             assert_eq!(from_civil(y, mo, d, h, mi, s, micros), us);
         }
+    }
+
+    #[test]
+    fn becomes_an_otlp_log_record() {
+        let event = LostEvent::new("orders", "shop", "mes", "17", 0, 600_500_000);
+        let record = event.to_log_record(600_500_000_000);
+        assert_eq!(record.event_name, "dozor.flow.lost");
+        assert_eq!(record.severity_number, SeverityNumber::Warn as i32);
+        let keys: Vec<&str> = record.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "dozor.flow.event_id",
+                "dozor.flow.name",
+                "dozor.flow.stage",
+                "dozor.flow.next_stage",
+                "dozor.flow.key",
+                "dozor.flow.age",
+                "dozor.flow.seen_at"
+            ]
+        );
+        let Some(any_value::Value::StringValue(body)) = record.body.and_then(|b| b.value) else {
+            panic!("no body")
+        };
+        assert_eq!(
+            body,
+            "Order 17 of flow orders did not reach mes from shop within its SLA (600 s since it was seen)."
+        );
     }
 
     #[test]
