@@ -38,6 +38,13 @@ impl Cause {
         match error {
             Error::MySqlError(e) => Cause::Server(e.code, e.message.clone()),
             Error::IoError(e) => Cause::Io(e.kind(), e.to_string()),
+            // A read that timed out inside the packet codec (during the handshake, or a reply).
+            Error::CodecError(c) => match std::error::Error::source(c)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+            {
+                Some(io) => Cause::Io(io.kind(), io.to_string()),
+                None => Cause::Other(c.to_string()),
+            },
             Error::DriverError(DriverError::UnknownAuthPlugin(p)) => Cause::AuthPlugin(p.clone()),
             Error::DriverError(DriverError::ConnectTimeout | DriverError::Timeout) => {
                 Cause::Io(ErrorKind::TimedOut, error.to_string())

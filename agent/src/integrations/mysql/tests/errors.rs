@@ -212,3 +212,32 @@ async fn a_failing_instance_does_not_stop_the_others() {
         "{errors:?}"
     );
 }
+
+/// A server that accepts the connection and never answers: the run ends with a `timeout`
+/// error after a quarter of the integration's timeout, not at the scheduler's limit.
+#[test]
+fn a_silent_server_times_out_within_the_run() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let timeout = Duration::from_secs(2);
+    let dsn = format!("mysql://dozor@127.0.0.1:{port}/");
+    let mut m = Mysql::new(&instance("silent", &dsn), timeout).unwrap();
+    let start = std::time::Instant::now();
+    let (s, r) = collect(&mut m);
+    let took = start.elapsed();
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, "timeout", "{e}");
+    assert!(
+        e.message
+            .starts_with("instance silent: no answer to the connection within 500ms"),
+        "{e}"
+    );
+    assert!(took < timeout, "took {took:?}");
+    assert_eq!(value(&s, "dozor.mysql.up", &[]), Some(0.0));
+    holder.join().unwrap();
+}
