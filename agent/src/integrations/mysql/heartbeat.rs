@@ -125,22 +125,25 @@ impl Heartbeat {
     }
 
     /// One run on `server`, which is a replica (`Some(true)`), a primary, or of unknown role
-    /// (its replica status could not be read). Returns the delay to record, if any; a write
-    /// error is returned after the read was done.
+    /// (its replica status could not be read). Returns the delay to record, if any, and the
+    /// first error: a delay read before the write to the primary failed is still returned.
     pub fn run(
         &mut self,
         server: &mut Client,
         replica: Option<bool>,
-    ) -> Result<Option<Duration>, IntegrationError> {
+    ) -> (Option<Duration>, Result<(), IntegrationError>) {
         if self.primary.is_none() {
             return match replica {
-                Some(true) => self.read_newest(server),
-                Some(false) => write(&self.table, &self.shown, server).map(|_| None),
-                None => Ok(None),
+                Some(true) => match self.read_newest(server) {
+                    Ok(delay) => (delay, Ok(())),
+                    Err(e) => (None, Err(e)),
+                },
+                Some(false) => (None, write(&self.table, &self.shown, server).map(|_| ())),
+                None => (None, Ok(())),
             };
         }
         let mut delay = None;
-        let mut error = None;
+        let mut result = Ok(());
         // Before the first write there is nothing to be behind on: reading 0 then would hide a
         // replica that was already broken when the agent started.
         if let Some(id) = self.primary_server_id {
@@ -151,7 +154,7 @@ impl Heartbeat {
                     }
                     delay = Some(self.pending.delay(Instant::now()));
                 }
-                Err(e) => error = Some(e),
+                Err(e) => result = Err(e),
             }
         }
         let primary = self.primary.as_mut().expect("checked above");
@@ -161,13 +164,12 @@ impl Heartbeat {
                 self.pending.push(ts, at);
             }
             Err(e) => {
-                error.get_or_insert(e);
+                if result.is_ok() {
+                    result = Err(e);
+                }
             }
         }
-        match error {
-            Some(e) => Err(e),
-            None => Ok(delay),
-        }
+        (delay, result)
     }
 
     /// The timestamp the replica holds for the primary's row; `None` when it has none yet, or

@@ -217,12 +217,12 @@ impl Integration for Mysql {
             }
         };
         if let Some(hb) = &mut self.heartbeat {
-            match hb.run(&mut self.client, replica) {
-                Ok(Some(delay)) => {
-                    recorder.record(&m::HEARTBEAT_DELAY, delay.as_secs_f64(), &[&instance]);
-                }
-                Ok(None) => {}
-                Err(e) => note(e),
+            let (delay, result) = hb.run(&mut self.client, replica);
+            if let Some(delay) = delay {
+                recorder.record(&m::HEARTBEAT_DELAY, delay.as_secs_f64(), &[&instance]);
+            }
+            if let Err(e) = result {
+                note(e);
             }
         }
         first.map_or(Ok(()), Err)

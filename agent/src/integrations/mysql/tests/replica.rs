@@ -166,4 +166,18 @@ fn heartbeat_delay_grows_while_the_sql_thread_is_stopped() {
     r.unwrap();
     let d = value(&s, DELAY, &[]).unwrap();
     assert!(d < 5.0, "fallback delay {d}");
+
+    // The primary goes away: the replica's delay is still read and recorded, and the error
+    // says the heartbeat's primary is unreachable.
+    drop(primary);
+    let (s, r) = collect(&mut m);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, "connect", "{e}");
+    assert!(
+        e.message
+            .starts_with("instance replica (heartbeat primary): cannot connect to root@127.0.0.1:"),
+        "{e}"
+    );
+    assert!(value(&s, DELAY, &[]).is_some());
+    assert_eq!(value(&s, "dozor.mysql.up", &[]), Some(1.0));
 }
