@@ -5,7 +5,7 @@
 //! Without `--config`, [`Config::default`] is a working setup for this machine: the host
 //! integration, exported over OTLP/gRPC to a collector on 127.0.0.1:4317.
 
-use crate::integrations::{demo, host};
+use crate::integrations::{demo, host, mysql, postgresql};
 use dozor_config::{Duration, Validate, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -314,6 +314,10 @@ pub struct IntegrationsConfig {
     pub host: host::Config,
     /// Synthetic series with known values, for trying the pipeline out and for tests.
     pub demo: demo::Config,
+    /// PostgreSQL servers: throughput, connections, locks, replication, statements, sizes.
+    pub postgresql: postgresql::Config,
+    /// MySQL and MariaDB servers: commands, threads, buffer pool, replication.
+    pub mysql: mysql::Config,
 }
 
 impl Validate for Config {
@@ -343,6 +347,8 @@ impl Validate for Config {
                 format!("must be from 1 to {}", demo::MAX_SERIES),
             );
         }
+        postgresql::validate(&self.integrations.postgresql, v);
+        mysql::validate(&self.integrations.mysql, v);
         let otlp = &self.exporters.otlp;
         check_positive(v, "exporters.otlp.timeout", &otlp.timeout);
         check_positive(v, "exporters.otlp.flush_interval", &otlp.flush_interval);

@@ -7,6 +7,8 @@
 
 pub mod demo;
 pub mod host;
+pub mod mysql;
+pub mod postgresql;
 
 use crate::config::Config;
 use dozor_metrics::sample::Recorder;
@@ -108,5 +110,15 @@ pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
             timeout: demo.timeout.map_or(defaults.timeout.0, |d| d.0),
         });
     }
+    out.extend(postgresql::build(
+        &config.integrations.postgresql,
+        defaults.interval.0,
+        defaults.timeout.0,
+    ));
+    out.extend(mysql::build(
+        &config.integrations.mysql,
+        defaults.interval.0,
+        defaults.timeout.0,
+    ));
     out
 }

@@ -97,12 +97,6 @@ impl Client {
         self.with_conn(doing, |conn| conn.query_drop(sql))
     }
 
-    /// Closes the connection; the next call reconnects.
-    #[cfg(test)]
-    pub fn disconnect(&mut self) {
-        self.conn = None;
-    }
-
     /// Runs `f` on the connection, opening it first, and drops the connection when an error
     /// may have left it unusable. A kept connection that fails that way (the server restarted,
     /// or closed it after `wait_timeout`) is reopened and `f` tried once more, so a healthy

@@ -11,7 +11,6 @@
 //! or refused the agent; errors name the instance and the fix ([`error`]).
 
 // Wired into the agent's configuration and registry by `config.rs` and `integrations/mod.rs`.
-#![allow(dead_code)]
 
 mod client;
 pub mod config;
@@ -23,7 +22,6 @@ mod replica_status;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // Used by the agent's configuration once wired.
 pub use config::{Config, validate};
 
 use super::{Integration, IntegrationError, Scheduled};

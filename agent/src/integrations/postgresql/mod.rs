@@ -12,9 +12,6 @@
 //! reports a `permission` error naming the `GRANT` while still recording what it can see.
 //! Connections are plain TCP or Unix sockets: TLS to PostgreSQL is a later addition.
 
-// Until the lead wires `build` and `validate` into the agent, nothing here is reachable.
-#![allow(dead_code)]
-
 mod activity;
 pub mod config;
 mod connection;
@@ -31,7 +28,6 @@ mod stat_user_tables;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // `validate` is for `crate::config`, once wired.
 pub use config::{Config, InstanceConfig, validate};
 
 use super::{Integration, IntegrationError, Scheduled};
