@@ -70,7 +70,9 @@ measure_agent() {
 agent: {interval: ${interval}s, timeout: ${interval}s}
 resource: {instance_id: $2}
 exporters:
-  otlp: {endpoints: ["http://127.0.0.1:$g"]}
+  otlp:
+    endpoints: ["http://127.0.0.1:$g"]
+    buffer: {path: "$tmp/buffer-$2"}
 integrations:
   host: {tcp: {interval: $1s}}
 YAML
@@ -82,7 +84,7 @@ YAML
   while [ "$(( $(scrapes "$2") - s0 ))" -lt "$n" ]; do sleep 0.5; done
   c1=$(cpu_s $agent); s1=$(scrapes "$2")
   echo "$idle $(rss_kb $agent) $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}') $((s1 - s0)) $(curl -s "127.0.0.1:$m/metrics" | grep -v '^#' | grep -c "instance=\"$2\"")"
-  kill $agent
+  kill $agent; wait $agent 2>/dev/null || true
 }
 read -r ag_idle ag_rss ag_cpu ag_k ag_series < <(measure_agent $((6 * interval)) bench-agent)
 read -r at_idle at_rss at_cpu at_k at_series < <(measure_agent 0 bench-agent-tcp)
