@@ -10,8 +10,6 @@
 //! PostgreSQL stage, [`my`] a MySQL or MariaDB one: the stages of one flow may be in different
 //! kinds of database.
 
-#![allow(dead_code)] // Until the registry and the agent's config name this integration.
-
 mod config;
 pub mod events;
 pub mod my;
@@ -23,8 +21,7 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // `validate` and `FlowConfig` are for the agent's config, once wired.
-pub use config::{Config, FlowConfig, StageConfig, validate};
+pub use config::{Config, StageConfig, validate};
 
 pub use run::FlowIntegration;
 

@@ -114,6 +114,7 @@ impl FlowIntegration {
     }
 
     /// The error messages of the last run, one per stage that could not be read.
+    #[cfg(test)]
     pub fn last_errors(&self) -> &[String] {
         &self.errors
     }

@@ -1,6 +1,7 @@
 //! Tests against the real PostgreSQL on 127.0.0.1:5432 (trust auth, user `postgres`). Each test
 //! creates its own databases and drops them at the end.
 
+use super::config::FlowConfig;
 use super::*;
 use crate::integrations::Integration;
 use dozor_config::Duration as ConfigDuration;
