@@ -9,6 +9,7 @@ pub mod demo;
 pub mod host;
 pub mod mysql;
 pub mod postgresql;
+pub mod sql;
 
 use crate::config::Config;
 use dozor_metrics::sample::Recorder;
@@ -117,6 +118,11 @@ pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
     ));
     out.extend(mysql::build(
         &config.integrations.mysql,
+        defaults.interval.0,
+        defaults.timeout.0,
+    ));
+    out.extend(sql::build(
+        &config.integrations.sql,
         defaults.interval.0,
         defaults.timeout.0,
     ));

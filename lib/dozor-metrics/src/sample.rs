@@ -32,9 +32,25 @@ impl Recorder {
         Self::default()
     }
 
-    /// Records one value. Attribute keys must be exactly the declared ones, in declared order;
-    /// a mismatch is a programming error, caught by tests (debug assertion) and the golden files.
+    /// Records one value of a catalogue metric. Attribute keys must be exactly the declared ones,
+    /// in declared order; a mismatch, or a metric not in the catalogue, is a programming error,
+    /// caught by tests (debug assertions) and the golden files.
     pub fn record(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str]) {
+        debug_assert!(
+            crate::catalogue::all().any(|m| std::ptr::eq(m, metric)),
+            "{}: not in the catalogue (user-defined metrics go through record_dynamic)",
+            metric.name
+        );
+        self.push(metric, value, attributes);
+    }
+
+    /// Records one value of a metric declared from configuration; attribute values in the
+    /// order of its declared keys.
+    pub fn record_dynamic(&mut self, metric: DynamicMetric, value: f64, attributes: &[&str]) {
+        self.push(metric.0, value, attributes);
+    }
+
+    fn push(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str]) {
         debug_assert_eq!(
             attributes.len(),
             metric.attributes.len(),
@@ -73,6 +89,104 @@ impl Recorder {
     pub fn take(&mut self) -> Vec<Sample> {
         std::mem::take(&mut self.samples)
     }
+}
+
+/// A metric whose name comes from configuration rather than the catalogue: the `sql`
+/// integration's user-defined metrics. It can only be declared under a namespace the catalogue
+/// reserves for it ([`crate::catalogue::sql::USER_PREFIX`]), with a Prometheus-safe name that no
+/// catalogue metric has, so the catalogue stays the single declaration of every static name.
+/// Declared once at start-up; the declaration lives as long as the process.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DynamicMetric(&'static MetricDef);
+
+impl DynamicMetric {
+    /// Declares `name` (`sql_orders_open`) as a gauge or counter with attribute keys `labels`;
+    /// the error says what is wrong with the name or the labels.
+    pub fn declare(
+        name: &str,
+        description: &str,
+        instrument: Instrument,
+        labels: &[String],
+    ) -> Result<DynamicMetric, String> {
+        check_dynamic_name(name)?;
+        if !matches!(instrument, Instrument::Gauge | Instrument::Counter) {
+            return Err("must be a gauge or a counter".into());
+        }
+        for (i, l) in labels.iter().enumerate() {
+            check_label(l)?;
+            if labels[..i].contains(l) {
+                return Err(format!("label {l} is repeated"));
+            }
+        }
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let attributes: Vec<&'static str> = labels.iter().map(|l| leak(l)).collect();
+        let def = MetricDef {
+            name: leak(name),
+            description: leak(description),
+            unit: "",
+            instrument,
+            attributes: Box::leak(attributes.into_boxed_slice()),
+            source: "a user-defined query of the sql integration",
+            emitter: crate::catalogue::sql::USER_EMITTER,
+        };
+        Ok(DynamicMetric(Box::leak(Box::new(def))))
+    }
+
+    /// The declaration.
+    pub fn def(&self) -> &'static MetricDef {
+        self.0
+    }
+}
+
+/// A user metric name: `[a-z0-9_]` under the reserved prefix, not ending in `_`.
+pub fn check_dynamic_name(name: &str) -> Result<(), String> {
+    let prefix = crate::catalogue::sql::USER_PREFIX;
+    if !name.starts_with(prefix) || name.len() == prefix.len() {
+        return Err(format!(
+            "must start with {prefix} and go on (e.g. {prefix}orders_open)"
+        ));
+    }
+    if name.len() > 120
+        || name.ends_with('_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(
+            "must be lower-case letters, digits and _, at most 120 characters, not ending in _"
+                .into(),
+        );
+    }
+    if crate::catalogue::all().any(|m| m.name == name || m.prometheus_name() == name) {
+        return Err("is a catalogue metric".into());
+    }
+    Ok(())
+}
+
+/// Labels the collector or Prometheus set themselves, refused as user labels.
+const RESERVED_LABELS: &[&str] = &["job", "instance", "site", "role", "le", "quantile"];
+
+/// A user label: a Prometheus label name that neither Prometheus nor dozor set.
+fn check_label(label: &str) -> Result<(), String> {
+    let ok = !label.is_empty()
+        && label.len() <= 63
+        && label.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && !label.starts_with("__")
+        && label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        return Err(format!(
+            "label {label:?} must be a lower-case column name (letters, digits, _; alias the column: AS {})",
+            if label.is_empty() { "status" } else { "name" }
+        ));
+    }
+    if RESERVED_LABELS.contains(&label) {
+        return Err(format!(
+            "label {label} is set by dozor or Prometheus: alias the column (AS {label}_name)"
+        ));
+    }
+    Ok(())
 }
 
 /// The samples of one scope (an integration, or the agent itself) collected at one time.
@@ -210,6 +324,56 @@ pub fn count_points(req: &ExportMetricsServiceRequest) -> u64 {
 mod tests {
     use super::*;
     use crate::catalogue::host;
+
+    #[test]
+    fn dynamic_metrics_are_declared_under_the_reserved_prefix_only() {
+        let labels = vec!["status".to_string()];
+        let m =
+            DynamicMetric::declare("sql_orders", "Orders.", Instrument::Counter, &labels).unwrap();
+        assert_eq!(m.def().prometheus_name(), "sql_orders_total");
+        assert_eq!(m.def().emitter, "sql");
+        let mut r = Recorder::new();
+        r.record_dynamic(m, 3.0, &["open"]);
+        r.record(&host::UPTIME, 5.0, &[]);
+        let batch = ScopeBatch {
+            scope: "s".into(),
+            time_unix_nano: 7,
+            samples: r.take(),
+        };
+        let req = to_request(&[], &[batch], 3);
+        let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
+        assert_eq!(metrics[0].name, "sql_orders");
+        assert_eq!(metrics[0].description, "Orders.");
+
+        let gauge = |name: &str, labels: &[&str]| {
+            let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+            DynamicMetric::declare(name, "x.", Instrument::Gauge, &labels).map(|_| ())
+        };
+        for bad in [
+            "orders",
+            "sql_",
+            "sql_Orders",
+            "sql_a-b",
+            "sql_a_",
+            "system_cpu_time",
+        ] {
+            assert!(gauge(bad, &[]).is_err(), "{bad}");
+        }
+        assert!(gauge("sql_ok_1", &["status", "_x"]).is_ok());
+        for bad in [&["instance"][..], &["Status"], &["__x"], &["a", "a"], &[""]] {
+            assert!(gauge("sql_ok", bad).is_err(), "{bad:?}");
+        }
+        let hist = DynamicMetric::declare("sql_h", "x.", Instrument::Histogram, &[]);
+        assert!(hist.is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "not in the catalogue")]
+    #[cfg(debug_assertions)]
+    fn record_refuses_a_dynamic_metric() {
+        let m = DynamicMetric::declare("sql_x", "x.", Instrument::Gauge, &[]).unwrap();
+        Recorder::new().record(m.def(), 1.0, &[]);
+    }
 
     #[test]
     fn samples_of_one_metric_share_one_otlp_metric() {

@@ -15,6 +15,7 @@ pub mod host;
 pub mod mysql;
 pub mod postgresql;
 pub mod reference;
+pub mod sql;
 
 /// The kind of OpenTelemetry instrument a metric is recorded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +109,7 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .chain(postgresql::ALL)
         .chain(mysql::ALL)
         .chain(flow::ALL)
+        .chain(sql::ALL)
         .copied()
 }
 

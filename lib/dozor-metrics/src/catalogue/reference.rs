@@ -3,11 +3,11 @@
 //! The file is generated, never edited: `tests/generated.rs` fails when it is stale and rewrites
 //! it when run with `UPDATE_GOLDEN=1`.
 
-use super::{MetricDef, agent, collector, container, demo, flow, host, mysql, postgresql};
+use super::{MetricDef, agent, collector, container, demo, flow, host, mysql, postgresql, sql};
 use std::fmt::Write;
 
 /// The sections of the page; together they hold every catalogue entry once.
-const SECTIONS: [(&str, &[&MetricDef]); 8] = [
+const SECTIONS: [(&str, &[&MetricDef]); 9] = [
     ("Host (`host` integration)", host::ALL),
     (
         "Containers, services and cgroups (`host` integration)",
@@ -16,6 +16,7 @@ const SECTIONS: [(&str, &[&MetricDef]); 8] = [
     ("PostgreSQL (`postgresql` integration)", postgresql::ALL),
     ("MySQL and MariaDB (`mysql` integration)", mysql::ALL),
     ("Order flow (`flow` integration)", flow::ALL),
+    ("Business SQL (`sql` integration)", sql::ALL),
     ("Demo data (`demo` integration)", demo::ALL),
     ("Agent self-monitoring", agent::ALL),
     ("Collector self-monitoring and fleet", collector::ALL),

@@ -1,0 +1,202 @@
+//! The connection of one query: PostgreSQL or MySQL/MariaDB, opened on demand in a read-only
+//! session with a statement timeout, dropped after an error so the next run reconnects.
+//!
+//! Both servers are asked over their text protocols (`simple_query`, `query_iter`), so any
+//! column type arrives as text and no statement is prepared. Read-only is the session's default:
+//! PostgreSQL `default_transaction_read_only=on` (a startup option), MySQL
+//! `SET SESSION TRANSACTION READ ONLY`; together with the single-statement rule of the config
+//! a query cannot switch it off. A role that may only `SELECT` is still the first safeguard.
+
+use super::config::Target;
+use super::error::{Cause, explain};
+use super::rows::Table;
+use crate::integrations::IntegrationError;
+use mysql::prelude::Queryable;
+use std::time::Duration;
+
+enum Conn {
+    Postgres(Box<postgres::Client>),
+    Mysql(Box<mysql::Conn>),
+}
+
+/// A query's connection.
+pub struct Client {
+    query: String,
+    target: Target,
+    /// Where it points, for messages (no password).
+    shown: String,
+    user: String,
+    timeout: Duration,
+    /// The server's statement timeout: 80% of `timeout`.
+    statement_timeout: Duration,
+    conn: Option<Conn>,
+}
+
+impl Client {
+    /// A client for query `query` on `target`, whose runs may take `timeout`.
+    pub fn new(query: &str, target: Target, shown: String, timeout: Duration) -> Client {
+        let user = match &target {
+            Target::Postgres(c) => c.get_user().unwrap_or("(the agent's OS user)").to_string(),
+            Target::Mysql(o) => o.get_user().unwrap_or("").to_string(),
+        };
+        Client {
+            query: query.to_string(),
+            target,
+            shown,
+            user,
+            timeout,
+            statement_timeout: timeout.mul_f64(0.8).max(Duration::from_millis(1)),
+            conn: None,
+        }
+    }
+
+    /// Runs `sql` and returns its result as text; drops the connection after a failure that
+    /// may have broken it.
+    pub fn table(&mut self, sql: &str) -> Result<Table, IntegrationError> {
+        let fail = |s: &Self, connecting, cause| {
+            explain(
+                &s.query,
+                &s.user,
+                &s.shown,
+                connecting,
+                cause,
+                s.statement_timeout,
+            )
+        };
+        if self.conn.is_none() {
+            let conn = self.connect().map_err(|c| fail(self, true, c))?;
+            self.conn = Some(conn);
+        }
+        let result = match self.conn.as_mut().expect("connected above") {
+            Conn::Postgres(c) => pg_table(c, sql).map_err(|e| Cause::postgres(&e)),
+            Conn::Mysql(c) => mysql_table(c, sql).map_err(|e| Cause::mysql(&e)),
+        };
+        result.map_err(|cause| {
+            let broken = matches!(cause, Cause::Network(..))
+                || matches!(&self.conn, Some(Conn::Postgres(c)) if c.is_closed());
+            if broken {
+                self.drop_conn();
+            }
+            fail(self, false, cause)
+        })
+    }
+
+    fn connect(&self) -> Result<Conn, Cause> {
+        match &self.target {
+            Target::Postgres(pg) => {
+                let mut pg = (**pg).clone();
+                let ms = self.statement_timeout.as_millis();
+                let ours = format!("-c default_transaction_read_only=on -c statement_timeout={ms}");
+                let options = match pg.get_options() {
+                    Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
+                    _ => ours,
+                };
+                pg.options(&options);
+                pg.connect_timeout(self.timeout / 2);
+                if pg.get_application_name().is_none() {
+                    pg.application_name("dozor-agent sql");
+                }
+                let client = pg
+                    .connect(postgres::NoTls)
+                    .map_err(|e| Cause::postgres(&e))?;
+                Ok(Conn::Postgres(Box::new(client)))
+            }
+            Target::Mysql(opts) => {
+                let opts = mysql::OptsBuilder::from_opts((**opts).clone())
+                    .prefer_socket(false)
+                    .tcp_connect_timeout(Some(self.timeout / 2))
+                    .read_timeout(Some(self.timeout))
+                    .write_timeout(Some(self.timeout));
+                let mut conn = mysql::Conn::new(opts).map_err(|e| Cause::mysql(&e))?;
+                conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+                    .map_err(|e| Cause::mysql(&e))?;
+                // MariaDB counts seconds, MySQL milliseconds (and only for SELECT).
+                let secs = self.statement_timeout.as_secs_f64();
+                let ms = self.statement_timeout.as_millis();
+                if conn
+                    .query_drop(format!("SET SESSION max_statement_time = {secs:.3}"))
+                    .is_err()
+                {
+                    conn.query_drop(format!("SET SESSION max_execution_time = {ms}"))
+                        .map_err(|e| Cause::mysql(&e))?;
+                }
+                Ok(Conn::Mysql(Box::new(conn)))
+            }
+        }
+    }
+
+    /// Closes the connection; the next run reconnects.
+    fn drop_conn(&mut self) {
+        if let Some(Conn::Postgres(client)) = self.conn.take() {
+            close_postgres(*client);
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.drop_conn();
+    }
+}
+
+/// The blocking PostgreSQL client drives its own runtime to say goodbye, which panics on a
+/// thread that runs async tasks (the scheduler drops idle integrations there at shutdown).
+fn close_postgres(client: postgres::Client) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::spawn(move || drop(client));
+    }
+}
+
+fn pg_table(client: &mut postgres::Client, sql: &str) -> Result<Table, postgres::Error> {
+    let mut table = Table::default();
+    for message in client.simple_query(sql)? {
+        match message {
+            postgres::SimpleQueryMessage::RowDescription(columns) if table.columns.is_empty() => {
+                table.columns = columns.iter().map(|c| c.name().to_string()).collect();
+            }
+            postgres::SimpleQueryMessage::Row(row) => {
+                if table.columns.is_empty() {
+                    table.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                table.rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(table)
+}
+
+fn mysql_table(conn: &mut mysql::Conn, sql: &str) -> Result<Table, mysql::Error> {
+    let mut result = conn.query_iter(sql)?;
+    let columns = result
+        .columns()
+        .as_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    let mut rows = Vec::new();
+    if let Some(set) = result.iter() {
+        for row in set {
+            rows.push(row?.unwrap().iter().map(text).collect());
+        }
+    }
+    Ok(Table { columns, rows })
+}
+
+/// A value as text, as the text protocol sends it; `None` for NULL.
+fn text(v: &mysql::Value) -> Option<String> {
+    use mysql::Value;
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(d) => Some(d.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}

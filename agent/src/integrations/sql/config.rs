@@ -1,0 +1,481 @@
+//! `integrations.sql`: the user's read-only queries and the metrics each one produces.
+
+use dozor_config::{Duration, Validator};
+use dozor_metrics::catalogue::Instrument;
+use dozor_metrics::sample::{DynamicMetric, check_dynamic_name};
+use serde::Deserialize;
+use std::fmt;
+
+/// `integrations.sql`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Off by default.
+    pub enabled: bool,
+    /// Time between runs of a query that sets no `interval`; `agent.interval` when unset.
+    pub interval: Option<Duration>,
+    /// Longest a run of a query that sets no `timeout` may take; `agent.timeout` when unset.
+    pub timeout: Option<Duration>,
+    /// The queries, each on its own connection and schedule.
+    pub queries: Vec<QueryConfig>,
+}
+
+/// One read-only query and the metrics made from its rows.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct QueryConfig {
+    /// Unique name: the `sql.query` label of the self-metrics and `sql/<name>` in
+    /// `dozor.agent.scrape.*`. Letters, digits, `_` and `-`.
+    pub name: String,
+    /// Connection string: PostgreSQL as a URL (`postgresql://dozor@db:5432/shop`) or key/value
+    /// (`host=db user=dozor dbname=shop password=${PG_PASSWORD}`), MySQL or MariaDB as
+    /// `mysql://dozor:${MYSQL_PASSWORD}@db:3306/mes` (or `mariadb://`). Never logged: messages
+    /// show it without its password.
+    pub dsn: Dsn,
+    /// One statement (no `;` inside), run in a read-only session.
+    pub sql: String,
+    /// Time between runs; the section's `interval` when unset.
+    pub interval: Option<Duration>,
+    /// Longest a run may take; the section's `timeout` when unset. The server stops the
+    /// statement at 80% of it.
+    pub timeout: Option<Duration>,
+    /// Least time between two real executions; runs in between re-emit the last result
+    /// (`dozor.sql.cache.hits`). `0s` executes on every run.
+    pub min_interval: Duration,
+    /// The metrics made from each row.
+    pub metrics: Vec<MetricConfig>,
+    /// Series the query may produce across its metrics; values beyond it are dropped and
+    /// counted (`dozor.sql.points.dropped{reason="max_series"}`).
+    pub max_series: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            name: String::new(),
+            dsn: Dsn::default(),
+            sql: String::new(),
+            interval: None,
+            timeout: None,
+            min_interval: Duration(std::time::Duration::ZERO),
+            metrics: Vec::new(),
+            max_series: 100,
+        }
+    }
+}
+
+/// A gauge or counter read from one column of every row.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricConfig {
+    /// Metric name, `sql_` then lower-case letters, digits and `_`: `sql_orders_open`. A counter
+    /// gets `_total` in Prometheus.
+    pub name: String,
+    /// `gauge` (a level) or `counter` (a running total that only grows).
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// The numeric column holding the value.
+    pub value_column: String,
+    /// Columns whose values become labels, named like the columns (alias them in SQL).
+    pub labels: Vec<String>,
+    /// One sentence, the Prometheus `# HELP`.
+    pub help: String,
+}
+
+/// The instrument of a user metric.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A level.
+    #[default]
+    Gauge,
+    /// A running total.
+    Counter,
+}
+
+impl Kind {
+    /// The catalogue instrument.
+    pub fn instrument(self) -> Instrument {
+        match self {
+            Kind::Gauge => Instrument::Gauge,
+            Kind::Counter => Instrument::Counter,
+        }
+    }
+}
+
+/// The most series one query may be allowed.
+pub const MAX_SERIES: usize = 10_000;
+
+/// A connection string for either server; `Debug` and [`Dsn::redacted`] never show its password.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Dsn(pub String);
+
+/// A parsed [`Dsn`].
+pub enum Target {
+    /// A PostgreSQL server.
+    Postgres(Box<postgres::Config>),
+    /// A MySQL or MariaDB server.
+    Mysql(Box<mysql::Opts>),
+}
+
+impl Dsn {
+    /// Parses it; the error never contains the password.
+    pub fn parse(&self) -> Result<Target, String> {
+        let text = self.0.trim();
+        if text.is_empty() {
+            return Err("empty".into());
+        }
+        if let Some(rest) = text.strip_prefix("mariadb://") {
+            return Self::mysql(&format!("mysql://{rest}"));
+        }
+        if text.starts_with("mysql://") {
+            return Self::mysql(text);
+        }
+        if text.contains("://")
+            && !(text.starts_with("postgres://") || text.starts_with("postgresql://"))
+        {
+            return Err(
+                "unknown scheme: use postgresql://, mysql://, mariadb:// or host=... key/value"
+                    .into(),
+            );
+        }
+        text.parse::<postgres::Config>()
+            .map(|c| Target::Postgres(Box::new(c)))
+            .map_err(|e| e.to_string())
+    }
+
+    fn mysql(url: &str) -> Result<Target, String> {
+        mysql::Opts::from_url(url)
+            .map(|o| Target::Mysql(Box::new(o)))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Where it points, without the password.
+    pub fn redacted(&self) -> String {
+        match self.parse() {
+            Ok(Target::Postgres(c)) => crate::integrations::postgresql::config::describe(&c),
+            Ok(Target::Mysql(o)) => crate::integrations::mysql::config::describe(&o),
+            Err(_) => "<invalid DSN>".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Dsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dsn({:?})", self.redacted())
+    }
+}
+
+/// True when `sql` holds one statement: no `;` outside quotes and comments, but a final one.
+/// A second statement could leave the read-only session (`SET ... read_only = off; DELETE`).
+pub fn single_statement(sql: &str) -> bool {
+    let body = sql.trim_end().trim_end_matches(';');
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                for d in chars.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+            }
+            ';' => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Declares the user metrics of every query: the metric per `(query, metric)` index.
+pub fn declare(config: &Config) -> Vec<Vec<Result<DynamicMetric, String>>> {
+    config
+        .queries
+        .iter()
+        .map(|q| {
+            q.metrics
+                .iter()
+                .map(|m| {
+                    let help = if m.help.trim().is_empty() {
+                        format!("Column {} of query {}.", m.value_column, q.name)
+                    } else {
+                        m.help.trim().to_string()
+                    };
+                    DynamicMetric::declare(&m.name, &help, m.kind.instrument(), &m.labels)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Reports every problem of `config` under `integrations.sql`.
+pub fn validate(config: &Config, v: &mut Validator) {
+    let base = "integrations.sql";
+    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
+        if d.is_some_and(|d| d.0.is_zero()) {
+            v.error(&format!("{base}.{key}"), "must be greater than 0s");
+        }
+    }
+    if config.enabled && config.queries.is_empty() {
+        v.error(
+            &format!("{base}.queries"),
+            "at least one query is needed when the integration is enabled",
+        );
+    }
+    // Prometheus name -> where it was declared: every user metric is declared once.
+    let mut declared: Vec<(String, String)> = Vec::new();
+    for (i, q) in config.queries.iter().enumerate() {
+        let at = format!("{base}.queries[{i}]");
+        let name_ok = !q.name.is_empty()
+            && q.name.len() <= 64
+            && q.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            v.error(
+                &format!("{at}.name"),
+                "must be set: letters, digits, _ and -, at most 64 (it becomes sql.query)",
+            );
+        } else if config.queries[..i].iter().any(|o| o.name == q.name) {
+            v.error(
+                &format!("{at}.name"),
+                format!("\"{}\" is used by an earlier query", q.name),
+            );
+        }
+        if let Err(why) = q.dsn.parse() {
+            v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}"));
+        }
+        if q.sql.trim().is_empty() {
+            v.error(&format!("{at}.sql"), "must be set");
+        } else if !single_statement(&q.sql) {
+            v.error(
+                &format!("{at}.sql"),
+                "must be one statement: remove the ; between statements",
+            );
+        }
+        for (key, d) in [("interval", &q.interval), ("timeout", &q.timeout)] {
+            if d.is_some_and(|d| d.0.is_zero()) {
+                v.error(&format!("{at}.{key}"), "must be greater than 0s");
+            }
+        }
+        if q.max_series == 0 || q.max_series > MAX_SERIES {
+            v.error(
+                &format!("{at}.max_series"),
+                format!("must be from 1 to {MAX_SERIES}"),
+            );
+        }
+        if q.metrics.is_empty() {
+            v.error(&format!("{at}.metrics"), "at least one metric is needed");
+        }
+        for (j, m) in q.metrics.iter().enumerate() {
+            validate_metric(m, &format!("{at}.metrics[{j}]"), &mut declared, v);
+        }
+    }
+}
+
+fn validate_metric(
+    m: &MetricConfig,
+    at: &str,
+    declared: &mut Vec<(String, String)>,
+    v: &mut Validator,
+) {
+    match check_dynamic_name(&m.name) {
+        Err(why) => v.error(&format!("{at}.name"), why),
+        Ok(()) => {
+            let prom = dozor_metrics::naming::metric_name(
+                &m.name,
+                "",
+                match m.kind {
+                    Kind::Gauge => dozor_metrics::exposition::Kind::Gauge,
+                    Kind::Counter => dozor_metrics::exposition::Kind::Counter,
+                },
+            );
+            match declared.iter().find(|(p, _)| *p == prom) {
+                Some((_, earlier)) => v.error(
+                    &format!("{at}.name"),
+                    format!("{prom} is already declared by {earlier}"),
+                ),
+                None => declared.push((prom, at.to_string())),
+            }
+        }
+    }
+    if m.value_column.trim().is_empty() {
+        v.error(
+            &format!("{at}.value_column"),
+            "must name the numeric column holding the value",
+        );
+    } else if m
+        .labels
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(&m.value_column))
+    {
+        v.error(
+            &format!("{at}.value_column"),
+            "is also a label: a column is either the value or a label",
+        );
+    }
+    for (k, label) in m.labels.iter().enumerate() {
+        let labels = [label.clone()];
+        if let Err(why) =
+            DynamicMetric::declare("sql_label_check", "x.", Instrument::Gauge, &labels)
+        {
+            v.error(&format!("{at}.labels[{k}]"), why);
+        } else if m.labels[..k].contains(label) {
+            v.error(&format!("{at}.labels[{k}]"), "is repeated");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Root {
+        integrations: Integrations,
+    }
+
+    #[derive(Deserialize)]
+    struct Integrations {
+        sql: Config,
+    }
+
+    impl dozor_config::Validate for Root {
+        fn validate(&self, v: &mut Validator) {
+            validate(&self.integrations.sql, v);
+        }
+    }
+
+    fn load(text: &str) -> Result<Config, String> {
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
+            .map(|r| r.integrations.sql)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_every_problem_at_once() {
+        let c = load(
+            "integrations:\n  sql:\n    enabled: true\n    queries:\n      - name: orders\n        dsn: mariadb://dozor@127.0.0.1/mes\n        sql: SELECT status, count(*) AS n FROM orders GROUP BY status\n        metrics:\n          - {name: sql_orders, value_column: n, labels: [status]}\n",
+        )
+        .unwrap();
+        let q = &c.queries[0];
+        assert_eq!(q.max_series, 100);
+        assert!(q.min_interval.0.is_zero() && q.interval.is_none());
+        assert_eq!(q.metrics[0].kind, Kind::Gauge);
+        assert!(matches!(q.dsn.parse(), Ok(Target::Mysql(_))));
+
+        let text = "\
+integrations:
+  sql:
+    enabled: true
+    queries:
+      - name: orders
+        dsn: postgresql://dozor:hunter2@db/shop
+        sql: SELECT 1 AS n
+        metrics:
+          - {name: sql_orders, value_column: n}
+      - name: orders
+        dsn: oracle://x:hunter2@db
+        sql: 'SELECT 1 AS n; DELETE FROM t'
+        max_series: 0
+        timeout: 0s
+        metrics:
+          - {name: orders, value_column: n}
+          - {name: sql_orders, value_column: ''}
+          - {name: sql_ok, value_column: n, labels: [Status, instance, n]}
+      - name: ''
+        dsn: ''
+        sql: ''
+        metrics: []
+        colums: typo
+";
+        let e = load(text).unwrap_err();
+        let lines: Vec<&str> = e.lines().collect();
+        for want in [
+            "integrations.sql.queries[1].name: \"orders\" is used by an earlier query",
+            "integrations.sql.queries[1].dsn: invalid DSN: unknown scheme",
+            "integrations.sql.queries[1].sql: must be one statement",
+            "integrations.sql.queries[1].max_series: must be from 1 to 10000",
+            "integrations.sql.queries[1].timeout: must be greater than 0s",
+            "integrations.sql.queries[1].metrics[0].name: must start with sql_",
+            "integrations.sql.queries[1].metrics[1].name: sql_orders is already declared by integrations.sql.queries[0].metrics[0]",
+            "integrations.sql.queries[1].metrics[1].value_column: must name the numeric column",
+            "integrations.sql.queries[1].metrics[2].value_column: is also a label",
+            "integrations.sql.queries[1].metrics[2].labels[0]: label \"Status\" must be a lower-case column name",
+            "integrations.sql.queries[1].metrics[2].labels[1]: label instance is set by dozor",
+            "integrations.sql.queries[2].name: must be set",
+            "integrations.sql.queries[2].dsn: invalid DSN: empty",
+            "integrations.sql.queries[2].sql: must be set",
+            "integrations.sql.queries[2].metrics: at least one metric",
+            "integrations.sql.queries[2].colums: unknown key",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(want)),
+                "{want} not in:\n{e}"
+            );
+        }
+        assert!(!e.contains("hunter2"), "{e}");
+
+        let e = load("integrations:\n  sql:\n    queries:\n      - metrics:\n          - {name: sql_h, type: histogram}\n").unwrap_err();
+        assert!(e.contains("integrations.sql.queries[0].metrics[0].type: unknown variant `histogram`, expected one of gauge, counter"), "{e}");
+    }
+
+    #[test]
+    fn dsn_kinds_and_redaction() {
+        let cases = [
+            (
+                "postgres://dozor:s3cret@db1:5433/shop",
+                "host=db1 port=5433 user=dozor dbname=shop",
+            ),
+            (
+                "host=db1 user=dozor password=s3cret dbname=shop",
+                "host=db1 port=5432 user=dozor dbname=shop",
+            ),
+            ("mysql://dozor:s3cret@db2:3307/mes", "dozor@db2:3307/mes"),
+            ("mariadb://dozor:s3cret@db2/mes", "dozor@db2:3306/mes"),
+        ];
+        for (dsn, shown) in cases {
+            let d = Dsn(dsn.into());
+            assert_eq!(d.redacted(), shown);
+            assert!(!format!("{d:?}").contains("s3cret"));
+        }
+        assert!(
+            Dsn("mysql://a:s3cret@h:port/x".into())
+                .parse()
+                .is_err_and(|e| !e.contains("s3cret"))
+        );
+    }
+
+    #[test]
+    fn one_statement_only() {
+        for ok in [
+            "SELECT 1",
+            "SELECT 1;",
+            "SELECT ';' AS x -- a; comment\nFROM t",
+            "SELECT \"a;b\" /* ; */ FROM t ;\n",
+        ] {
+            assert!(single_statement(ok), "{ok}");
+        }
+        for bad in ["SELECT 1; SELECT 2", "SET x = 1;DELETE FROM t"] {
+            assert!(!single_statement(bad), "{bad}");
+        }
+    }
+}

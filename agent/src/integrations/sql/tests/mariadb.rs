@@ -1,0 +1,161 @@
+//! Against the shared MariaDB: exact counts, the read-only session, and result mismatches.
+
+use super::{ORDERS, collect, count, insert_orders, integration, metric, query, unique, value};
+use crate::integrations::sql::config::Kind;
+use mysql::prelude::Queryable;
+
+fn root() -> mysql::Conn {
+    let opts = mysql::OptsBuilder::new()
+        .ip_or_hostname(Some("127.0.0.1"))
+        .user(Some("root"))
+        .prefer_socket(false);
+    mysql::Conn::new(opts).unwrap_or_else(|e| {
+        panic!("MariaDB on 127.0.0.1:3306: {e}: start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`")
+    })
+}
+
+/// A database of this test with the orders of [`ORDERS`], dropped on drop.
+struct Db {
+    name: String,
+}
+
+impl Db {
+    fn create() -> Db {
+        let name = unique("dozor_sql");
+        root()
+            .query_drop(format!(
+                "CREATE DATABASE {name}; CREATE TABLE {name}.orders (id INT AUTO_INCREMENT PRIMARY KEY, status VARCHAR(20) NOT NULL, created DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP); USE {name}; {}",
+                insert_orders()
+            ))
+            .unwrap();
+        Db { name }
+    }
+
+    fn dsn(&self, scheme: &str) -> String {
+        format!("{scheme}://root@127.0.0.1:3306/{}", self.name)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = root().query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
+    }
+}
+
+const BY_STATUS: &str = "SELECT status, count(*) AS n FROM orders GROUP BY status";
+
+#[test]
+fn gauges_and_counters_equal_the_inserted_rows() {
+    let db = Db::create();
+    for scheme in ["mysql", "mariadb"] {
+        let q = query(
+            "my_orders",
+            &db.dsn(scheme),
+            BY_STATUS,
+            vec![
+                metric("sql_my_orders", Kind::Gauge, "n", &["status"]),
+                metric("sql_my_orders_seen", Kind::Counter, "N", &["status"]),
+            ],
+        );
+        let (s, r) = collect(&mut integration(&q));
+        r.unwrap();
+        for (status, n) in ORDERS {
+            assert_eq!(
+                value(&s, "sql_my_orders", &[status]),
+                Some(*n as f64),
+                "{status}"
+            );
+            assert_eq!(value(&s, "sql_my_orders_seen", &[status]), Some(*n as f64));
+        }
+        assert_eq!(count(&s, "sql_my_orders"), ORDERS.len());
+    }
+    let q = query(
+        "my_oldest",
+        &db.dsn("mysql"),
+        "SELECT TIMESTAMPDIFF(SECOND, MIN(created), NOW()) AS age_seconds FROM orders WHERE status = 'open'",
+        vec![metric(
+            "sql_my_oldest_open_age_seconds",
+            Kind::Gauge,
+            "age_seconds",
+            &[],
+        )],
+    );
+    let (s, r) = collect(&mut integration(&q));
+    r.unwrap();
+    let age = value(&s, "sql_my_oldest_open_age_seconds", &[]).unwrap();
+    assert!((0.0..600.0).contains(&age), "{age}");
+}
+
+#[test]
+fn a_write_is_refused_by_the_read_only_session() {
+    let db = Db::create();
+    let q = query(
+        "my_delete",
+        &db.dsn("mysql"),
+        "DELETE FROM orders",
+        vec![metric("sql_my_w", Kind::Gauge, "n", &[])],
+    );
+    let (_, r) = collect(&mut integration(&q));
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, "read_only", "{e}");
+    assert!(e.message.starts_with("query my_delete: "), "{e}");
+    let total: Option<u64> = root()
+        .query_first(format!("SELECT count(*) FROM {}.orders", db.name))
+        .unwrap();
+    assert_eq!(total, Some(ORDERS.iter().map(|(_, n)| *n as u64).sum()));
+}
+
+#[test]
+fn mismatches_name_the_query_and_the_fix() {
+    let db = Db::create();
+    let n = || vec![metric("sql_my_err", Kind::Gauge, "n", &["status"])];
+    let cases = [
+        (
+            query(
+                "my_column",
+                &db.dsn("mysql"),
+                "SELECT status, count(*) AS total FROM orders GROUP BY status",
+                n(),
+            ),
+            "column",
+            "column \"n\" is not in the result (it has status, total)",
+        ),
+        (
+            query(
+                "my_value",
+                &db.dsn("mysql"),
+                "SELECT status, status AS n FROM orders",
+                n(),
+            ),
+            "value",
+            "not a number",
+        ),
+        (
+            query(
+                "my_table",
+                &db.dsn("mysql"),
+                "SELECT status, 1 AS n FROM ordres",
+                n(),
+            ),
+            "query",
+            "fix the name in the query's sql",
+        ),
+        (
+            query(
+                "my_db",
+                "mysql://root@127.0.0.1:3306/dozor_sql_missing",
+                BY_STATUS,
+                n(),
+            ),
+            "config",
+            "fix the database in the DSN",
+        ),
+    ];
+    for (q, kind, fix) in cases {
+        let (_, r) = collect(&mut integration(&q));
+        let e = r.unwrap_err();
+        assert_eq!(e.kind, kind, "{e}");
+        assert!(e.message.starts_with(&format!("query {}: ", q.name)), "{e}");
+        assert!(e.message.contains(fix), "{e}\nlacks: {fix}");
+    }
+}
