@@ -5,7 +5,7 @@
 //! Without `--config`, [`Config::default`] is a working setup for this machine: the host
 //! integration, exported over OTLP/gRPC to a collector on 127.0.0.1:4317.
 
-use crate::integrations::{demo, host, mysql, postgresql, sql};
+use crate::integrations::{demo, flow, host, mysql, postgresql, sql};
 use dozor_config::{Duration, Validate, Validator};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -318,6 +318,8 @@ pub struct IntegrationsConfig {
     pub postgresql: postgresql::Config,
     /// MySQL and MariaDB servers: commands, threads, buffer pool, replication.
     pub mysql: mysql::Config,
+    /// Order-flow reconciliation: keys passing through stages in several databases.
+    pub flow: flow::Config,
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     pub sql: sql::Config,
 }
@@ -351,6 +353,7 @@ impl Validate for Config {
         }
         postgresql::validate(&self.integrations.postgresql, v);
         mysql::validate(&self.integrations.mysql, v);
+        flow::validate(&self.integrations.flow, v);
         sql::validate(&self.integrations.sql, v);
         let otlp = &self.exporters.otlp;
         check_positive(v, "exporters.otlp.timeout", &otlp.timeout);

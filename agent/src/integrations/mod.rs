@@ -6,6 +6,7 @@
 //! from affecting the others.
 
 pub mod demo;
+pub mod flow;
 pub mod host;
 pub mod mysql;
 pub mod postgresql;
@@ -118,6 +119,11 @@ pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
     ));
     out.extend(mysql::build(
         &config.integrations.mysql,
+        defaults.interval.0,
+        defaults.timeout.0,
+    ));
+    out.extend(flow::build(
+        &config.integrations.flow,
         defaults.interval.0,
         defaults.timeout.0,
     ));
