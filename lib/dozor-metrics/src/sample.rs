@@ -167,7 +167,7 @@ pub fn check_dynamic_name(name: &str) -> Result<(), String> {
 const RESERVED_LABELS: &[&str] = &["job", "instance", "site", "role", "le", "quantile"];
 
 /// A user label: a Prometheus label name that neither Prometheus nor dozor set.
-fn check_label(label: &str) -> Result<(), String> {
+pub fn check_label(label: &str) -> Result<(), String> {
     let ok = !label.is_empty()
         && label.len() <= 63
         && label.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')

@@ -2,10 +2,11 @@
 //! session with a statement timeout, dropped after an error so the next run reconnects.
 //!
 //! Both servers are asked over their text protocols (`simple_query`, `query_iter`), so any
-//! column type arrives as text and no statement is prepared. Read-only is the session's default:
-//! PostgreSQL `default_transaction_read_only=on` (a startup option), MySQL
-//! `SET SESSION TRANSACTION READ ONLY`; together with the single-statement rule of the config
-//! a query cannot switch it off. A role that may only `SELECT` is still the first safeguard.
+//! column type arrives as text and no statement is prepared. Read-only twice over: it is the
+//! session's default (PostgreSQL `default_transaction_read_only=on`, a startup option; MySQL
+//! `SET SESSION TRANSACTION READ ONLY`), and every execution runs in a transaction started
+//! `READ ONLY` and rolled back, so with the single-statement rule of the config a query cannot
+//! make its own run writable. A role that may only `SELECT` is still the first safeguard.
 
 use super::config::Target;
 use super::error::{Cause, explain};
@@ -147,9 +148,14 @@ fn close_postgres(client: postgres::Client) {
     }
 }
 
+/// Runs `sql` in a transaction of its own that is read-only from its start: even a statement
+/// that changed the session's default (`set_config(...)`) cannot make its own run writable.
 fn pg_table(client: &mut postgres::Client, sql: &str) -> Result<Table, postgres::Error> {
+    let mut tx = client.build_transaction().read_only(true).start()?;
+    let messages = tx.simple_query(sql)?;
+    tx.rollback()?;
     let mut table = Table::default();
-    for message in client.simple_query(sql)? {
+    for message in messages {
         match message {
             postgres::SimpleQueryMessage::RowDescription(columns) if table.columns.is_empty() => {
                 table.columns = columns.iter().map(|c| c.name().to_string()).collect();
@@ -170,7 +176,17 @@ fn pg_table(client: &mut postgres::Client, sql: &str) -> Result<Table, postgres:
     Ok(table)
 }
 
+/// Runs `sql` in a read-only transaction, as [`pg_table`] does.
 fn mysql_table(conn: &mut mysql::Conn, sql: &str) -> Result<Table, mysql::Error> {
+    conn.query_drop("START TRANSACTION READ ONLY")?;
+    let table = mysql_rows(conn, sql);
+    let rolled_back = conn.query_drop("ROLLBACK");
+    let table = table?;
+    rolled_back?;
+    Ok(table)
+}
+
+fn mysql_rows(conn: &mut mysql::Conn, sql: &str) -> Result<Table, mysql::Error> {
     let mut result = conn.query_iter(sql)?;
     let columns = result
         .columns()

@@ -2,7 +2,7 @@
 
 use dozor_config::{Duration, Validator};
 use dozor_metrics::catalogue::Instrument;
-use dozor_metrics::sample::{DynamicMetric, check_dynamic_name};
+use dozor_metrics::sample::{DynamicMetric, check_dynamic_name, check_label};
 use serde::Deserialize;
 use std::fmt;
 
@@ -333,10 +333,7 @@ fn validate_metric(
         );
     }
     for (k, label) in m.labels.iter().enumerate() {
-        let labels = [label.clone()];
-        if let Err(why) =
-            DynamicMetric::declare("sql_label_check", "x.", Instrument::Gauge, &labels)
-        {
+        if let Err(why) = check_label(label) {
             v.error(&format!("{at}.labels[{k}]"), why);
         } else if m.labels[..k].contains(label) {
             v.error(&format!("{at}.labels[{k}]"), "is repeated");

@@ -3,6 +3,7 @@
 //! text the servers send, and the query's series budget is applied in row order.
 
 use super::config::MetricConfig;
+use std::collections::HashSet;
 
 /// A result set as text: column names and rows of values (`None` for NULL).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -77,6 +78,8 @@ pub fn extract(
         plans.push((value, labels));
     }
     let mut out = Extracted::default();
+    // Label sets kept so far, by metric: a repeated one is a duplicate, not a new series.
+    let mut seen: HashSet<(usize, Vec<String>)> = HashSet::new();
     for row in &table.rows {
         for (i, (value, labels)) in plans.iter().enumerate() {
             let Some(text) = row.get(*value).and_then(|v| v.as_deref()) else {
@@ -90,18 +93,16 @@ pub fn extract(
                 .iter()
                 .map(|&c| row.get(c).cloned().flatten().unwrap_or_default())
                 .collect();
-            if out
-                .values
-                .iter()
-                .any(|o| o.metric == i && o.labels == labels)
-            {
+            let key = (i, labels);
+            if seen.contains(&key) {
                 out.dropped.duplicate += 1;
             } else if out.values.len() >= max_series {
                 out.dropped.max_series += 1;
             } else {
+                seen.insert(key.clone());
                 out.values.push(Value {
                     metric: i,
-                    labels,
+                    labels: key.1,
                     value: v,
                 });
             }

@@ -159,3 +159,30 @@ fn mismatches_name_the_query_and_the_fix() {
         assert!(e.message.contains(fix), "{e}\nlacks: {fix}");
     }
 }
+
+#[test]
+fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
+    let q = query(
+        "my_slow",
+        "mysql://root@127.0.0.1:3306/",
+        "SELECT SLEEP(3) AS n",
+        vec![metric("sql_my_slow", Kind::Gauge, "n", &[])],
+    );
+    let metrics = vec![
+        dozor_metrics::sample::DynamicMetric::declare(
+            "sql_my_slow",
+            "Test.",
+            dozor_metrics::catalogue::Instrument::Gauge,
+            &[],
+        )
+        .unwrap(),
+    ];
+    let timeout = std::time::Duration::from_millis(1000);
+    let mut sql = crate::integrations::sql::Sql::new(&q, metrics, timeout).unwrap();
+    let started = std::time::Instant::now();
+    let (_, r) = collect(&mut sql);
+    let e = r.unwrap_err();
+    assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
+    assert_eq!(e.kind, "timeout", "{e}");
+    assert!(e.message.contains("max_statement_time exceeded"), "{e}");
+}

@@ -189,6 +189,10 @@ fn a_write_is_refused_by_the_read_only_session() {
             "pg_cte",
             "WITH d AS (DELETE FROM orders RETURNING id) SELECT count(*) AS n FROM d",
         ),
+        (
+            "pg_unset",
+            "WITH s AS (SELECT set_config('default_transaction_read_only', 'off', false)), d AS (DELETE FROM orders RETURNING id) SELECT count(*) AS n FROM d, s",
+        ),
     ] {
         let q = query(
             name,
@@ -196,7 +200,9 @@ fn a_write_is_refused_by_the_read_only_session() {
             sql,
             vec![metric("sql_pg_w", Kind::Gauge, "n", &[])],
         );
-        let (_, r) = collect(&mut integration(&q));
+        let mut sql = integration(&q);
+        let _ = collect(&mut sql);
+        let (_, r) = collect(&mut sql);
         let e = r.unwrap_err();
         assert_eq!(e.kind, "read_only", "{e}");
         assert!(e.message.starts_with(&format!("query {name}: ")), "{e}");
@@ -274,4 +280,35 @@ fn errors_name_the_query_and_the_fix_and_others_keep_running() {
         "DROP DATABASE IF EXISTS {0} WITH (FORCE); DROP ROLE IF EXISTS {role}",
         db.name
     ));
+}
+
+#[test]
+fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
+    let q = query(
+        "pg_slow",
+        &format!("{SERVER} dbname=postgres"),
+        "SELECT 1 AS n FROM pg_sleep(3)",
+        vec![metric("sql_pg_slow", Kind::Gauge, "n", &[])],
+    );
+    let metrics = vec![
+        dozor_metrics::sample::DynamicMetric::declare(
+            "sql_pg_slow",
+            "Test.",
+            dozor_metrics::catalogue::Instrument::Gauge,
+            &[],
+        )
+        .unwrap(),
+    ];
+    let mut sql =
+        crate::integrations::sql::Sql::new(&q, metrics, Duration::from_millis(500)).unwrap();
+    let started = std::time::Instant::now();
+    let (_, r) = collect(&mut sql);
+    let e = r.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind, "timeout", "{e}");
+    assert!(e.message.contains("statement timeout (400ms"), "{e}");
 }
