@@ -17,6 +17,7 @@
 
 mod client;
 pub mod config;
+mod dsn;
 mod error;
 mod rows;
 
