@@ -52,21 +52,34 @@ impl Client {
     }
 
     /// Runs `sql` and returns its result as text; drops the connection after a failure that
-    /// may have broken it.
+    /// may have broken it. A kept connection that turns out broken (the server restarted, or
+    /// closed it while idle) is reopened and the query tried once more, so a healthy server
+    /// never reads as failing.
     pub fn table(&mut self, sql: &str) -> Result<Table, IntegrationError> {
-        let fail = |s: &Self, connecting, cause| {
+        let kept = self.conn.is_some();
+        let result = match self.attempt(sql) {
+            Err((false, cause, true)) if kept && !matches!(cause, Cause::Network(true, _)) => {
+                self.attempt(sql)
+            }
+            other => other,
+        };
+        result.map_err(|(connecting, cause, _)| {
             explain(
-                &s.query,
-                &s.user,
-                &s.shown,
+                &self.query,
+                &self.user,
+                &self.shown,
                 connecting,
                 cause,
-                s.statement_timeout,
+                self.statement_timeout,
             )
-        };
+        })
+    }
+
+    /// One try; the error says whether it happened while connecting, and whether the
+    /// connection broke (and was dropped).
+    fn attempt(&mut self, sql: &str) -> Result<Table, (bool, Cause, bool)> {
         if self.conn.is_none() {
-            let conn = self.connect().map_err(|c| fail(self, true, c))?;
-            self.conn = Some(conn);
+            self.conn = Some(self.connect().map_err(|c| (true, c, true))?);
         }
         let result = match self.conn.as_mut().expect("connected above") {
             Conn::Postgres(c) => pg_table(c, sql).map_err(|e| Cause::postgres(&e)),
@@ -78,7 +91,7 @@ impl Client {
             if broken {
                 self.drop_conn();
             }
-            fail(self, false, cause)
+            (false, cause, broken)
         })
     }
 

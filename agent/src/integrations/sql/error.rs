@@ -107,6 +107,15 @@ fn postgres_class(
             format!("{m}: check the role and password in the DSN, and pg_hba.conf"),
         );
     }
+    if *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || *code == SqlState::CANNOT_CONNECT_NOW
+    {
+        return (
+            "connect",
+            format!("{target} closed the connection ({m}); reconnecting on the next run"),
+        );
+    }
     if *code == SqlState::INVALID_CATALOG_NAME {
         return ("config", format!("{m}: fix dbname in the DSN ({target})"));
     }

@@ -186,3 +186,28 @@ fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
     assert_eq!(e.kind, "timeout", "{e}");
     assert!(e.message.contains("max_statement_time exceeded"), "{e}");
 }
+
+#[test]
+fn a_connection_killed_on_the_server_is_reopened_within_the_run() {
+    let db = Db::create();
+    let q = query(
+        "my_reconnect",
+        &db.dsn("mysql"),
+        BY_STATUS,
+        vec![metric("sql_my_reconnect", Kind::Gauge, "n", &["status"])],
+    );
+    let mut sql = integration(&q);
+    collect(&mut sql).1.unwrap();
+    let mut admin = root();
+    let ids: Vec<u64> = admin
+        .query(format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
+            db.name
+        ))
+        .unwrap();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    admin.query_drop(format!("KILL {}", ids[0])).unwrap();
+    let (s, r) = collect(&mut sql);
+    r.unwrap();
+    assert_eq!(value(&s, "sql_my_reconnect", &["open"]), Some(7.0));
+}

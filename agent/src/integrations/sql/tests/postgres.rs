@@ -312,3 +312,33 @@ fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
     assert_eq!(e.kind, "timeout", "{e}");
     assert!(e.message.contains("statement timeout (400ms"), "{e}");
 }
+
+#[test]
+fn a_connection_closed_by_the_server_is_reopened_within_the_run() {
+    let db = Db::create();
+    let app = unique("dozor_sql_app");
+    let q = query(
+        "pg_reconnect",
+        &format!("{} application_name={app}", db.dsn()),
+        BY_STATUS,
+        vec![metric("sql_pg_reconnect", Kind::Gauge, "n", &["status"])],
+    );
+    let mut sql = integration(&q);
+    collect(&mut sql).1.unwrap();
+    let killed: bool = db
+        .admin()
+        .query_one(
+            "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let (s, r) = collect(&mut sql);
+    r.unwrap();
+    assert_eq!(value(&s, "sql_pg_reconnect", &["open"]), Some(7.0));
+    assert_eq!(
+        value(&s, "dozor.sql.query.executions", &["pg_reconnect"]),
+        Some(2.0)
+    );
+}
