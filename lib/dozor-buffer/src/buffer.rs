@@ -211,18 +211,25 @@ impl Buffer {
 
     /// Acknowledges every record with a sequence number up to and including `up_to` (values
     /// at or beyond [`Buffer::next_seq`] acknowledge everything written). The position is
-    /// persisted atomically before any segment is deleted; segments whose records are all
-    /// acknowledged are then deleted. Acknowledging an older position does nothing.
+    /// persisted before any segment is deleted; closed segments whose records are all
+    /// acknowledged are then deleted. The segment being appended to is kept until it is full,
+    /// even when all of it is acknowledged: a sender that keeps up would otherwise create,
+    /// sync and delete a segment file for every record. Acknowledging an older position does
+    /// nothing.
     pub fn ack(&mut self, up_to: u64) -> Result<(), Error> {
         let next = up_to.saturating_add(1).min(self.next_seq);
         if next <= self.next_unacked {
             return Ok(());
         }
         self.persist_ack(next)?;
+        let active = self
+            .active
+            .as_ref()
+            .and_then(|_| self.segments.keys().next_back().copied());
         let done: Vec<u64> = self
             .segments
             .values()
-            .take_while(|m| m.end_seq() <= next)
+            .take_while(|m| m.end_seq() <= next && Some(m.first_seq) != active)
             .map(|m| m.first_seq)
             .collect();
         self.remove_segments(&done)

@@ -35,7 +35,10 @@
 //!
 //!   Record `i` (from 0) of segment `N.wal` has sequence number `N + i`; sequence numbers are
 //!   not stored per record. A new segment is started when a record would take the current
-//!   one past [`Options::segment_bytes`], and at the first append after each open.
+//!   one past [`Options::segment_bytes`], and at the first append after each open. A closed
+//!   segment is deleted once all its records are acknowledged; the segment being appended to
+//!   is kept until it is full (or the buffer is reopened), so that a sender that keeps up does
+//!   not create and delete a file per record.
 //! - **`ack`**, 12 bytes: `[first unacknowledged seq: u64 LE][crc32 of those 8 bytes: u32 LE]`,
 //!   overwritten in place by one `pwrite` (an `ack.tmp` left by older versions is deleted on
 //!   open).

@@ -79,9 +79,11 @@ fn sequence_continues_after_everything_was_acked_and_deleted() {
     buffer.append(b"a", 1).unwrap();
     buffer.append(b"b", 1).unwrap();
     buffer.ack(1).unwrap();
-    assert!(segments(dir.path()).is_empty());
+    // The segment being appended to stays until it is full or the buffer is reopened.
+    assert_eq!(segments(dir.path()).len(), 1);
     drop(buffer);
     let mut buffer = Buffer::open(dir.path(), Options::default()).unwrap();
+    assert!(segments(dir.path()).is_empty());
     assert_eq!(buffer.append(b"c", 1).unwrap().seq, 2);
 }
 
@@ -112,6 +114,17 @@ fn segment_is_deleted_only_when_fully_acked() {
     assert_eq!(segments(dir.path()).len(), 1);
     assert_eq!(buffer.used_bytes(), FRAME);
     buffer.ack(6).unwrap();
+    // All acknowledged, but the segment being appended to is kept until it is full.
+    assert_eq!(segments(dir.path()).len(), 1);
+    assert!(buffer.read_next().unwrap().is_none());
+    buffer.append(&payload(7), 7).unwrap();
+    buffer.append(&payload(8), 8).unwrap();
+    buffer.append(&payload(9), 9).unwrap(); // starts segment 9; segment 6 is now closed
+    buffer.ack(8).unwrap();
+    assert_eq!(segments(dir.path()).len(), 1, "the full, acknowledged segment is deleted");
+    buffer.ack(9).unwrap();
+    drop(buffer);
+    let buffer = Buffer::open(dir.path(), options(3, 100, Full::Reject)).unwrap();
     assert!(segments(dir.path()).is_empty());
     assert_eq!(buffer.used_bytes(), 0);
 }
