@@ -121,7 +121,11 @@ fn segment_is_deleted_only_when_fully_acked() {
     buffer.append(&payload(8), 8).unwrap();
     buffer.append(&payload(9), 9).unwrap(); // starts segment 9; segment 6 is now closed
     buffer.ack(8).unwrap();
-    assert_eq!(segments(dir.path()).len(), 1, "the full, acknowledged segment is deleted");
+    assert_eq!(
+        segments(dir.path()).len(),
+        1,
+        "the full, acknowledged segment is deleted"
+    );
     buffer.ack(9).unwrap();
     drop(buffer);
     let buffer = Buffer::open(dir.path(), options(3, 100, Full::Reject)).unwrap();
