@@ -80,7 +80,7 @@ pub(crate) fn read(dir: &Path) -> Result<Stored, Error> {
 pub(crate) struct AckFile {
     path: PathBuf,
     file: Option<File>,
-    unsynced: bool,
+    pub(crate) unsynced: bool,
 }
 
 impl AckFile {

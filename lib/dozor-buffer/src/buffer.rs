@@ -203,7 +203,9 @@ impl Buffer {
         self.unsynced = true;
         match self.options.sync {
             SyncPolicy::Always => self.sync()?,
-            SyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync()?,
+            SyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => {
+                self.sync_segment()?
+            }
             SyncPolicy::Interval(_) | SyncPolicy::Never => {}
         }
         Ok(Appended { seq, dropped })
@@ -238,6 +240,15 @@ impl Buffer {
     /// Forces appended records to stable storage now, whatever the [`SyncPolicy`]. Call it
     /// before a planned shutdown under [`SyncPolicy::Interval`]; dropping a `Buffer` does not sync.
     pub fn sync(&mut self) -> Result<(), Error> {
+        self.sync_segment()?;
+        self.ack_file.sync()
+    }
+
+    /// Forces appended records to stable storage, but not the acknowledged position: the
+    /// periodic sync of [`SyncPolicy::Interval`]. An acknowledgement that a power loss takes
+    /// back only means redelivery, so the `ack` file is left to the kernel's writeback (and
+    /// [`Buffer::sync`] at shutdown) rather than costing an `fdatasync` per interval.
+    fn sync_segment(&mut self) -> Result<(), Error> {
         if let (Some(file), true) = (&self.active, self.unsynced) {
             let first_seq = self
                 .segments
@@ -251,14 +262,13 @@ impl Buffer {
             ))?;
         }
         self.unsynced = false;
-        self.ack_file.sync()?;
         self.last_sync = Instant::now();
         Ok(())
     }
 
     /// Records `next` as the first unacknowledged sequence number, in the file first. Under
-    /// [`SyncPolicy::Always`] it is synced at once; under `Interval` with the next sync of
-    /// appended records; a position a power loss takes back only means redelivery.
+    /// [`SyncPolicy::Always`] it is synced at once; otherwise by the kernel's writeback or
+    /// [`Buffer::sync`]; a position a power loss takes back only means redelivery.
     pub(super) fn persist_ack(&mut self, next: u64) -> Result<(), Error> {
         self.ack_file
             .write(next, self.options.sync == SyncPolicy::Always)?;
@@ -320,5 +330,30 @@ impl Buffer {
         }
         self.active = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Under `Interval` the periodic sync covers appended records only; the acknowledged
+    /// position waits for `sync` (a power loss taking it back only means redelivery).
+    #[test]
+    fn the_periodic_sync_leaves_the_ack_file_to_an_explicit_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            sync: SyncPolicy::Interval(Duration::ZERO),
+            ..Options::default()
+        };
+        let mut buffer = Buffer::open(dir.path(), options).unwrap();
+        let first = buffer.append(b"one", 1).unwrap().seq;
+        buffer.ack(first).unwrap();
+        buffer.append(b"two", 1).unwrap();
+        assert!(!buffer.unsynced, "the append synced the segment");
+        assert!(buffer.ack_file.unsynced, "the append synced the ack file");
+        buffer.sync().unwrap();
+        assert!(!buffer.ack_file.unsynced);
     }
 }

@@ -62,7 +62,8 @@
 //!   before it returns, so the only records delivered again are those read but not yet
 //!   acknowledged, or whose `ack` call failed or was interrupted. An acknowledged record is
 //!   never delivered again once `ack` returned, unless power is lost before the position was
-//!   synced (at once under [`SyncPolicy::Always`], with the next sync under `Interval`) or the
+//!   synced (at once under [`SyncPolicy::Always`]; otherwise by the kernel's writeback, or by
+//!   [`Buffer::sync`], which a planned shutdown calls) or the
 //!   `ack` file is damaged ([`Recovery::ack_reset`]).
 //! - **No loss on process death.** A record is written with a single `write` before `append`
 //!   returns, so killing the process at any instant loses at most the record being appended

@@ -48,11 +48,11 @@ pub enum SyncPolicy {
     /// the acknowledgement file and directory after every acknowledgement: once `append` or
     /// `ack` returns, it survives power loss.
     Always,
-    /// Like [`SyncPolicy::Always`] for new segments, but appended records and the
-    /// acknowledgement file are synced only by the first append at least this long after the
-    /// previous sync (and by [`crate::Buffer::sync`]): power loss loses at most about this much
-    /// of recent appends, and may take back acknowledgements made since the last sync (those
-    /// records are then delivered again).
+    /// Like [`SyncPolicy::Always`] for new segments, but appended records are synced only by
+    /// the first append at least this long after the previous sync (and by
+    /// [`crate::Buffer::sync`]), and the acknowledgement file only by `Buffer::sync` and the
+    /// kernel's own writeback: power loss loses at most about this much of recent appends, and
+    /// may take back recent acknowledgements (those records are then delivered again).
     Interval(Duration),
     /// Never fsync. Power loss may lose any records not yet written back by the kernel, and may
     /// resurrect acknowledged ones; nothing is ever misread, since every record is checksummed.
