@@ -102,35 +102,42 @@ impl Drop for Tree {
     }
 }
 
-/// The TCP walk runs on the first two collections (the first primes CPU counters) and then at
-/// most once per `tcp.interval`; `0s` walks every time, and `enabled: false` never.
+/// The TCP and process walks run on the first two collections (the first primes CPU
+/// counters) and then at most once per their `interval`; `0s` walks every time, and
+/// `enabled: false` never.
 #[test]
-fn tcp_states_follow_their_own_interval() {
-    let walks = |tcp: TcpConfig, runs: usize| -> usize {
-        let config = Config {
-            tcp,
-            ..Config::default()
-        };
-        let mut host = Host::new(&config, &fixture("host-v2"));
-        (0..runs)
-            .filter(|_| {
-                let mut r = Recorder::new();
-                let _ = host.collect(&mut r);
-                r.samples()
-                    .iter()
-                    .any(|s| s.metric.name == "system.network.connections")
-            })
-            .count()
-    };
-    let every = |secs| TcpConfig {
+fn walks_follow_their_own_interval() {
+    let every = |secs| WalkConfig {
         enabled: true,
         interval: Duration(std::time::Duration::from_secs(secs)),
     };
-    assert_eq!(walks(every(3600), 4), 2);
-    assert_eq!(walks(every(0), 3), 3);
-    let off = TcpConfig {
+    let off = WalkConfig {
         enabled: false,
-        ..TcpConfig::default()
+        ..WalkConfig::default()
     };
-    assert_eq!(walks(off, 2), 0);
+    for metric in ["system.network.connections", "dozor.host.processes"] {
+        let walks = |walk: WalkConfig, runs: usize| -> usize {
+            let config = match metric {
+                "dozor.host.processes" => Config {
+                    processes: walk,
+                    ..Config::default()
+                },
+                _ => Config {
+                    tcp: walk,
+                    ..Config::default()
+                },
+            };
+            let mut host = Host::new(&config, &fixture("host-v2"));
+            (0..runs)
+                .filter(|_| {
+                    let mut r = Recorder::new();
+                    let _ = host.collect(&mut r);
+                    r.samples().iter().any(|s| s.metric.name == metric)
+                })
+                .count()
+        };
+        assert_eq!(walks(every(3600), 4), 2, "{metric}");
+        assert_eq!(walks(every(0), 3), 3, "{metric}");
+        assert_eq!(walks(off.clone(), 2), 0, "{metric}");
+    }
 }
