@@ -190,7 +190,14 @@ impl Connector {
         ) {
             return Some(self.tls.refused());
         }
-        self.tls.explain(error)
+        // The client's errors name their causes with the deprecated `cause`, not `source`.
+        let inner: &(dyn std::error::Error + 'static) = match error {
+            mysql::Error::IoError(io) => io,
+            mysql::Error::CodecError(codec) => codec,
+            mysql::Error::TlsError(tls) => tls,
+            other => other,
+        };
+        self.tls.explain(inner)
     }
 }
 
