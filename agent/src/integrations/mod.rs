@@ -5,6 +5,7 @@
 //! records `dozor.agent.scrape.*` around every run, and keeps one failing or hanging integration
 //! from affecting the others.
 
+pub mod db;
 pub mod demo;
 pub mod flow;
 pub mod host;

@@ -14,6 +14,7 @@
 use super::events::{civil, from_civil};
 use super::reconcile::{Micros, Row};
 use super::{Source, StageError};
+use crate::integrations::db;
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Statement, Value};
@@ -22,6 +23,7 @@ use std::time::Duration;
 /// One stage's MySQL or MariaDB connection and query.
 pub struct MySource {
     opts: Opts,
+    connector: db::my::Connector,
     query: String,
     statement_timeout: Duration,
     conn: Option<(Conn, Statement)>,
@@ -34,31 +36,27 @@ pub fn handles(dsn: &str) -> bool {
 
 /// Parses a `mysql://` or `mariadb://` dsn; the error never repeats it.
 pub fn parse(dsn: &str) -> Result<Opts, String> {
-    Opts::from_url(&dsn.replacen("mariadb://", "mysql://", 1)).map_err(|e| match e {
-        mysql::UrlError::ParseError(e) => e.to_string(),
-        mysql::UrlError::UnknownParameter(p) => format!("unknown parameter {p}"),
-        mysql::UrlError::InvalidValue(param, _) => format!("invalid value of {param}"),
-        other => other.to_string(),
-    })
+    db::my::parse(dsn).map(|d| d.opts)
 }
 
 impl MySource {
     /// A source for `dsn` and `query`; `timeout` is the whole run's budget: connecting may take
     /// a quarter of it, the query half.
     pub fn new(dsn: &str, query: &str, timeout: Duration) -> Result<Self, StageError> {
-        let opts = parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
+        let dsn =
+            db::my::parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
         let statement_timeout = (timeout / 2).max(Duration::from_millis(100));
-        let opts = OptsBuilder::from_opts(opts)
+        let opts = OptsBuilder::from_opts(dsn.opts)
             .tcp_connect_timeout(Some((timeout / 4).max(Duration::from_secs(1))))
             .read_timeout(Some(statement_timeout + Duration::from_secs(1)))
             .write_timeout(Some(statement_timeout + Duration::from_secs(1)))
             .init(vec![
                 "SET SESSION TRANSACTION READ ONLY",
                 "SET time_zone = '+00:00'",
-            ])
-            .into();
+            ]);
         Ok(MySource {
-            opts,
+            connector: db::my::Connector::new(opts.clone(), &dsn.tls),
+            opts: opts.into(),
             query: query.trim().trim_end_matches(';').replace("$1", ":since"),
             statement_timeout,
             conn: None,
@@ -75,10 +73,15 @@ impl MySource {
         )
     }
 
-    fn connect(&self, limit: usize) -> Result<(Conn, Statement), StageError> {
+    fn connect(&mut self, limit: usize) -> Result<(Conn, Statement), StageError> {
         let target = self.target();
-        let mut conn = Conn::new(self.opts.clone())
-            .map_err(|e| StageError::Connect(format!("connecting to {target}: {e}")))?;
+        let mut conn = self.connector.connect().map_err(|e| {
+            let why = self
+                .connector
+                .tls_problem(&e)
+                .unwrap_or_else(|| e.to_string());
+            StageError::Connect(format!("connecting to {target}: {why}"))
+        })?;
         // MariaDB limits statements in seconds, MySQL SELECTs in milliseconds; each ignores the
         // other's variable (an error, dropped here).
         let t = self.statement_timeout;

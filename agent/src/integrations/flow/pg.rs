@@ -12,8 +12,9 @@
 
 use super::reconcile::{Micros, Row};
 use super::{Source, StageError};
+use crate::integrations::db;
 use postgres::types::Type;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Column types accepted as `key`; anything else must be cast (`order_id::text AS key`).
@@ -30,6 +31,7 @@ const KEY_TYPES: [Type; 7] = [
 /// One stage's PostgreSQL connection and query.
 pub struct PgSource {
     config: postgres::Config,
+    tls: db::tls::Settings,
     query: String,
     statement_timeout: Duration,
     conn: Option<(Client, Statement, Type)>,
@@ -39,14 +41,14 @@ impl PgSource {
     /// A source for `dsn` (already validated) and `query`; `timeout` is the whole run's budget:
     /// connecting may take a quarter of it, the query half.
     pub fn new(dsn: &str, query: &str, timeout: Duration) -> Result<Self, StageError> {
-        let mut config: postgres::Config = dsn
-            .parse()
-            .map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
+        let db::pg::Dsn { mut config, tls } =
+            db::pg::parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
         config
             .application_name("dozor-agent flow")
             .connect_timeout((timeout / 4).max(Duration::from_secs(1)));
         Ok(PgSource {
             config,
+            tls,
             query: query.trim().trim_end_matches(';').to_owned(),
             statement_timeout: (timeout / 2).max(Duration::from_millis(100)),
             conn: None,
@@ -71,10 +73,10 @@ impl PgSource {
 
     fn connect(&self, limit: usize) -> Result<(Client, Statement, Type), StageError> {
         let target = self.target();
-        let mut client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| StageError::Connect(format!("connecting to {target}: {}", message(&e))))?;
+        let mut client = db::pg::connect(&self.config, &self.tls).map_err(|e| {
+            let why = db::pg::tls_problem(&e, &self.tls).unwrap_or_else(|| message(&e));
+            StageError::Connect(format!("connecting to {target}: {why}"))
+        })?;
         client
             .batch_execute(&format!(
                 "SET default_transaction_read_only = on; SET statement_timeout = {}",

@@ -5,37 +5,20 @@
 //! the agent's own statements are the few of each collection.
 
 use super::IntegrationError;
-use super::config::{Dsn, describe};
+use super::config::Dsn;
 use super::error::{Cause, Doing, explain};
+use crate::integrations::db;
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder, Value};
+use mysql::{Conn, OptsBuilder};
 use std::io::ErrorKind;
 use std::time::Duration;
 
-/// A result set as text: column names and rows of values (`None` for NULL).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Table {
-    /// Column names, in order.
-    pub columns: Vec<String>,
-    /// Rows, each as long as `columns`.
-    pub rows: Vec<Vec<Option<String>>>,
-}
-
-impl Table {
-    /// The value of `column` (any of the names given, first match) in row `row`.
-    pub fn get(&self, row: usize, names: &[&str]) -> Option<&str> {
-        let i = self
-            .columns
-            .iter()
-            .position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))?;
-        self.rows.get(row)?.get(i)?.as_deref()
-    }
-}
+pub use db::Table;
 
 /// A server connection, opened on first use.
 pub struct Client {
     instance: String,
-    opts: Opts,
+    connector: db::my::Connector,
     /// The DSN without its password, for messages.
     pub target: String,
     /// The account, for messages and grants.
@@ -49,21 +32,20 @@ pub struct Client {
 impl Client {
     /// A client for `dsn` (validated) with per-call timeouts of `timeout`.
     pub fn new(instance: &str, dsn: &Dsn, timeout: Duration) -> Result<Client, IntegrationError> {
-        let opts = dsn.parse().map_err(|why| {
+        let dsn = dsn.parse().map_err(|why| {
             IntegrationError::new("config", format!("instance {instance}: invalid DSN: {why}"))
         })?;
-        let target = describe(&opts);
-        let user = opts.get_user().unwrap_or("").to_string();
-        let opts = OptsBuilder::from_opts(opts)
+        let target = db::my::describe(&dsn.opts, &dsn.tls);
+        let user = dsn.opts.get_user().unwrap_or("").to_string();
+        let opts = OptsBuilder::from_opts(dsn.opts)
             .prefer_socket(false)
             .max_allowed_packet(Some(16 << 20))
             .tcp_connect_timeout(Some(timeout))
             .read_timeout(Some(timeout))
-            .write_timeout(Some(timeout))
-            .into();
+            .write_timeout(Some(timeout));
         Ok(Client {
             instance: instance.to_string(),
-            opts,
+            connector: db::my::Connector::new(opts, &dsn.tls),
             target,
             user,
             timeout,
@@ -74,22 +56,7 @@ impl Client {
 
     /// Runs `sql` and returns its first result set as text.
     pub fn table(&mut self, sql: &str, doing: Doing<'_>) -> Result<Table, Failure> {
-        self.with_conn(doing, |conn| {
-            let mut result = conn.query_iter(sql)?;
-            let columns = result
-                .columns()
-                .as_ref()
-                .iter()
-                .map(|c| c.name_str().into_owned())
-                .collect();
-            let mut rows = Vec::new();
-            if let Some(set) = result.iter() {
-                for row in set {
-                    rows.push(row?.unwrap().iter().map(text).collect());
-                }
-            }
-            Ok(Table { columns, rows })
-        })
+        self.with_conn(doing, |conn| db::my::table(conn, sql))
     }
 
     /// Runs a statement that returns no rows.
@@ -109,8 +76,16 @@ impl Client {
         let mut kept = self.conn.is_some();
         loop {
             if self.conn.is_none() {
-                let conn = Conn::new(self.opts.clone())
-                    .map_err(|e| self.failure(Doing::Connect(&self.target), &e))?;
+                let conn =
+                    self.connector
+                        .connect()
+                        .map_err(|e| match self.connector.tls_problem(&e) {
+                            Some(why) => Failure {
+                                code: None,
+                                error: super::error::tls(&self.instance, &self.target, &why),
+                            },
+                            None => self.failure(Doing::Connect(&self.target), &e),
+                        })?;
                 self.generation += 1;
                 self.conn = Some(conn);
             }
@@ -167,18 +142,5 @@ pub struct Failure {
 impl From<Failure> for IntegrationError {
     fn from(f: Failure) -> Self {
         f.error
-    }
-}
-
-/// A value as text, as the text protocol sends it; `None` for NULL.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::NULL => None,
-        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::UInt(u) => Some(u.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Double(d) => Some(d.to_string()),
-        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
     }
 }

@@ -1,5 +1,6 @@
 //! `integrations.mysql`: which MySQL / MariaDB servers to watch and what to read from each.
 
+use crate::integrations::db;
 use dozor_config::{Duration, Validator};
 use serde::Deserialize;
 use std::fmt;
@@ -21,8 +22,8 @@ pub struct Config {
 
 /// One MySQL or MariaDB server. `SHOW GLOBAL STATUS` and `SHOW GLOBAL VARIABLES` need no
 /// privilege; `SHOW REPLICA STATUS` needs `SLAVE MONITOR` (also spelled `REPLICA MONITOR`) on
-/// MariaDB 10.5 and later, `REPLICATION CLIENT` on MySQL and older MariaDB. The connection is
-/// plain TCP or a Unix socket: TLS to MySQL is not supported yet.
+/// MariaDB 10.5 and later, `REPLICATION CLIENT` on MySQL and older MariaDB. TLS from the DSN's
+/// `ssl-mode`, `ssl-ca`, `ssl-cert` and `ssl-key` (see docs/configuration.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct InstanceConfig {
@@ -30,8 +31,8 @@ pub struct InstanceConfig {
     /// among the instances.
     pub name: String,
     /// Connection URL: `mysql://dozor:${MYSQL_PASSWORD}@127.0.0.1:3306/monitoring` (or
-    /// `mariadb://...`); a Unix
-    /// socket with `?socket=/run/mysqld/mysqld.sock`. Never logged: messages show it without
+    /// `mariadb://...`); a Unix socket with `?socket=/run/mysqld/mysqld.sock`; TLS with
+    /// `?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/dozor/mysql-ca.pem`. Never logged: messages show it without
     /// its password.
     pub dsn: Dsn,
     /// `Com_*` counters reported in addition to the default set (select, insert,
@@ -100,25 +101,15 @@ pub const MAX_EXTRA_COMMANDS: usize = 200;
 pub struct Dsn(pub String);
 
 impl Dsn {
-    /// Parses it into client options.
-    pub fn parse(&self) -> Result<mysql::Opts, String> {
-        let text = self.0.trim();
-        if text.is_empty() {
-            return Err("empty".into());
-        }
-        if !text.starts_with("mysql://") {
-            return Err(
-                "must start with mysql:// (mysql://user:password@host:3306/database)".into(),
-            );
-        }
-        // The client's parse errors name the parameter, never the password.
-        mysql::Opts::from_url(text).map_err(|e| e.to_string())
+    /// Parses it into client options and TLS settings.
+    pub fn parse(&self) -> Result<db::my::Dsn, String> {
+        db::my::parse(&self.0)
     }
 
     /// Where it points, without the password: `dozor@127.0.0.1:3306/monitoring`.
     pub fn redacted(&self) -> String {
         match self.parse() {
-            Ok(o) => describe(&o),
+            Ok(d) => db::my::describe(&d.opts, &d.tls),
             Err(_) => "<invalid DSN>".into(),
         }
     }
@@ -130,16 +121,19 @@ impl fmt::Debug for Dsn {
     }
 }
 
-/// Client options shown without the password: `user@host:port/database` or
-/// `user@unix:/path/database`.
-pub fn describe(o: &mysql::Opts) -> String {
-    let user = o.get_user().unwrap_or("");
-    let at = match o.get_socket() {
-        Some(socket) => format!("unix:{socket}"),
-        None => format!("{}:{}", o.get_ip_or_hostname(), o.get_tcp_port()),
-    };
-    let db = o.get_db_name().unwrap_or("");
-    format!("{user}@{at}/{db}")
+/// Reports a DSN that does not parse, or names TLS files that cannot be read; its options when
+/// it parses.
+fn check_dsn(dsn: &Dsn, at: &str, v: &mut Validator) -> Result<mysql::Opts, String> {
+    let parsed = dsn.parse();
+    match &parsed {
+        Err(why) => v.error(at, format!("invalid DSN: {why}")),
+        Ok(d) => {
+            if let Err(why) = d.tls.check_files() {
+                v.error(at, why);
+            }
+        }
+    }
+    parsed.map(|d| d.opts)
 }
 
 /// Lower-case `Com_*` suffixes: the defaults, then the configured ones not already in them.
@@ -186,10 +180,7 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 format!("\"{}\" is used by an earlier instance", inst.name),
             );
         }
-        let opts = inst.dsn.parse();
-        if let Err(why) = &opts {
-            v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}"));
-        }
+        let opts = check_dsn(&inst.dsn, &format!("{at}.dsn"), v);
         if inst.commands.len() > MAX_EXTRA_COMMANDS {
             v.error(
                 &format!("{at}.commands"),
@@ -208,13 +199,10 @@ pub fn validate(config: &Config, v: &mut Validator) {
             }
         }
         let hb = &inst.heartbeat;
-        let primary = hb.primary_dsn.as_ref().map(Dsn::parse);
-        if let Some(Err(why)) = &primary {
-            v.error(
-                &format!("{at}.heartbeat.primary_dsn"),
-                format!("invalid DSN: {why}"),
-            );
-        }
+        let primary = hb
+            .primary_dsn
+            .as_ref()
+            .map(|d| check_dsn(d, &format!("{at}.heartbeat.primary_dsn"), v));
         match split_table(&hb.table) {
             None => v.error(
                 &format!("{at}.heartbeat.table"),
@@ -277,27 +265,14 @@ pub fn quoted_table(name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The agent's file layout around this section, to check it as `load` does.
-    #[derive(Deserialize)]
-    struct Root {
-        integrations: Integrations,
-    }
-
-    #[derive(Deserialize)]
-    struct Integrations {
-        mysql: Config,
-    }
-
-    impl dozor_config::Validate for Root {
+    impl db::testing::Section for Config {
         fn validate(&self, v: &mut Validator) {
-            validate(&self.integrations.mysql, v);
+            validate(self, v);
         }
     }
 
     fn load(text: &str) -> Result<Config, String> {
-        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
-            .map(|r| r.integrations.mysql)
-            .map_err(|e| e.to_string())
+        db::testing::load(text)
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Turns client errors into [`IntegrationError`]s whose kind is one of `connect`, `auth`,
+//! Turns client errors into [`IntegrationError`]s whose kind is one of `connect`, `tls`, `auth`,
 //! `permission`, `query`, `timeout`, `config`, and whose message names the instance and the fix.
 
 use super::IntegrationError;
@@ -55,6 +55,14 @@ impl Cause {
             other => Cause::Other(other.to_string()),
         }
     }
+}
+
+/// A TLS failure while connecting to `target`: `why` says what failed and what to change.
+pub fn tls(instance: &str, target: &str, why: &str) -> IntegrationError {
+    IntegrationError::new(
+        "tls",
+        format!("instance {instance}: cannot connect to {target}: {why}"),
+    )
 }
 
 /// Explains `cause`, met by instance `instance` connecting as `user` while `doing`; `timeout`

@@ -85,7 +85,7 @@ impl Mysql {
             .dsn
             .parse()
             .ok()
-            .and_then(|o| o.get_db_name().map(str::to_string));
+            .and_then(|d| d.opts.get_db_name().map(str::to_string));
         let heartbeat = Heartbeat::new(
             &config.name,
             &config.heartbeat,

@@ -1,9 +1,9 @@
 //! `integrations.postgresql`: which instances to watch and what to read from each.
 
+use crate::integrations::db;
 use dozor_config::{Duration, Validator};
 use serde::Deserialize;
 use std::fmt;
-use std::str::FromStr;
 
 /// `integrations.postgresql`.
 #[derive(Debug, Default, Deserialize)]
@@ -22,7 +22,7 @@ pub struct Config {
 
 /// One PostgreSQL server. The role needs `pg_monitor` (`GRANT pg_monitor TO dozor`), and
 /// `pg_stat_statements` must be preloaded and created in the DSN's database for statement
-/// metrics. The connection is plain TCP or a Unix socket: TLS to PostgreSQL is not supported yet.
+/// metrics. TLS as libpq does it, from the DSN's `sslmode`, `sslrootcert`, `sslcert` and `sslkey`.
 #[derive(Debug, Deserialize)]
 #[serde(default)]
 pub struct InstanceConfig {
@@ -30,8 +30,9 @@ pub struct InstanceConfig {
     /// unique among the instances.
     pub name: String,
     /// Connection string, key/value (`host=127.0.0.1 port=5432 user=dozor dbname=postgres
-    /// password=${PG_PASSWORD}`) or URL (`postgresql://dozor@127.0.0.1:5432/postgres`).
-    /// Never logged: messages show it without its password.
+    /// password=${PG_PASSWORD} sslmode=verify-full sslrootcert=/etc/dozor/pg-ca.pem`) or URL
+    /// (`postgresql://dozor@127.0.0.1:5432/postgres?sslmode=require`). Never logged: messages
+    /// show it without its password.
     pub dsn: Dsn,
     /// Per-statement metrics from `pg_stat_statements`.
     pub statements: StatementsConfig,
@@ -119,19 +120,15 @@ pub const MAX_TOP_N: usize = 1000;
 pub struct Dsn(pub String);
 
 impl Dsn {
-    /// Parses it into a client configuration.
-    pub fn parse(&self) -> Result<postgres::Config, String> {
-        if self.0.trim().is_empty() {
-            return Err("empty".into());
-        }
-        // The client's parse errors name the option, never its value.
-        postgres::Config::from_str(&self.0).map_err(|e| e.to_string())
+    /// Parses it into a client configuration and its TLS settings.
+    pub fn parse(&self) -> Result<db::pg::Dsn, String> {
+        db::pg::parse(&self.0)
     }
 
     /// Where it points, without the password: `host=db1 port=5432 user=dozor dbname=postgres`.
     pub fn redacted(&self) -> String {
         match self.parse() {
-            Ok(c) => describe(&c),
+            Ok(d) => db::pg::describe(&d.config, &d.tls),
             Err(_) => "<invalid DSN>".into(),
         }
     }
@@ -143,33 +140,16 @@ impl fmt::Debug for Dsn {
     }
 }
 
-/// A connection configuration shown without its password.
-pub fn describe(c: &postgres::Config) -> String {
-    let hosts: Vec<String> = c
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    let ports: Vec<String> = c.get_ports().iter().map(u16::to_string).collect();
-    let mut out = format!(
-        "host={} port={}",
-        or_default(&hosts.join(","), "localhost"),
-        or_default(&ports.join(","), "5432")
-    );
-    if let Some(user) = c.get_user() {
-        out.push_str(&format!(" user={user}"));
+/// Reports a DSN that does not parse, or names TLS files that cannot be read.
+fn check_dsn(dsn: &Dsn, at: &str, v: &mut Validator) {
+    match dsn.parse() {
+        Err(why) => v.error(at, format!("invalid DSN: {why}")),
+        Ok(d) => {
+            if let Err(why) = d.tls.check_files() {
+                v.error(at, why);
+            }
+        }
     }
-    if let Some(db) = c.get_dbname() {
-        out.push_str(&format!(" dbname={db}"));
-    }
-    out
-}
-
-fn or_default<'a>(s: &'a str, default: &'a str) -> &'a str {
-    if s.is_empty() { default } else { s }
 }
 
 /// Reports every problem of `config` under `integrations.postgresql`.
@@ -199,9 +179,7 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 format!("\"{}\" is used by an earlier instance", inst.name),
             );
         }
-        if let Err(why) = inst.dsn.parse() {
-            v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}"));
-        }
+        check_dsn(&inst.dsn, &format!("{at}.dsn"), v);
         if inst.statements.top_n == 0 || inst.statements.top_n > MAX_TOP_N {
             v.error(
                 &format!("{at}.statements.top_n"),
@@ -220,13 +198,8 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 "must be a lower-case name or schema.name (letters, digits, _)",
             );
         }
-        if let Some(dsn) = &inst.heartbeat.primary_dsn
-            && let Err(why) = dsn.parse()
-        {
-            v.error(
-                &format!("{at}.heartbeat.primary_dsn"),
-                format!("invalid DSN: {why}"),
-            );
+        if let Some(dsn) = &inst.heartbeat.primary_dsn {
+            check_dsn(dsn, &format!("{at}.heartbeat.primary_dsn"), v);
         }
     }
 }
@@ -248,27 +221,14 @@ pub fn valid_table(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The agent's file layout around this section, to check it as `load` does.
-    #[derive(Deserialize)]
-    struct Root {
-        integrations: Integrations,
-    }
-
-    #[derive(Deserialize)]
-    struct Integrations {
-        postgresql: Config,
-    }
-
-    impl dozor_config::Validate for Root {
+    impl db::testing::Section for Config {
         fn validate(&self, v: &mut Validator) {
-            validate(&self.integrations.postgresql, v);
+            validate(self, v);
         }
     }
 
     fn load(text: &str) -> Result<Config, String> {
-        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
-            .map(|r| r.integrations.postgresql)
-            .map_err(|e| e.to_string())
+        db::testing::load(text)
     }
 
     #[test]

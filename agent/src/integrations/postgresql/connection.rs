@@ -3,14 +3,15 @@
 //! and keeps the run's first error.
 
 use super::error::{self, Doing};
-use super::{FirstError, IntegrationError, config};
-use postgres::NoTls;
+use super::{FirstError, IntegrationError};
+use crate::integrations::db;
 use postgres::types::ToSql;
 use std::time::Duration;
 
 /// A server connection that is opened on demand and dropped after an error.
 pub struct Connection {
     pg: postgres::Config,
+    tls: db::tls::Settings,
     /// Where it points, for messages (no password).
     target: String,
     pub client: Option<postgres::Client>,
@@ -19,7 +20,11 @@ pub struct Connection {
 impl Connection {
     /// A connection with the session settings of the agent: `application_name`, connect
     /// timeout half the run's timeout, `statement_timeout` 80% of it.
-    pub fn new(mut pg: postgres::Config, timeout: Duration) -> Connection {
+    pub fn new(dsn: db::pg::Dsn, timeout: Duration) -> Connection {
+        let db::pg::Dsn {
+            config: mut pg,
+            tls,
+        } = dsn;
         let statement_timeout = timeout.mul_f64(0.8).as_millis().max(1);
         let options = match pg.get_options() {
             Some(o) if !o.trim().is_empty() => {
@@ -33,8 +38,9 @@ impl Connection {
             pg.application_name("dozor-agent");
         }
         Connection {
-            target: config::describe(&pg),
+            target: db::pg::describe(&pg, &tls),
             pg,
+            tls,
             client: None,
         }
     }
@@ -50,10 +56,13 @@ impl Connection {
         }
         let fresh = self.client.is_none();
         if fresh {
-            let client = self
-                .pg
-                .connect(NoTls)
-                .map_err(|e| error::classify(instance, role, Doing::Connect(&self.target), &e))?;
+            let client =
+                db::pg::connect(&self.pg, &self.tls).map_err(|e| {
+                    match db::pg::tls_problem(&e, &self.tls) {
+                        Some(why) => error::tls(instance, &self.target, &why),
+                        None => error::classify(instance, role, Doing::Connect(&self.target), &e),
+                    }
+                })?;
             self.client = Some(client);
         }
         Ok((self.client.as_mut().expect("connected above"), fresh))
@@ -68,14 +77,9 @@ impl Connection {
 }
 
 impl Drop for Connection {
-    /// The blocking client drives its own runtime to say goodbye to the server, which panics
-    /// on a thread that runs async tasks (the scheduler drops idle integrations there at
-    /// shutdown): close it on a thread of its own then.
     fn drop(&mut self) {
-        if let Some(client) = self.client.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            std::thread::spawn(move || drop(client));
+        if let Some(client) = self.client.take() {
+            db::pg::close(client);
         }
     }
 }

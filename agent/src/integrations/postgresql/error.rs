@@ -1,4 +1,4 @@
-//! Turns client errors into [`IntegrationError`]s whose kind is one of `connect`, `auth`,
+//! Turns client errors into [`IntegrationError`]s whose kind is one of `connect`, `tls`, `auth`,
 //! `permission`, `query`, `config`, and whose message names the instance and the fix.
 
 use super::IntegrationError;
@@ -109,6 +109,14 @@ pub fn explain(
         Doing::Connect(target) => e("connect", format!("cannot connect to {target}: {message}")),
         Doing::Query(source) => e("query", format!("the {source} query failed: {message}")),
     }
+}
+
+/// A TLS failure while connecting to `target`: `why` says what failed and what to change.
+pub fn tls(instance: &str, target: &str, why: &str) -> IntegrationError {
+    IntegrationError::new(
+        "tls",
+        format!("instance {instance}: cannot connect to {target}: {why}"),
+    )
 }
 
 /// The error for a role without `pg_monitor`: without it PostgreSQL hides other roles'

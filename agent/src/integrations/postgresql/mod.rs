@@ -95,7 +95,11 @@ impl Postgresql {
         // An invalid DSN was refused by `validate`; should one get here, connecting to the
         // default server fails with a message naming the instance.
         let pg = config.dsn.parse().unwrap_or_default();
-        let role = pg.get_user().unwrap_or("(the agent's OS user)").to_string();
+        let role = pg
+            .config
+            .get_user()
+            .unwrap_or("(the agent's OS user)")
+            .to_string();
         let heartbeat = config.heartbeat.enabled.then(|| Heartbeat {
             table: config.heartbeat.table.clone(),
             own: heartbeat::Writer::new(&config.heartbeat.table, &config.name),

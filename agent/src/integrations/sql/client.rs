@@ -11,7 +11,7 @@
 use super::config::Target;
 use super::error::{Cause, explain};
 use super::rows::Table;
-use crate::integrations::IntegrationError;
+use crate::integrations::{IntegrationError, db};
 use mysql::prelude::Queryable;
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct Client {
     timeout: Duration,
     /// The server's statement timeout: 80% of `timeout`.
     statement_timeout: Duration,
+    /// For a MySQL target: it remembers a server that offers no TLS.
+    mysql: Option<db::my::Connector>,
     conn: Option<Conn>,
 }
 
@@ -37,8 +39,23 @@ impl Client {
     /// A client for query `query` on `target`, whose runs may take `timeout`.
     pub fn new(query: &str, target: Target, shown: String, timeout: Duration) -> Client {
         let user = match &target {
-            Target::Postgres(c) => c.get_user().unwrap_or("(the agent's OS user)").to_string(),
-            Target::Mysql(o) => o.get_user().unwrap_or("").to_string(),
+            Target::Postgres(d) => d
+                .config
+                .get_user()
+                .unwrap_or("(the agent's OS user)")
+                .to_string(),
+            Target::Mysql(d) => d.opts.get_user().unwrap_or("").to_string(),
+        };
+        let mysql = match &target {
+            Target::Mysql(d) => Some(db::my::Connector::new(
+                mysql::OptsBuilder::from_opts(d.opts.clone())
+                    .prefer_socket(false)
+                    .tcp_connect_timeout(Some(timeout / 2))
+                    .read_timeout(Some(timeout))
+                    .write_timeout(Some(timeout)),
+                &d.tls,
+            )),
+            Target::Postgres(_) => None,
         };
         Client {
             query: query.to_string(),
@@ -47,6 +64,7 @@ impl Client {
             user,
             timeout,
             statement_timeout: timeout.mul_f64(0.8).max(Duration::from_millis(1)),
+            mysql,
             conn: None,
         }
     }
@@ -95,10 +113,10 @@ impl Client {
         })
     }
 
-    fn connect(&self) -> Result<Conn, Cause> {
+    fn connect(&mut self) -> Result<Conn, Cause> {
         match &self.target {
-            Target::Postgres(pg) => {
-                let mut pg = (**pg).clone();
+            Target::Postgres(dsn) => {
+                let mut pg = dsn.config.clone();
                 let ms = self.statement_timeout.as_millis();
                 let ours = format!("-c default_transaction_read_only=on -c statement_timeout={ms}");
                 let options = match pg.get_options() {
@@ -110,18 +128,19 @@ impl Client {
                 if pg.get_application_name().is_none() {
                     pg.application_name("dozor-agent sql");
                 }
-                let client = pg
-                    .connect(postgres::NoTls)
-                    .map_err(|e| Cause::postgres(&e))?;
+                let client = db::pg::connect(&pg, &dsn.tls).map_err(|e| {
+                    db::pg::tls_problem(&e, &dsn.tls)
+                        .map_or_else(|| Cause::postgres(&e), Cause::Tls)
+                })?;
                 Ok(Conn::Postgres(Box::new(client)))
             }
-            Target::Mysql(opts) => {
-                let opts = mysql::OptsBuilder::from_opts((**opts).clone())
-                    .prefer_socket(false)
-                    .tcp_connect_timeout(Some(self.timeout / 2))
-                    .read_timeout(Some(self.timeout))
-                    .write_timeout(Some(self.timeout));
-                let mut conn = mysql::Conn::new(opts).map_err(|e| Cause::mysql(&e))?;
+            Target::Mysql(_) => {
+                let connector = self.mysql.as_mut().expect("made with the MySQL target");
+                let mut conn = connector.connect().map_err(|e| {
+                    connector
+                        .tls_problem(&e)
+                        .map_or_else(|| Cause::mysql(&e), Cause::Tls)
+                })?;
                 conn.query_drop("SET SESSION TRANSACTION READ ONLY")
                     .map_err(|e| Cause::mysql(&e))?;
                 // MariaDB counts seconds, MySQL milliseconds (and only for SELECT).
@@ -142,7 +161,7 @@ impl Client {
     /// Closes the connection; the next run reconnects.
     fn drop_conn(&mut self) {
         if let Some(Conn::Postgres(client)) = self.conn.take() {
-            close_postgres(*client);
+            db::pg::close(*client);
         }
     }
 }
@@ -150,14 +169,6 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.drop_conn();
-    }
-}
-
-/// The blocking PostgreSQL client drives its own runtime to say goodbye, which panics on a
-/// thread that runs async tasks (the scheduler drops idle integrations there at shutdown).
-fn close_postgres(client: postgres::Client) {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::spawn(move || drop(client));
     }
 }
 
@@ -192,40 +203,9 @@ fn pg_table(client: &mut postgres::Client, sql: &str) -> Result<Table, postgres:
 /// Runs `sql` in a read-only transaction, as [`pg_table`] does.
 fn mysql_table(conn: &mut mysql::Conn, sql: &str) -> Result<Table, mysql::Error> {
     conn.query_drop("START TRANSACTION READ ONLY")?;
-    let table = mysql_rows(conn, sql);
+    let table = db::my::table(conn, sql);
     let rolled_back = conn.query_drop("ROLLBACK");
     let table = table?;
     rolled_back?;
     Ok(table)
-}
-
-fn mysql_rows(conn: &mut mysql::Conn, sql: &str) -> Result<Table, mysql::Error> {
-    let mut result = conn.query_iter(sql)?;
-    let columns = result
-        .columns()
-        .as_ref()
-        .iter()
-        .map(|c| c.name_str().into_owned())
-        .collect();
-    let mut rows = Vec::new();
-    if let Some(set) = result.iter() {
-        for row in set {
-            rows.push(row?.unwrap().iter().map(text).collect());
-        }
-    }
-    Ok(Table { columns, rows })
-}
-
-/// A value as text, as the text protocol sends it; `None` for NULL.
-fn text(v: &mysql::Value) -> Option<String> {
-    use mysql::Value;
-    match v {
-        Value::NULL => None,
-        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::UInt(u) => Some(u.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Double(d) => Some(d.to_string()),
-        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-    }
 }

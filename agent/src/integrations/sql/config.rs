@@ -30,8 +30,9 @@ pub struct QueryConfig {
     pub name: String,
     /// Connection string: PostgreSQL as a URL (`postgresql://dozor@db:5432/shop`) or key/value
     /// (`host=db user=dozor dbname=shop password=${PG_PASSWORD}`), MySQL or MariaDB as
-    /// `mysql://dozor:${MYSQL_PASSWORD}@db:3306/mes` (or `mariadb://`). Never logged: messages
-    /// show it without its password.
+    /// `mysql://dozor:${MYSQL_PASSWORD}@db:3306/mes` (or `mariadb://`). TLS parameters as for
+    /// `integrations.postgresql` (`sslmode`, ...) and `integrations.mysql` (`ssl-mode`, ...).
+    /// Never logged: messages show it without its password.
     pub dsn: Dsn,
     /// One statement (no `;` inside), run in a read-only session.
     pub sql: String,
@@ -200,8 +201,13 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 format!("\"{}\" is used by an earlier query", q.name),
             );
         }
-        if let Err(why) = q.dsn.parse() {
-            v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}"));
+        match q.dsn.parse() {
+            Err(why) => v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}")),
+            Ok(target) => {
+                if let Err(why) = target.tls().check_files() {
+                    v.error(&format!("{at}.dsn"), why);
+                }
+            }
         }
         if q.sql.trim().is_empty() {
             v.error(&format!("{at}.sql"), "must be set");
@@ -285,26 +291,14 @@ fn validate_metric(
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
-    struct Root {
-        integrations: Integrations,
-    }
-
-    #[derive(Deserialize)]
-    struct Integrations {
-        sql: Config,
-    }
-
-    impl dozor_config::Validate for Root {
+    impl crate::integrations::db::testing::Section for Config {
         fn validate(&self, v: &mut Validator) {
-            validate(&self.integrations.sql, v);
+            validate(self, v);
         }
     }
 
     fn load(text: &str) -> Result<Config, String> {
-        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
-            .map(|r| r.integrations.sql)
-            .map_err(|e| e.to_string())
+        crate::integrations::db::testing::load(text)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The connection string of a query: which server kind it names, and how it is shown without
 //! its password.
 
+use crate::integrations::db;
 use serde::Deserialize;
 use std::fmt;
 
@@ -12,23 +13,27 @@ pub struct Dsn(pub String);
 /// A parsed [`Dsn`].
 pub enum Target {
     /// A PostgreSQL server.
-    Postgres(Box<postgres::Config>),
+    Postgres(Box<db::pg::Dsn>),
     /// A MySQL or MariaDB server.
-    Mysql(Box<mysql::Opts>),
+    Mysql(Box<db::my::Dsn>),
+}
+
+impl Target {
+    /// The TLS settings.
+    pub fn tls(&self) -> &db::tls::Settings {
+        match self {
+            Target::Postgres(d) => &d.tls,
+            Target::Mysql(d) => &d.tls,
+        }
+    }
 }
 
 impl Dsn {
     /// Parses it; the error never contains the password.
     pub fn parse(&self) -> Result<Target, String> {
         let text = self.0.trim();
-        if text.is_empty() {
-            return Err("empty".into());
-        }
-        if let Some(rest) = text.strip_prefix("mariadb://") {
-            return Self::mysql(&format!("mysql://{rest}"));
-        }
-        if text.starts_with("mysql://") {
-            return Self::mysql(text);
+        if text.starts_with("mariadb://") || text.starts_with("mysql://") {
+            return db::my::parse(text).map(|d| Target::Mysql(Box::new(d)));
         }
         if text.contains("://")
             && !(text.starts_with("postgres://") || text.starts_with("postgresql://"))
@@ -38,22 +43,14 @@ impl Dsn {
                     .into(),
             );
         }
-        text.parse::<postgres::Config>()
-            .map(|c| Target::Postgres(Box::new(c)))
-            .map_err(|e| e.to_string())
-    }
-
-    fn mysql(url: &str) -> Result<Target, String> {
-        mysql::Opts::from_url(url)
-            .map(|o| Target::Mysql(Box::new(o)))
-            .map_err(|e| e.to_string())
+        db::pg::parse(text).map(|d| Target::Postgres(Box::new(d)))
     }
 
     /// Where it points, without the password.
     pub fn redacted(&self) -> String {
         match self.parse() {
-            Ok(Target::Postgres(c)) => crate::integrations::postgresql::config::describe(&c),
-            Ok(Target::Mysql(o)) => crate::integrations::mysql::config::describe(&o),
+            Ok(Target::Postgres(d)) => db::pg::describe(&d.config, &d.tls),
+            Ok(Target::Mysql(d)) => db::my::describe(&d.opts, &d.tls),
             Err(_) => "<invalid DSN>".into(),
         }
     }

@@ -1,5 +1,5 @@
 //! Turns client errors and result mismatches into [`IntegrationError`]s whose kind is one of
-//! `connect`, `auth`, `config`, `permission`, `syntax`, `query`, `read_only`, `timeout`,
+//! `connect`, `tls`, `auth`, `config`, `permission`, `syntax`, `query`, `read_only`, `timeout`,
 //! `column`, `value`, and whose message names the query and the fix.
 
 use super::rows::Mismatch;
@@ -16,6 +16,8 @@ pub enum Cause {
     Mysql(u16, String),
     /// No answer: the connection failed, broke or timed out (`true` when it timed out).
     Network(bool, String),
+    /// TLS failed: what failed and what to change.
+    Tls(String),
 }
 
 impl Cause {
@@ -87,6 +89,7 @@ pub fn explain(
             "connect",
             format!("connection to {target} lost: {text}; reconnecting on the next run"),
         ),
+        Cause::Tls(why) => ("tls", format!("cannot connect to {target}: {why}")),
         Cause::Postgres(code, m) => postgres_class(&code, m, user, target, timeout),
         Cause::Mysql(code, m) => mysql_class(code, m, user, target, timeout),
     };

@@ -5,14 +5,7 @@
 use super::config::MetricConfig;
 use std::collections::HashSet;
 
-/// A result set as text: column names and rows of values (`None` for NULL).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Table {
-    /// Column names, in order.
-    pub columns: Vec<String>,
-    /// Rows, each as long as `columns`.
-    pub rows: Vec<Vec<Option<String>>>,
-}
+pub use crate::integrations::db::Table;
 
 /// One value to record: the metric's index in the query, its label values, the value.
 #[derive(Clone, Debug, PartialEq)]

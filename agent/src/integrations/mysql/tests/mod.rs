@@ -6,6 +6,7 @@ mod errors;
 mod ground_truth;
 mod replica;
 mod server;
+mod tls;
 
 use super::Mysql;
 use super::config::{Dsn, InstanceConfig};

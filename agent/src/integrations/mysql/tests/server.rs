@@ -20,6 +20,11 @@ pub struct Server {
 impl Server {
     /// Installs and starts a server with `server_id` and a binary log.
     pub fn start(server_id: u32) -> Server {
+        Server::start_with(server_id, &[])
+    }
+
+    /// As [`Server::start`], with more server options (`--ssl-cert=...`).
+    pub fn start_with(server_id: u32, options: &[String]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         install(&data);
@@ -43,6 +48,7 @@ impl Server {
                 .arg(format!("--server-id={server_id}"))
                 .args(["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M"])
                 .arg("--skip-name-resolve")
+                .args(options)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

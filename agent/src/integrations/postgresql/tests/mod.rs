@@ -25,6 +25,7 @@ mod cost;
 mod errors;
 mod pgbench;
 mod replica;
+mod tls;
 
 use super::{Config, InstanceConfig, Postgresql, config::Dsn};
 use crate::integrations::{Integration, IntegrationError};

@@ -1,0 +1,29 @@
+//! What the database integrations (`postgresql`, `mysql`, `sql`, `flow`) share about their
+//! connections: DSN parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
+//! and result sets as text.
+
+pub mod my;
+pub mod pg;
+#[cfg(test)]
+pub mod testing;
+pub mod tls;
+
+/// A result set as text: column names and rows of values (`None` for NULL).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// Rows, each as long as `columns`.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    /// The value of `column` (any of the names given, first match) in row `row`.
+    pub fn get(&self, row: usize, names: &[&str]) -> Option<&str> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))?;
+        self.rows.get(row)?.get(i)?.as_deref()
+    }
+}
