@@ -352,7 +352,7 @@ fn item(s: &mut State, op: &str, index: &str, id: &str, source_line: &str) -> (u
     }
     if data_stream && op != "create" {
         let reason =
-            format!("only write ops with an op_type of create are allowed in data streams");
+            "only write ops with an op_type of create are allowed in data streams".to_string();
         return fail(400, "illegal_argument_exception", reason);
     }
     if data_stream && source.get("@timestamp").is_none() {

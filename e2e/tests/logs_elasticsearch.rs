@@ -75,7 +75,7 @@ fn record(seq: u64, j: u64) -> LogRecord {
 }
 
 fn rejected(seq: u64, j: u64) -> bool {
-    seq % 7 == 0 && j == 1
+    seq.is_multiple_of(7) && j == 1
 }
 
 fn expected_id(seq: u64, j: u64) -> String {
@@ -116,7 +116,7 @@ fn request(seq: u64) -> Vec<u8> {
 fn post(port: u16, seq: u64) -> u16 {
     let mut body = request(seq);
     let mut encoding = "";
-    if seq % 2 == 1 {
+    if !seq.is_multiple_of(2) {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&body).unwrap();
         body = e.finish().unwrap();
@@ -288,7 +288,7 @@ fn every_lost_order_event_becomes_exactly_one_document() {
         Some(rejected_records as f64),
         "{m}"
     );
-    for seq in (1..=25).filter(|s| s % 7 == 0) {
+    for seq in (1..=25).filter(|s: &u64| s.is_multiple_of(7)) {
         assert_eq!(
             es.attempts(&expected_id(seq, 1)),
             1,
@@ -336,5 +336,5 @@ fn every_lost_order_event_becomes_exactly_one_document() {
 }
 
 fn expected_rejections(last: u64) -> u64 {
-    (1..=last).filter(|s| s % 7 == 0).count() as u64
+    (1..=last).filter(|s: &u64| s.is_multiple_of(7)).count() as u64
 }
