@@ -194,6 +194,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         )),
         gate: Arc::new(dozor_collector::admission::Gate::default()),
         budget: None,
+        logs: None,
     }
 }
 

@@ -4,6 +4,8 @@
 //! given. `dozor-collector.example.yaml` beside `Cargo.toml` lists them all, and a test checks
 //! that it loads to exactly [`Config::default`].
 
+pub mod elasticsearch;
+
 use dozor_config::{Duration, Validate, Validator};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -41,7 +43,7 @@ pub struct Config {
 pub struct Receivers {
     /// OTLP over gRPC.
     pub otlp_grpc: OtlpGrpc,
-    /// OTLP over HTTP (`POST /v1/metrics`, protobuf only).
+    /// OTLP over HTTP (`POST /v1/metrics` and `/v1/logs`, protobuf only).
     pub otlp_http: OtlpHttp,
 }
 
@@ -137,6 +139,8 @@ impl Default for OtlpHttp {
 pub struct Exporters {
     /// The Prometheus pull endpoint.
     pub prometheus: Prometheus,
+    /// Elasticsearch, for OTLP logs. Absent (default): logs are refused (UNIMPLEMENTED / 404).
+    pub elasticsearch: Option<elasticsearch::Elasticsearch>,
 }
 
 /// Prometheus exposition settings.
@@ -324,6 +328,22 @@ impl Validate for Config {
             v.error("limits.memory.spike", "needs limits.memory.limit");
         }
         self.store.validate(v);
+        if let Some(es) = &self.exporters.elasticsearch {
+            es.validate(v);
+            // A request is stored whole in the outbox: the largest must fit, twice over.
+            let largest = r
+                .otlp_grpc
+                .max_request_bytes
+                .max(r.otlp_http.max_request_bytes);
+            if es.outbox.max_bytes < 2 * largest {
+                v.error(
+                    "exporters.elasticsearch.outbox.max_bytes",
+                    format!(
+                        "must be at least twice the largest receivers.*.max_request_bytes ({largest})"
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -398,6 +418,23 @@ c.yaml:11:5: limits.memory.spike: must be less than limits.memory.limit (100)";
         let ok = load("auth:\n  tokens_file: /etc/dozor/tokens\nlimits:\n  per_agent:\n    points_per_second: 5000\n    max_series: 20000\n").unwrap();
         assert_eq!(ok.limits.per_agent.max_series, 20000);
         assert_eq!(ok.auth.tokens_file, "/etc/dozor/tokens");
+    }
+
+    #[test]
+    fn elasticsearch_defaults_and_checks() {
+        let c = load("exporters:\n  elasticsearch:\n    endpoints: [\"http://127.0.0.1:9200\"]\n")
+            .unwrap();
+        let es = c.exporters.elasticsearch.unwrap();
+        assert_eq!(es.index, "logs-dozor-default");
+        assert_eq!(es.document_id_attribute, "dozor.flow.event_id");
+        assert_eq!(es.outbox.max_bytes, 256 << 20);
+        let text = "exporters:\n  elasticsearch:\n    endpoints: [\"es:9200\"]\n    index: Logs\n    username: u\n";
+        let err = load(text).unwrap_err();
+        let want = "\
+c.yaml:3:17: exporters.elasticsearch.endpoints[0]: invalid URL \"es:9200\": expected http(s)://host:port
+c.yaml:4:5: exporters.elasticsearch.index: invalid index name \"Logs\": lowercase letters, digits, '-', '_' and '.', not starting with '_', '-' or '+'
+c.yaml:5:5: exporters.elasticsearch.username: needs password_file too";
+        assert_eq!(err.trim_end(), want);
     }
 
     #[test]

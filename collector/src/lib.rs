@@ -1,10 +1,11 @@
 //! dozor-collector: receives OTLP metrics from dozor agents, keeps the latest state of every
-//! series, and exposes it to Prometheus.
+//! series, and exposes it to Prometheus; receives OTLP logs and indexes them in Elasticsearch.
 //!
 //! ```text
 //! receivers/otlp_grpc, receivers/otlp_http  ->  Pipeline (translate)  ->  store (+ fleet)
-//!                                                                            |
-//!                                             exporters/prometheus  <--------+
+//!                  |                                                         |
+//!                  |                          exporters/prometheus  <--------+
+//!                  +-- logs -> outbox (disk) -> exporters/elasticsearch -> _bulk
 //! ```
 //!
 //! [`serve`] binds every listener, starts them and returns the bound addresses, so that tests
@@ -66,6 +67,9 @@ pub enum ServeError {
     /// The delivery ledger could not be read or written.
     #[error("delivery.ledger_path: {0}")]
     Ledger(#[from] delivery::ledger::LedgerError),
+    /// The Elasticsearch exporter could not start (outbox, secrets, TLS).
+    #[error("{0}")]
+    Elasticsearch(#[from] exporters::elasticsearch::StartError),
     /// A server failed while running.
     #[error("{component}: {message}")]
     Server {
@@ -134,6 +138,11 @@ impl Running {
         }
         // Every request has finished: the ledger holds all of them; leave it compacted.
         self.pipeline.delivery.close();
+        if let Some(outbox) = &self.pipeline.logs
+            && let Err(e) = outbox.sync()
+        {
+            tracing::warn!(error = %e, "Syncing the logs outbox failed.");
+        }
         result
     }
 }
@@ -176,6 +185,14 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
     } else {
         Delivery::with_ledger(Path::new(&d.ledger_path), d.ledger_max_bytes, s.agent_ttl.0)?
     };
+    let telemetry = Arc::new(Telemetry::new());
+    let (logs, sender) = match &config.exporters.elasticsearch {
+        Some(es) => {
+            let (outbox, sender) = exporters::elasticsearch::start(es, &telemetry)?;
+            (Some(outbox), Some(sender))
+        }
+        None => (None, None),
+    };
     let pipeline = Pipeline {
         store: Arc::new(Store::new(
             s.max_series,
@@ -183,7 +200,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             Telemetry::reserved_names(),
         )),
         fleet: Arc::new(Fleet::new(s.agent_ttl.0)),
-        telemetry: Arc::new(Telemetry::new()),
+        telemetry,
         options: Arc::new(Options {
             promote: s.resource_to_labels.clone(),
         }),
@@ -196,6 +213,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
                 s.series_ttl.0,
             ))),
         },
+        logs,
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
@@ -252,6 +270,13 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             .await
             .map_err(|e| server_error("prometheus", e))
     });
+    if let Some(sender) = sender {
+        let sig = signal();
+        tasks.spawn(async move {
+            sender.run(sig).await;
+            Ok(())
+        });
+    }
     tasks.spawn(sweep(
         pipeline.clone(),
         s.series_ttl.0,

@@ -2,6 +2,7 @@
 //! HTTP to them, and wait for conditions with a deadline (never a bare sleep).
 
 pub mod delivery;
+pub mod elasticsearch;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -19,6 +19,9 @@ use tokens::{Tokens, TokensError};
 
 /// Seconds a client is asked to wait after a memory or shutdown refusal.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
+/// Seconds a client is asked to wait when the logs outbox is full: Elasticsearch is slow or
+/// away, which rarely resolves within a second.
+pub const OUTBOX_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// A refused request: why, what to tell the client, and when it may retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,10 +50,11 @@ impl Refused {
         match self.reason {
             Refusal::Unauthenticated => Code::Unauthenticated,
             Refusal::RateLimited | Refusal::TooLarge => Code::ResourceExhausted,
-            Refusal::MemoryLimit | Refusal::ShuttingDown => Code::Unavailable,
-            Refusal::NotFound | Refusal::MethodNotAllowed | Refusal::UnsupportedMediaType => {
-                Code::Unimplemented
-            }
+            Refusal::MemoryLimit | Refusal::ShuttingDown | Refusal::OutboxFull => Code::Unavailable,
+            Refusal::NotFound
+            | Refusal::MethodNotAllowed
+            | Refusal::UnsupportedMediaType
+            | Refusal::LogsDisabled => Code::Unimplemented,
             Refusal::DecodeError | Refusal::BadEncoding | Refusal::BadDeliveryHeader => {
                 Code::InvalidArgument
             }
@@ -63,9 +67,11 @@ impl Refused {
         match self.reason {
             Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
             Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::MemoryLimit | Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::MemoryLimit | Refusal::ShuttingDown | Refusal::OutboxFull => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::NotFound => StatusCode::NOT_FOUND,
+            Refusal::NotFound | Refusal::LogsDisabled => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::DecodeError | Refusal::BadEncoding | Refusal::BadDeliveryHeader => {
@@ -171,7 +177,7 @@ impl Gate {
         Ok(Admitted { agent })
     }
 
-    /// Takes `points` from `agent`'s rate budget.
+    /// Takes `points` (data points or log records) from `agent`'s rate budget.
     pub fn take_points(&self, agent: Option<&str>, points: u64) -> Result<(), Refused> {
         let (Some(rate), Some(agent)) = (&self.rate, agent) else {
             return Ok(());
@@ -221,6 +227,8 @@ mod tests {
                 tonic::Code::InvalidArgument,
                 400,
             ),
+            (Refusal::LogsDisabled, tonic::Code::Unimplemented, 404),
+            (Refusal::OutboxFull, tonic::Code::Unavailable, 503),
         ];
         for (reason, code, status) in cases {
             let r = Refused::new(reason, "");

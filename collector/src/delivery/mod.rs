@@ -216,6 +216,20 @@ impl Delivery {
         points: u64,
         store: impl FnOnce() -> R,
     ) -> Delivered<R> {
+        match self.try_deliver(batch, points, || Ok::<R, std::convert::Infallible>(store())) {
+            Ok(d) => d,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Delivery::deliver`] with a `store` that may fail (the logs outbox is full): then
+    /// nothing is recorded, not even the stream, so the batch is new again when it is retried.
+    pub fn try_deliver<R, E>(
+        &self,
+        batch: &Batch,
+        points: u64,
+        store: impl FnOnce() -> Result<R, E>,
+    ) -> Result<Delivered<R>, E> {
         let stream_lock = self.stream_lock(&batch.key);
         let _held = stream_lock.lock().unwrap_or_else(|e| e.into_inner());
         let duplicate = {
@@ -225,12 +239,12 @@ impl Delivery {
                 .get(&batch.key)
                 .is_some_and(|t| t.stream.is_duplicate(batch.seq))
         };
-        let result = (!duplicate).then(store);
+        let result = if duplicate { None } else { Some(store()?) };
         self.record(batch, points, duplicate);
-        match result {
+        Ok(match result {
             Some(r) => Delivered::Stored(r),
             None => Delivered::Duplicate,
-        }
+        })
     }
 
     /// Updates the stream after the decision: the batch, the floor, the counters, the ledger.

@@ -162,3 +162,21 @@ fn names_and_ids() {
     assert!(!valid_stream("0123456789abcdeF"));
     assert!(!valid_stream("0123"));
 }
+
+#[test]
+fn a_failed_store_records_nothing() {
+    let d = Delivery::in_memory(Duration::from_secs(60));
+    let b = batch("a1", 5, 5);
+    assert_eq!(d.try_deliver(&b, 3, || Err::<(), _>("full")), Err("full"));
+    assert_eq!(d.stream(&b.key), None);
+    assert!(d.rows().is_empty());
+    // The retry is new, and after it the batch is a duplicate.
+    assert_eq!(
+        d.try_deliver(&b, 3, || Ok::<_, ()>(1)),
+        Ok(Delivered::Stored(1))
+    );
+    assert_eq!(
+        d.try_deliver(&b, 3, || Ok::<_, ()>(2)),
+        Ok(Delivered::Duplicate)
+    );
+}

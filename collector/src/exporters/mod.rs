@@ -1,4 +1,4 @@
-//! Where the collected series go. Prometheus pull today; remote_write and Elasticsearch are
-//! planned as further modules here.
+//! Where the collected data goes: series to Prometheus (pull), log records to Elasticsearch.
 
+pub mod elasticsearch;
 pub mod prometheus;

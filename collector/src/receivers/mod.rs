@@ -3,7 +3,10 @@
 //! A receiver only deals with its wire (framing, size limits, compression, status codes);
 //! [`Pipeline::export`] does the rest the same way for both: translate by the
 //! OpenTelemetry-to-Prometheus rules, update the fleet view, store, count.
+//! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
+//! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
+mod logs;
 pub mod otlp_grpc;
 pub mod otlp_http;
 mod timestamps;
@@ -11,6 +14,7 @@ pub mod tls;
 
 use crate::admission::{Admitted, Gate, Refused};
 use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
+use crate::exporters::elasticsearch::outbox::Outbox;
 use crate::store::Store;
 use crate::store::budget::SeriesBudget;
 use crate::store::fleet::Fleet;
@@ -40,6 +44,9 @@ pub struct Pipeline {
     pub gate: Arc<Gate>,
     /// Per-agent series budget (`limits.per_agent.max_series`), when set.
     pub budget: Option<Arc<SeriesBudget>>,
+    /// The Elasticsearch outbox, where accepted log records go; `None` when no
+    /// `exporters.elasticsearch` is configured (logs are then refused).
+    pub logs: Option<Arc<Outbox>>,
 }
 
 /// The delivery headers of a request (`notes/protocol.md`): `None` when it carries neither
@@ -92,6 +99,19 @@ impl Pipeline {
         headers: &http::HeaderMap,
         admitted: &Admitted,
     ) -> Result<ExportMetricsServiceResponse, Refused> {
+        let (batch, agent) = self.admit_items(headers, admitted, count_points(request))?;
+        Ok(self.export_batch(receiver, request, batch.as_ref(), agent.as_deref()))
+    }
+
+    /// The checks both signals make once a request is decoded: its delivery headers, and the
+    /// agent's rate, from which `items` (data points or log records) are taken. Returns the
+    /// batch to track, if any, and the agent the request counts against.
+    pub fn admit_items(
+        &self,
+        headers: &http::HeaderMap,
+        admitted: &Admitted,
+        items: u64,
+    ) -> Result<(Option<Batch>, Option<String>), Refused> {
         let batch = delivery_batch(headers, admitted.agent.as_deref())
             .map_err(|e| Refused::new(Refusal::BadDeliveryHeader, e))?;
         let agent = match (&batch, &admitted.agent) {
@@ -102,10 +122,9 @@ impl Pipeline {
                 .and_then(|v| v.to_str().ok())
                 .filter(|a| valid_agent(a)),
         };
-        let points_in = count_points(request);
-        self.gate.take_points(agent, points_in)?;
+        self.gate.take_points(agent, items)?;
         let agent = agent.map(str::to_string);
-        Ok(self.export_batch(receiver, request, batch.as_ref(), agent.as_deref()))
+        Ok((batch, agent))
     }
 
     /// Stores one decoded request, tracking it when it carries a batch. `agent` (the token's

@@ -1,4 +1,5 @@
-//! OTLP/gRPC receiver (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export`).
+//! OTLP/gRPC receiver (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export` and
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export`, behind the same admission layer).
 //!
 //! tonic does the framing: it refuses a message longer than `max_request_bytes` from its length
 //! prefix alone (before buffering it), decompresses gzip into a buffer capped at the same limit
@@ -11,6 +12,12 @@ use crate::admission::{Admitted, Gate, Refused};
 use crate::config::Tls;
 use crate::telemetry::events::RequestRefused;
 use crate::telemetry::{Receiver, Refusal, Telemetry};
+use dozor_metrics::otlp::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use dozor_metrics::otlp::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use dozor_metrics::otlp::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -53,6 +60,40 @@ impl MetricsService for Export {
             .pipeline
             .export(Receiver::OtlpGrpc, request.get_ref(), headers, &admitted)
         {
+            Ok(response) => Ok(Response::new(response)),
+            Err(refused) => Err(status_of(&refused, true)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Export {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        use prost::Message;
+        let admitted = request
+            .extensions()
+            .get::<Admitted>()
+            .cloned()
+            .unwrap_or_default();
+        let headers = request.metadata().as_ref();
+        // tonic decoded the message; the outbox stores it encoded again.
+        let encoded = request.get_ref().encode_to_vec();
+        let _in_flight = self
+            .pipeline
+            .gate
+            .memory
+            .as_ref()
+            .map(|m| m.hold(2 * encoded.len() as u64));
+        match self.pipeline.export_logs(
+            Receiver::OtlpGrpc,
+            request.get_ref(),
+            &encoded,
+            headers,
+            &admitted,
+        ) {
             Ok(response) => Ok(Response::new(response)),
             Err(refused) => Err(status_of(&refused, true)),
         }
@@ -108,6 +149,12 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let telemetry = pipeline.telemetry.clone();
     let gate = pipeline.gate.clone();
+    let logs = LogsServiceServer::new(Export {
+        pipeline: pipeline.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(max_request_bytes);
     let service = MetricsServiceServer::new(Export { pipeline })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -123,6 +170,7 @@ pub async fn serve(
             gate: gate.clone(),
         }))
         .add_service(service)
+        .add_service(logs)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await
 }

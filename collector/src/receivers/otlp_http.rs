@@ -1,4 +1,6 @@
-//! OTLP/HTTP receiver: `POST /v1/metrics` with a protobuf body, optionally gzip-compressed.
+//! OTLP/HTTP receiver: `POST /v1/metrics` and `POST /v1/logs` with a protobuf body, optionally
+//! gzip-compressed. Both paths share admission, limits and decoding; only the message type and
+//! the pipeline call differ.
 //!
 //! The body is bounded before it is held whole: a `Content-Length` over `max_request_bytes` is
 //! refused at once (413) without reading, a body without one is read only up to the limit, and
@@ -15,6 +17,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use dozor_metrics::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use flate2::read::MultiGzDecoder;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -30,7 +33,7 @@ struct Receiving {
     limit: usize,
 }
 
-/// The receiver's routes: `/v1/metrics` and a counting 404 for everything else.
+/// The receiver's routes: `/v1/metrics`, `/v1/logs` and a counting 404 for everything else.
 pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
     let state = Receiving {
         pipeline,
@@ -38,6 +41,7 @@ pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
     };
     Router::new()
         .route("/v1/metrics", any(export))
+        .route("/v1/logs", any(export_logs))
         .fallback(not_found)
         .with_state(state)
 }
@@ -83,7 +87,7 @@ impl Refused {
 async fn not_found(State(state): State<Receiving>, request: Request) -> Response {
     // The path is the client's: cap what of it reaches the log and the response.
     let path: String = request.uri().path().chars().take(100).collect();
-    let message = format!("no such path {path:?}: OTLP metrics go to /v1/metrics");
+    let message = format!("no such path {path:?}: OTLP goes to /v1/metrics and /v1/logs");
     Refused(StatusCode::NOT_FOUND, Refusal::NotFound, message).respond(&state)
 }
 
@@ -94,14 +98,15 @@ async fn export(State(state): State<Receiving>, request: Request) -> Response {
         Err(r) => return refusal(&state, r),
     };
     let headers = request.headers().clone();
-    // A body of unknown length may grow to the limit: count it as that much.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .unwrap_or(u64::MAX)
-        .min(state.limit as u64);
-    let _in_flight = gate.memory.as_ref().map(|m| m.hold(declared));
-    match decode(&state, request).await {
+    let _in_flight = gate
+        .memory
+        .as_ref()
+        .map(|m| m.hold(declared(&state, &headers)));
+    let decoded = match read_body(&state, request).await {
+        Ok(bytes) => decode::<ExportMetricsServiceRequest>(&bytes),
+        Err(refused) => Err(refused),
+    };
+    match decoded {
         Ok(req) => {
             match state
                 .pipeline
@@ -117,6 +122,49 @@ async fn export(State(state): State<Receiving>, request: Request) -> Response {
     }
 }
 
+async fn export_logs(State(state): State<Receiving>, request: Request) -> Response {
+    let gate = state.pipeline.gate.clone();
+    let admitted = match gate.admit(request.headers()) {
+        Ok(a) => a,
+        Err(r) => return refusal(&state, r),
+    };
+    if state.pipeline.logs.is_none() && request.method() == Method::POST {
+        // Refused before the body is read: nothing to keep.
+        return refusal(&state, super::logs::logs_disabled());
+    }
+    let headers = request.headers().clone();
+    let _in_flight = gate
+        .memory
+        .as_ref()
+        .map(|m| m.hold(declared(&state, &headers)));
+    let bytes = match read_body(&state, request).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused.respond(&state),
+    };
+    let req = match decode::<ExportLogsServiceRequest>(&bytes) {
+        Ok(req) => req,
+        Err(refused) => return refused.respond(&state),
+    };
+    match state
+        .pipeline
+        .export_logs(Receiver::OtlpHttp, &req, &bytes, &headers, &admitted)
+    {
+        Ok(response) => {
+            ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
+        }
+        Err(r) => refusal(&state, r),
+    }
+}
+
+/// The bytes a request may occupy: its `Content-Length`, or the limit when it has none.
+fn declared(state: &Receiving, headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(u64::MAX)
+        .min(state.limit as u64)
+}
+
 /// The response to a refusal made by admission or the pipeline, with `Retry-After` when the
 /// client may retry.
 fn refusal(state: &Receiving, r: crate::admission::Refused) -> Response {
@@ -129,10 +177,8 @@ fn refusal(state: &Receiving, r: crate::admission::Refused) -> Response {
     response
 }
 
-async fn decode(
-    state: &Receiving,
-    request: Request,
-) -> Result<ExportMetricsServiceRequest, Refused> {
+/// The body of a POST, checked (method, media type, encoding, size) and decompressed.
+async fn read_body(state: &Receiving, request: Request) -> Result<Vec<u8>, Refused> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
         let m = format!("method {} not allowed: use POST", parts.method);
@@ -163,7 +209,7 @@ async fn decode(
             format!("reading the body: {e}"),
         ),
     })?;
-    let bytes = if gzip {
+    if gzip {
         inflate(&bytes, state.limit).map_err(|e| match e {
             ReadError::TooLarge => too_large(),
             ReadError::Io(e) => Refused(
@@ -171,11 +217,15 @@ async fn decode(
                 Refusal::BadEncoding,
                 format!("invalid gzip body: {e}"),
             ),
-        })?
+        })
     } else {
-        bytes.to_vec()
-    };
-    ExportMetricsServiceRequest::decode(bytes.as_slice()).map_err(|e| {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// The protobuf message in `bytes`.
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Refused> {
+    M::decode(bytes).map_err(|e| {
         Refused(
             StatusCode::BAD_REQUEST,
             Refusal::DecodeError,

@@ -6,6 +6,7 @@
 
 pub mod events;
 pub(crate) mod log_every;
+pub mod logs;
 mod reasons;
 
 pub use reasons::{DropReason, Receiver, Refusal};
@@ -31,6 +32,8 @@ pub struct Telemetry {
     series_expired: AtomicU64,
     refused_log: [[LogEvery; REFUSALS]; RECEIVERS],
     dropped_log: [LogEvery; DROPS],
+    /// OTLP logs and the Elasticsearch exporter.
+    pub logs: logs::LogsTelemetry,
 }
 
 /// One agent as the fleet view exposes it.
@@ -134,8 +137,12 @@ impl Telemetry {
                 s.push(row(&[], Value::Number(delivery.ledger_errors as f64)))
             }),
         ];
+        out.extend(self.logs.families());
         // Label names come from the catalogue, values were pushed in declaration order.
-        for (f, def) in out.iter_mut().zip(ALL_RENDERED) {
+        for (f, def) in out
+            .iter_mut()
+            .zip(ALL_RENDERED.iter().chain(&logs::RENDERED))
+        {
             let names = def.prometheus_labels();
             for series in &mut f.series {
                 for (pair, name) in series.labels.iter_mut().zip(&names) {
@@ -151,7 +158,11 @@ impl Telemetry {
 
     /// The family names the collector renders itself: series from agents may not use them.
     pub fn reserved_names() -> Vec<String> {
-        ALL_RENDERED.iter().map(|d| d.prometheus_name()).collect()
+        ALL_RENDERED
+            .iter()
+            .chain(&logs::RENDERED)
+            .map(|d| d.prometheus_name())
+            .collect()
     }
 }
 
@@ -218,7 +229,11 @@ mod tests {
 
     #[test]
     fn every_declared_collector_metric_is_rendered() {
-        let rendered: Vec<_> = ALL_RENDERED.iter().map(|d| d.name).collect();
+        let rendered: Vec<_> = ALL_RENDERED
+            .iter()
+            .chain(&logs::RENDERED)
+            .map(|d| d.name)
+            .collect();
         for def in catalogue::ALL {
             assert!(rendered.contains(&def.name), "{} not rendered", def.name);
         }

@@ -26,7 +26,7 @@ impl Receiver {
 /// Why a request was refused, the `reason` label of `dozor.collector.refused.requests`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The body is not a valid `ExportMetricsServiceRequest` protobuf.
+    /// The body is not a valid `ExportMetricsServiceRequest` (or `ExportLogsServiceRequest`).
     DecodeError,
     /// The request, or its decompressed body, exceeds `max_request_bytes`.
     TooLarge,
@@ -48,11 +48,15 @@ pub enum Refusal {
     MemoryLimit,
     /// The collector is shutting down (retry, against another collector or later).
     ShuttingDown,
+    /// OTLP logs, but no `exporters.elasticsearch` is configured to take them.
+    LogsDisabled,
+    /// The Elasticsearch outbox is full (Elasticsearch slow or away): retry later.
+    OutboxFull,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 13] = [
         Refusal::DecodeError,
         Refusal::TooLarge,
         Refusal::UnsupportedMediaType,
@@ -64,6 +68,8 @@ impl Refusal {
         Refusal::RateLimited,
         Refusal::MemoryLimit,
         Refusal::ShuttingDown,
+        Refusal::LogsDisabled,
+        Refusal::OutboxFull,
     ];
 
     /// The label value.
@@ -80,6 +86,8 @@ impl Refusal {
             Refusal::RateLimited => "rate_limited",
             Refusal::MemoryLimit => "memory_limit",
             Refusal::ShuttingDown => "shutting_down",
+            Refusal::LogsDisabled => "logs_disabled",
+            Refusal::OutboxFull => "outbox_full",
         }
     }
 }

@@ -20,7 +20,7 @@ metric!(
         instrument: Counter,
         unit: "{request}",
         attributes: ["receiver", "outcome"],
-        source: "OTLP export requests, outcome=accepted or refused",
+        source: "OTLP export requests (metrics and logs), outcome=accepted or refused",
         description: "OTLP export requests received, by outcome.",
     },
     "collector"
@@ -32,7 +32,7 @@ metric!(
         instrument: Counter,
         unit: "{request}",
         attributes: ["receiver", "reason"],
-        source: "refused OTLP requests by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found, bad_delivery_header, unauthenticated, rate_limited, memory_limit, shutting_down",
+        source: "refused OTLP requests (metrics and logs) by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found, bad_delivery_header, unauthenticated, rate_limited, memory_limit, shutting_down, logs_disabled (OTLP logs without exporters.elasticsearch), outbox_full (the Elasticsearch outbox is full: retry later)",
         description: "OTLP export requests the collector refused, by reason.",
     },
     "collector"
@@ -128,7 +128,7 @@ metric!(
         instrument: Counter,
         unit: "{point}",
         attributes: ["agent"],
-        source: "data points in duplicate batches, not stored",
+        source: "data points in duplicate batches, not stored (log records, for a logs stream)",
         description: "Data points in batches each agent delivered more than once.",
     },
     "collector"
@@ -158,6 +158,114 @@ metric!(
     "collector"
 );
 
+metric!(
+    RECEIVED_LOG_RECORDS {
+        name: "dozor.collector.received.log_records",
+        instrument: Counter,
+        unit: "{log_record}",
+        attributes: ["receiver"],
+        source: "log records in accepted OTLP logs requests, appended to the Elasticsearch outbox (duplicate batches excluded)",
+        description: "Log records accepted by the collector's receivers.",
+    },
+    "collector"
+);
+
+metric!(
+    REFUSED_LOG_RECORDS {
+        name: "dozor.collector.refused.log_records",
+        instrument: Counter,
+        unit: "{log_record}",
+        attributes: ["receiver", "reason"],
+        source: "log records in decoded OTLP logs requests that were refused (rate_limited, outbox_full, bad_delivery_header, logs_disabled); requests refused before decoding are only in dozor.collector.refused.requests",
+        description: "Log records in OTLP logs requests the collector refused, by reason.",
+    },
+    "collector"
+);
+
+metric!(
+    ELASTICSEARCH_DOCUMENTS {
+        name: "dozor.collector.elasticsearch.documents",
+        instrument: Counter,
+        unit: "{document}",
+        attributes: ["outcome"],
+        source: "bulk item results: indexed (2xx), duplicate (409 under create: already indexed, a redelivery), rejected (other 4xx, e.g. a mapping error: dropped, never retried)",
+        description: "Log documents settled in Elasticsearch, by outcome.",
+    },
+    "collector"
+);
+
+metric!(
+    ELASTICSEARCH_REJECTED_DOCUMENTS {
+        name: "dozor.collector.elasticsearch.rejected.documents",
+        instrument: Counter,
+        unit: "{document}",
+        attributes: ["reason"],
+        source: "bulk items Elasticsearch refused for good, by its error.type: mapper_parsing_exception, document_parsing_exception, strict_dynamic_mapping_exception, illegal_argument_exception, index_not_found_exception, security_exception, invalid_index_name_exception, other",
+        description: "Log documents Elasticsearch rejected and the collector dropped, by reason.",
+    },
+    "collector"
+);
+
+metric!(
+    ELASTICSEARCH_RETRIED_DOCUMENTS {
+        name: "dozor.collector.elasticsearch.retried.documents",
+        instrument: Counter,
+        unit: "{document}",
+        attributes: [],
+        source: "documents sent again because their bulk item failed with 429 or 5xx, or their whole bulk request failed",
+        description: "Log documents sent to Elasticsearch again after a retryable failure.",
+    },
+    "collector"
+);
+
+metric!(
+    ELASTICSEARCH_BULK_REQUESTS {
+        name: "dozor.collector.elasticsearch.bulk.requests",
+        instrument: Counter,
+        unit: "{request}",
+        attributes: ["outcome"],
+        source: "_bulk requests: ok (every item indexed or duplicate), item_errors (some items rejected or retried), http_error (another status for the whole request), transport_error (no answer: refused, reset, TLS, timeout)",
+        description: "Bulk requests sent to Elasticsearch, by outcome.",
+    },
+    "collector"
+);
+
+metric!(
+    OUTBOX_BATCHES {
+        name: "dozor.collector.outbox.batches",
+        instrument: UpDownCounter,
+        unit: "{batch}",
+        attributes: [],
+        source: "accepted OTLP logs requests in the Elasticsearch outbox whose documents are not all settled yet",
+        description: "Logs batches waiting in the collector's Elasticsearch outbox.",
+    },
+    "collector"
+);
+
+metric!(
+    OUTBOX_SIZE {
+        name: "dozor.collector.outbox.size",
+        instrument: UpDownCounter,
+        unit: "By",
+        attributes: [],
+        source: "bytes of the outbox segment files on disk (at most exporters.elasticsearch.outbox.max_bytes)",
+        description: "Bytes on disk of the collector's Elasticsearch outbox.",
+    },
+    "collector"
+);
+
+metric!(
+    OUTBOX_DROPPED_BATCHES {
+        name: "dozor.collector.outbox.dropped.batches",
+        instrument: Counter,
+        unit: "{batch}",
+        attributes: [],
+        source: "outbox records found corrupt at start or while reading, and lost (a full outbox refuses new logs instead of dropping)",
+        description: "Accepted logs batches lost from the collector's Elasticsearch outbox.",
+    },
+    "collector"
+);
+
 /// Every collector self-metric, in documentation order.
 pub static ALL: &[&crate::MetricDef] = &[
     &RECEIVED_POINTS,
@@ -173,4 +281,13 @@ pub static ALL: &[&crate::MetricDef] = &[
     &DELIVERY_DUPLICATE_POINTS,
     &DELIVERY_MISSING_BATCHES,
     &DELIVERY_LEDGER_ERRORS,
+    &RECEIVED_LOG_RECORDS,
+    &REFUSED_LOG_RECORDS,
+    &ELASTICSEARCH_DOCUMENTS,
+    &ELASTICSEARCH_REJECTED_DOCUMENTS,
+    &ELASTICSEARCH_RETRIED_DOCUMENTS,
+    &ELASTICSEARCH_BULK_REQUESTS,
+    &OUTBOX_BATCHES,
+    &OUTBOX_SIZE,
+    &OUTBOX_DROPPED_BATCHES,
 ];
