@@ -20,7 +20,13 @@ pub fn free_port() -> u16 {
 
 /// Path of a workspace binary built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
+    // The test binary runs from `<target>/debug/deps`; the workspace's binaries are in
+    // `<target>/debug`, whatever `CARGO_TARGET_DIR` says.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(Path::parent).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"),
+        Path::to_path_buf,
+    );
     let path = dir.join(name);
     assert!(
         path.exists(),
