@@ -1,4 +1,5 @@
-//! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, with the delivery
+//! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, for one signal (metrics
+//! or logs: [`Signal`] gives the method, the path and the response type), with the delivery
 //! headers of the protocol (`dozor-agent`, `dozor-stream`, `dozor-seq`, `dozor-oldest`,
 //! `authorization`), and the answer classified ([`super::retry`]).
 //!
@@ -15,8 +16,69 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-/// The OTLP metrics export method.
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+/// What a transport carries: each signal has its own buffer, stream, export method and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// `ExportMetricsServiceRequest`s.
+    Metrics,
+    /// `ExportLogsServiceRequest`s.
+    Logs,
+}
+
+impl Signal {
+    /// The `signal` label of the agent's export self-metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// The OTLP/gRPC export method.
+    fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        }
+    }
+
+    /// The OTLP/HTTP path.
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+
+    /// Items the collector reported as not stored in an export response (OTLP partial
+    /// success); 0 if it does not decode.
+    fn partial_rejections(self, response: &[u8]) -> i64 {
+        use dozor_metrics::otlp::collector::logs::v1::ExportLogsServiceResponse;
+        use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
+        use prost::Message;
+        match self {
+            Signal::Metrics => ExportMetricsServiceResponse::decode(response)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map_or(0, |p| p.rejected_data_points),
+            Signal::Logs => ExportLogsServiceResponse::decode(response)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map_or(0, |p| p.rejected_log_records),
+        }
+    }
+
+    /// The OTLP/HTTP URL for an endpoint: its base with the signal's path; an endpoint
+    /// written with either signal's path has it replaced.
+    fn http_url(self, endpoint: &str) -> String {
+        let base = endpoint.trim_end_matches('/');
+        let base = [Signal::Metrics, Signal::Logs]
+            .iter()
+            .find_map(|s| base.strip_suffix(s.http_path()))
+            .unwrap_or(base);
+        format!("{base}{}", self.http_path())
+    }
+}
 
 /// Who is sending: the same on every request.
 #[derive(Debug, Clone)]
@@ -32,7 +94,7 @@ pub struct Sender {
 /// A stored batch ready to send, with its HTTP body compressed once for all its attempts.
 #[derive(Debug, Clone)]
 pub struct Body {
-    /// The encoded `ExportMetricsServiceRequest`.
+    /// The encoded export request.
     pub raw: Bytes,
     /// The HTTP body (gzip of `raw` when gzip is on).
     http: Option<Bytes>,
@@ -43,6 +105,7 @@ pub struct Transport {
     endpoints: Vec<String>,
     kind: Kind,
     sender: Sender,
+    signal: Signal,
 }
 
 enum Kind {
@@ -55,8 +118,13 @@ enum Kind {
 }
 
 impl Transport {
-    /// Builds clients; connections are made lazily on first use.
-    pub fn new(config: &OtlpConfig, tls: &TlsMaterial, sender: Sender) -> anyhow::Result<Self> {
+    /// Builds clients for `signal`; connections are made lazily on first use.
+    pub fn new(
+        config: &OtlpConfig,
+        tls: &TlsMaterial,
+        sender: Sender,
+        signal: Signal,
+    ) -> anyhow::Result<Self> {
         let kind = match config.protocol {
             Protocol::Grpc => {
                 let mut clients = Vec::new();
@@ -96,12 +164,7 @@ impl Transport {
                 }
                 let mut urls = Vec::new();
                 for e in &config.endpoints {
-                    let base = e.trim_end_matches('/');
-                    let url = if base.ends_with("/v1/metrics") {
-                        base.to_string()
-                    } else {
-                        format!("{base}/v1/metrics")
-                    };
+                    let url = signal.http_url(e);
                     match (&tls.server_name, e.starts_with("https://")) {
                         (Some(name), true) => {
                             // Verify against `server_name`: address the URL to that name and
@@ -124,7 +187,13 @@ impl Transport {
             endpoints: config.endpoints.clone(),
             kind,
             sender,
+            signal,
         })
+    }
+
+    /// The signal this transport carries.
+    pub fn signal(&self) -> Signal {
+        self.signal
     }
 
     /// The endpoints as configured, in order.
@@ -145,8 +214,8 @@ impl Transport {
         }
     }
 
-    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points the
-    /// collector reported as not stored (OTLP partial success).
+    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points (log
+    /// records) the collector reported as not stored (OTLP partial success).
     pub async fn send(&self, i: usize, body: &Body, seq: u64, oldest: u64) -> Result<i64, Failure> {
         let headers = [
             ("dozor-agent", self.sender.agent.clone()),
@@ -171,9 +240,9 @@ impl Transport {
                 if let Some(Ok(v)) = auth.map(|a| a.parse()) {
                     md.insert("authorization", v);
                 }
-                let path = PathAndQuery::from_static(EXPORT_PATH);
+                let path = PathAndQuery::from_static(self.signal.grpc_path());
                 match grpc.unary(request, path, RawCodec).await {
-                    Ok(response) => Ok(partial_rejections(response.get_ref())),
+                    Ok(response) => Ok(self.signal.partial_rejections(response.get_ref())),
                     // tonic reports a failed connection as UNAVAILABLE with the transport error
                     // as its source; a collector's own UNAVAILABLE has none.
                     Err(status)
@@ -215,7 +284,7 @@ impl Transport {
                 let status = response.status();
                 if status.is_success() {
                     let body = response.bytes().await.unwrap_or_default();
-                    return Ok(partial_rejections(&body));
+                    return Ok(self.signal.partial_rejections(&body));
                 }
                 let hint = response
                     .headers()
@@ -270,16 +339,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// Rejected points reported by an `ExportMetricsServiceResponse` (0 if it does not decode).
-fn partial_rejections(response: &[u8]) -> i64 {
-    use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
-    use prost::Message;
-    ExportMetricsServiceResponse::decode(response)
-        .ok()
-        .and_then(|r| r.partial_success)
-        .map_or(0, |p| p.rejected_data_points)
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {
@@ -340,5 +399,48 @@ mod tests {
             rename_host("https://127.0.0.1:4318/v1/metrics", "collector.test").unwrap();
         assert_eq!(url, "https://collector.test:4318/v1/metrics");
         assert_eq!(addr, "127.0.0.1:4318".parse().unwrap());
+    }
+
+    #[test]
+    fn each_signal_has_its_own_http_path() {
+        let cases = [
+            (Signal::Metrics, "http://c:4318", "http://c:4318/v1/metrics"),
+            (Signal::Logs, "http://c:4318/", "http://c:4318/v1/logs"),
+            (
+                Signal::Logs,
+                "http://c:4318/v1/metrics",
+                "http://c:4318/v1/logs",
+            ),
+            (
+                Signal::Metrics,
+                "http://c:4318/v1/logs",
+                "http://c:4318/v1/metrics",
+            ),
+            (
+                Signal::Logs,
+                "https://c/otlp/v1/logs",
+                "https://c/otlp/v1/logs",
+            ),
+        ];
+        for (signal, endpoint, want) in cases {
+            assert_eq!(signal.http_url(endpoint), want, "{signal:?} {endpoint}");
+        }
+    }
+
+    #[test]
+    fn partial_success_is_read_per_signal() {
+        use dozor_metrics::otlp::collector::logs::v1::{
+            ExportLogsPartialSuccess, ExportLogsServiceResponse,
+        };
+        use prost::Message;
+        let response = ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: 2,
+                error_message: "bad".into(),
+            }),
+        }
+        .encode_to_vec();
+        assert_eq!(Signal::Logs.partial_rejections(&response), 2);
+        assert_eq!(Signal::Logs.partial_rejections(b"\xff"), 0);
     }
 }
