@@ -128,6 +128,18 @@ impl FlowIntegration {
     }
 }
 
+impl Drop for FlowIntegration {
+    /// A blocking PostgreSQL client drives its own runtime to say goodbye to the server, which
+    /// panics on a thread that runs async tasks (the scheduler drops idle integrations there
+    /// at shutdown): drop the flows, and their clients, on a thread of their own then.
+    fn drop(&mut self) {
+        let flows = std::mem::take(&mut self.flows);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::spawn(move || drop(flows));
+        }
+    }
+}
+
 fn micros(d: Duration) -> Micros {
     d.as_micros().min(i64::MAX as u128) as Micros
 }
