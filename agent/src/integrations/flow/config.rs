@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// `integrations.flow`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Off by default.
@@ -24,18 +24,6 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// The flows to reconcile.
     pub flows: Vec<FlowConfig>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: false,
-            interval: None,
-            timeout: None,
-            state_dir: None,
-            flows: Vec::new(),
-        }
-    }
 }
 
 /// One flow: keys (order ids) passing through stages in order.
