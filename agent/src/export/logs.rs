@@ -12,8 +12,8 @@
 //! Integrations append from their blocking threads: [`Outbox::append`] returns once the
 //! records are written and synced to disk, so a caller may then record them as reported.
 
+use super::signal::Signal;
 use super::stats::ExportStats;
-use super::transport::Signal;
 use super::wal::{Backlog, Wal};
 use crate::config::{LogsBufferConfig, OtlpConfig};
 use dozor_buffer::{Error, Options};

@@ -18,6 +18,7 @@ mod lanes;
 pub mod logs;
 mod retry;
 mod secrets;
+mod signal;
 mod stats;
 pub mod transport;
 mod wal;
@@ -29,13 +30,14 @@ use dozor_buffer::{Full, Options, SyncPolicy};
 use dozor_metrics::sample::{ScopeBatch, count_points, to_request};
 use lanes::{Fresh, Lanes};
 use prost::Message;
+use signal::Signal;
 use stats::ExportStats;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
-use transport::{Signal, Transport};
+use transport::Transport;
 use wal::Wal;
 
 /// Batches waiting for the live lane; beyond this the replay lane takes them from disk.

@@ -2,7 +2,7 @@
 //! reported with every metrics request.
 
 use super::breaker::State;
-use super::transport::Signal;
+use super::signal::Signal;
 use super::wal::Backlog;
 use dozor_metrics::catalogue::agent;
 use dozor_metrics::sample::{Recorder, ScopeBatch};
