@@ -75,7 +75,8 @@ pub enum Protocol {
     /// OTLP/gRPC (collector port 4317).
     #[default]
     Grpc,
-    /// OTLP/HTTP with protobuf bodies (collector port 4318, path `/v1/metrics`).
+    /// OTLP/HTTP with protobuf bodies (collector port 4318, paths `/v1/metrics` and
+    /// `/v1/logs`).
     Http,
 }
 
@@ -100,6 +101,9 @@ pub struct OtlpConfig {
     pub max_batch_points: usize,
     /// The durable on-disk buffer between batching and the network.
     pub buffer: BufferConfig,
+    /// Log records (the `flow` integration's lost-order events), sent to the collector's
+    /// logs endpoint (`LogsService/Export`, `/v1/logs`) from their own durable outbox.
+    pub logs: LogsConfig,
     /// Retries of a batch the collector did not take (never given up on: only the buffer's
     /// size bound or a permanent refusal loses data).
     pub retry: RetryConfig,
@@ -127,6 +131,7 @@ impl Default for OtlpConfig {
             flush_interval: Duration(std::time::Duration::from_secs(1)),
             max_batch_points: 10_000,
             buffer: BufferConfig::default(),
+            logs: LogsConfig::default(),
             retry: RetryConfig::default(),
             circuit_breaker: BreakerConfig::default(),
             replay_rate: 20_000,
@@ -214,6 +219,56 @@ impl BufferConfig {
             .or_else(|| env("HOME").map(|h| h.join(".local/state")))
             .unwrap_or_else(|| PathBuf::from("."))
             .join("dozor-agent/buffer")
+    }
+}
+
+/// Log records: the outbox they wait in, and how many go in one request.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct LogsConfig {
+    /// Log records per request at most; more are split over several requests.
+    pub max_batch_records: usize,
+    /// The logs outbox: a second write-ahead buffer, with its own stream id.
+    pub buffer: LogsBufferConfig,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            max_batch_records: 1000,
+            buffer: LogsBufferConfig::default(),
+        }
+    }
+}
+
+/// The logs outbox on disk; the same settings as `buffer`, with its own defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct LogsBufferConfig {
+    /// Directory; when unset, `logs` inside the metrics buffer's directory (`buffer.path`).
+    pub path: Option<PathBuf>,
+    /// Bytes on disk at most.
+    pub max_bytes: u64,
+    /// Bytes per segment file.
+    pub segment_bytes: u64,
+    /// `drop_oldest` (the oldest records are deleted and counted) or `pause` (new events stay
+    /// unreported in the flow's state and are tried again next run) when `max_bytes` is
+    /// reached.
+    pub when_full: WhenFull,
+    /// `never`, `interval` or `always` for acknowledgements; appends are synced whatever this
+    /// says, before a flow marks its events reported.
+    pub sync: SyncMode,
+}
+
+impl Default for LogsBufferConfig {
+    fn default() -> Self {
+        LogsBufferConfig {
+            path: None,
+            max_bytes: 64 << 20,
+            segment_bytes: 4 << 20,
+            when_full: WhenFull::DropOldest,
+            sync: SyncMode::Interval,
+        }
     }
 }
 
@@ -407,6 +462,25 @@ impl Validate for Config {
             v.error(
                 "exporters.otlp.buffer.max_bytes",
                 "must be at least twice buffer.segment_bytes",
+            );
+        }
+        let logs = &otlp.logs;
+        if logs.max_batch_records == 0 {
+            v.error(
+                "exporters.otlp.logs.max_batch_records",
+                "must be at least 1",
+            );
+        }
+        if logs.buffer.segment_bytes < 4096 {
+            v.error(
+                "exporters.otlp.logs.buffer.segment_bytes",
+                "must be at least 4096",
+            );
+        }
+        if logs.buffer.max_bytes < 2 * logs.buffer.segment_bytes {
+            v.error(
+                "exporters.otlp.logs.buffer.max_bytes",
+                "must be at least twice logs.buffer.segment_bytes",
             );
         }
         let tls = &otlp.tls;

@@ -110,8 +110,10 @@ fn main() -> ExitCode {
         }
         Command::Collect { once: _, format } => {
             let resource = resource::attributes(&config.resource, &paths);
+            // No exporter, so no logs outbox: lost-order events are logged only, and flow
+            // state is not saved (nothing is marked reported).
             let (out, failed) = once::collect(
-                integrations::build(&config, &paths),
+                integrations::build(&config, &paths, None),
                 &resource,
                 &promoted(),
                 format,
@@ -167,19 +169,27 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let mut config = config;
         let resource = resource::attributes(&config.resource, &paths);
-        let scheduled = integrations::build(&config, &paths);
-        let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
-        info!(integrations = ?names, endpoints = ?config.exporters.otlp.endpoints, "Agent started.");
-        let shutdown_timeout = config.exporters.otlp.shutdown_timeout.0;
-        // The exporter first: a locked or unreadable buffer stops the agent before it collects.
-        let exporter = if config.exporters.otlp.enabled {
-            Some(
-                export::Exporter::new(config.exporters.otlp, resource, scheduler::now_nanos())
-                    .context("setting up the OTLP exporter")?,
-            )
+        let otlp = std::mem::take(&mut config.exporters.otlp);
+        // The buffers first: a locked or unreadable one stops the agent before it collects.
+        let logs = if otlp.enabled {
+            let outbox = export::logs::Outbox::open(&otlp, resource.clone())
+                .context("opening the logs outbox")?;
+            Some(std::sync::Arc::new(outbox))
         } else {
             None
+        };
+        let scheduled = integrations::build(&config, &paths, logs.clone());
+        let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
+        info!(integrations = ?names, endpoints = ?otlp.endpoints, "Agent started.");
+        let shutdown_timeout = otlp.shutdown_timeout.0;
+        let exporter = match logs {
+            Some(logs) => Some(
+                export::Exporter::new(otlp, resource, scheduler::now_nanos(), logs)
+                    .context("setting up the OTLP exporter")?,
+            ),
+            None => None,
         };
         // Small: when the buffer is full under `when_full: pause`, the scheduler must feel it
         // within a few runs, so that collection pauses rather than queueing in memory.

@@ -7,6 +7,9 @@
 //!   `retry-after` honoured), paced to `replay_rate` points per second, so that a backlog
 //!   left by an outage drains at a bounded rate while fresh data keeps going first.
 //!
+//! Each signal (metrics, logs) has its own lanes, over its own buffer. The logs outbox is
+//! appended to from the integrations' threads and uses the replay lane only.
+//!
 //! Acknowledgements complete out of order; the buffer's position moves over the settled
 //! prefix ([`super::window`]).
 
@@ -43,7 +46,7 @@ pub struct Lanes {
     pub stats: Arc<Mutex<ExportStats>>,
     /// Backoff settings (initial, max).
     pub backoff: (Duration, Duration),
-    /// Replay pace, points per second.
+    /// Replay pace, points (log records) per second.
     pub replay_rate: u32,
     /// Set to the deadline once shutdown has begun.
     pub shutdown: watch::Receiver<Option<Instant>>,
@@ -166,7 +169,7 @@ impl Lanes {
                 error!(endpoint = %endpoint, kind = f.label(), error = %f, suppressed = quiet, "Collector refused the agent's credentials; check exporters.otlp.auth. Data is kept and retried.")
             }
             _ => {
-                warn!(endpoint = %endpoint, kind = f.label(), error = %f, suppressed = quiet, suppressed_over_s = since.as_secs(), "Export failed; data is kept and retried.")
+                warn!(endpoint = %endpoint, signal = self.transport.signal().label(), kind = f.label(), error = %f, suppressed = quiet, suppressed_over_s = since.as_secs(), "Export failed; data is kept and retried.")
             }
         }
     }
@@ -184,13 +187,13 @@ impl Lanes {
         match result {
             Ok(partial) => {
                 let rejected = u64::try_from(partial).unwrap_or(0).min(points);
-                stats.count_points("sent", points - rejected);
-                stats.count_points("rejected", rejected);
+                stats.count_items("sent", points - rejected);
+                stats.count_items("rejected", rejected);
             }
             Err(f) => {
-                stats.count_points("rejected", points);
+                stats.count_items("rejected", points);
                 drop(stats);
-                error!(seq, points, error = %f, "Collector rejected a batch permanently; it is dropped.");
+                error!(signal = self.transport.signal().label(), seq, points, error = %f, "Collector rejected a batch permanently; it is dropped.");
             }
         }
     }
@@ -198,7 +201,7 @@ impl Lanes {
     /// Gives a batch back to the buffer; counts it dropped if the buffer dropped it meanwhile.
     fn give_back(&self, seq: u64, points: u32) {
         if self.wal.release(seq) {
-            self.stats().count_points("dropped", u64::from(points));
+            self.stats().count_items("dropped", u64::from(points));
             warn!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), first_seq = seq, last_seq = seq, points, "Batch dropped from the full buffer while being sent.");
         }
     }

@@ -10,11 +10,15 @@
 //!   When the buffer is full it drops the oldest segments (counted exactly) or pauses.
 //! - Two lanes send ([`lanes`]): fresh batches at once, the backlog in order at a bounded rate.
 //! - Every request carries the stream identity and its seq (`/work/notes/protocol.md`).
+//! - Log records take the same path from their own buffer, the logs outbox ([`logs`]), which
+//!   integrations append to directly; its replay lane sends them to the logs endpoint.
 
 mod breaker;
 mod lanes;
+pub mod logs;
 mod retry;
 mod secrets;
+mod signal;
 mod stats;
 pub mod transport;
 mod wal;
@@ -26,6 +30,7 @@ use dozor_buffer::{Full, Options, SyncPolicy};
 use dozor_metrics::sample::{ScopeBatch, count_points, to_request};
 use lanes::{Fresh, Lanes};
 use prost::Message;
+use signal::Signal;
 use stats::ExportStats;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,20 +51,28 @@ pub struct Exporter {
     wal: Arc<Wal>,
     lanes: Arc<Lanes>,
     stats: Arc<Mutex<ExportStats>>,
+    logs: Arc<logs::Outbox>,
+    logs_lanes: Arc<Lanes>,
     shutdown: watch::Sender<Option<Instant>>,
 }
 
 /// The buffer options for the configuration.
 pub fn buffer_options(config: &OtlpConfig) -> Options {
     let b = &config.buffer;
+    options(b.segment_bytes, b.max_bytes, b.when_full, b.sync)
+}
+
+/// Buffer options from the configured sizes and policies (the metrics buffer's or the logs
+/// outbox's).
+fn options(segment_bytes: u64, max_bytes: u64, when_full: WhenFull, sync: SyncMode) -> Options {
     Options {
-        segment_bytes: b.segment_bytes,
-        max_bytes: b.max_bytes,
-        full: match b.when_full {
+        segment_bytes,
+        max_bytes,
+        full: match when_full {
             WhenFull::DropOldest => Full::DropOldest,
             WhenFull::Pause => Full::Reject,
         },
-        sync: match b.sync {
+        sync: match sync {
             SyncMode::Never => SyncPolicy::Never,
             SyncMode::Interval => SyncPolicy::Interval(Duration::from_secs(1)),
             SyncMode::Always => SyncPolicy::Always,
@@ -69,11 +82,13 @@ pub fn buffer_options(config: &OtlpConfig) -> Options {
 
 impl Exporter {
     /// An exporter for the given config and resource identity: opens (and locks) the buffer,
-    /// reads the token and TLS files, and builds the clients.
+    /// reads the token and TLS files, and builds the clients, for metrics and for the logs
+    /// already opened in `logs` ([`logs::Outbox::open`]).
     pub fn new(
         config: OtlpConfig,
         resource: Vec<(String, String)>,
         start_time: u64,
+        logs: Arc<logs::Outbox>,
     ) -> anyhow::Result<Self> {
         let dir = config.buffer.resolved_path();
         let wal = Arc::new(Wal::open(&dir, buffer_options(&config))?);
@@ -84,34 +99,40 @@ impl Exporter {
             .find(|(k, _)| k == "service.instance.id")
             .map(|(_, v)| agent_header(v))
             .unwrap_or_else(|| "unknown".into());
-        let sender = transport::Sender {
-            agent,
-            stream: wal.stream().to_string(),
-            token,
-        };
-        let transport =
-            Transport::new(&config, &tls, sender).context("setting up the collector clients")?;
-        let stats: Arc<Mutex<ExportStats>> = Arc::default();
         let (shutdown, shutdown_rx) = watch::channel(None);
-        let lanes = Arc::new(Lanes::new(
-            wal.clone(),
-            transport,
-            (
-                config.circuit_breaker.failures,
-                config.circuit_breaker.cooldown.0,
-            ),
-            stats.clone(),
-            (config.retry.initial_backoff.0, config.retry.max_backoff.0),
-            config.replay_rate,
-            shutdown_rx,
-        ));
+        let lanes = |wal: Arc<Wal>, signal, stats| -> anyhow::Result<Arc<Lanes>> {
+            let sender = transport::Sender {
+                agent: agent.clone(),
+                stream: wal.stream().to_string(),
+                token: token.clone(),
+            };
+            let transport = Transport::new(&config, &tls, sender, signal)
+                .context("setting up the collector clients")?;
+            Ok(Arc::new(Lanes::new(
+                wal,
+                transport,
+                (
+                    config.circuit_breaker.failures,
+                    config.circuit_breaker.cooldown.0,
+                ),
+                stats,
+                (config.retry.initial_backoff.0, config.retry.max_backoff.0),
+                config.replay_rate,
+                shutdown_rx.clone(),
+            )))
+        };
+        let stats = Arc::new(Mutex::new(ExportStats::new(Signal::Metrics)));
+        let metrics_lanes = lanes(wal.clone(), Signal::Metrics, stats.clone())?;
+        let logs_lanes = lanes(logs.wal(), Signal::Logs, logs.stats())?;
         Ok(Exporter {
             config,
             resource,
             start_time,
             wal,
-            lanes,
+            lanes: metrics_lanes,
             stats,
+            logs,
+            logs_lanes,
             shutdown,
         })
     }
@@ -122,6 +143,7 @@ impl Exporter {
         let (live_tx, live_rx) = mpsc::channel(LIVE_QUEUE);
         let live = tokio::spawn(self.lanes.clone().live(live_rx));
         let replay = tokio::spawn(self.lanes.clone().replay());
+        let logs_replay = tokio::spawn(self.logs_lanes.clone().replay());
         let batcher = Batcher {
             flush_interval: self.config.flush_interval.0,
             max_points: self.config.max_batch_points,
@@ -129,6 +151,7 @@ impl Exporter {
             start_time: self.start_time,
             stats: self.stats.clone(),
             wal: self.wal.clone(),
+            logs: self.logs.clone(),
             live: live_tx,
             shutdown: self.shutdown.subscribe(),
         };
@@ -137,13 +160,18 @@ impl Exporter {
             .await;
         let _ = live.await;
         let _ = replay.await;
+        let _ = logs_replay.await;
         if let Err(e) = self.wal.sync() {
             error!(error = %e, "Syncing the buffer failed.");
         }
+        // The logs outbox is synced by every append.
         let left = self.wal.backlog();
+        let logs_left = self.logs.backlog();
         info!(
             backlog_records = left.records,
             backlog_bytes = left.bytes,
+            logs_backlog_records = logs_left.records,
+            logs_backlog_bytes = logs_left.bytes,
             "Exporter stopped."
         );
     }
@@ -165,6 +193,8 @@ struct Batcher {
     start_time: u64,
     stats: Arc<Mutex<ExportStats>>,
     wal: Arc<Wal>,
+    /// The logs outbox, whose counters travel with the metrics.
+    logs: Arc<logs::Outbox>,
     live: mpsc::Sender<Fresh>,
     shutdown: watch::Receiver<Option<Instant>>,
 }
@@ -211,8 +241,15 @@ impl Batcher {
         if pending.is_empty() {
             return;
         }
-        let backlog = self.wal.backlog();
-        pending.push(self.stats().batch(&backlog));
+        let self_metrics = {
+            let logs = self.logs.stats();
+            let logs = logs.lock().unwrap_or_else(|e| e.into_inner());
+            stats::batch(&[
+                (&self.stats(), self.wal.backlog()),
+                (&logs, self.logs.backlog()),
+            ])
+        };
+        pending.push(self_metrics);
         let request = to_request(&self.resource, pending, self.start_time);
         pending.clear();
         let points = u32::try_from(count_points(&request)).unwrap_or(u32::MAX);
@@ -228,8 +265,7 @@ impl Batcher {
                     }
                     info!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), seq = appended.seq, points, "Batch appended.");
                     if let Some((first, end)) = appended.dropped_range {
-                        self.stats()
-                            .count_points("dropped", appended.dropped_points);
+                        self.stats().count_items("dropped", appended.dropped_points);
                         warn!(
                             target: "dozor_agent::export::ledger",
                             stream = %self.wal.stream(),
@@ -266,7 +302,7 @@ impl Batcher {
                         );
                     }
                     if self.shutdown.borrow().is_some() {
-                        self.stats().count_points("dropped", u64::from(points));
+                        self.stats().count_items("dropped", u64::from(points));
                         error!(target: "dozor_agent::export::ledger", points, "Buffer full at shutdown; the last batch is dropped.");
                         return;
                     }
@@ -277,7 +313,7 @@ impl Batcher {
                     }
                 }
                 Err(e) => {
-                    self.stats().count_points("dropped", u64::from(points));
+                    self.stats().count_items("dropped", u64::from(points));
                     error!(target: "dozor_agent::export::ledger", points, error = %e, "Writing a batch to the buffer failed; it is dropped.");
                     return;
                 }

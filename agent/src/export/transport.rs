@@ -1,4 +1,5 @@
-//! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, with the delivery
+//! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, for one signal (metrics
+//! or logs: [`Signal`] gives the method, the path and the response type), with the delivery
 //! headers of the protocol (`dozor-agent`, `dozor-stream`, `dozor-seq`, `dozor-oldest`,
 //! `authorization`), and the answer classified ([`super::retry`]).
 //!
@@ -7,6 +8,7 @@
 
 use super::retry::{Failure, classify_grpc, classify_http, parse_retry_after, retry_info};
 use super::secrets::{TlsMaterial, Token};
+use super::signal::Signal;
 use crate::config::{OtlpConfig, Protocol};
 use anyhow::Context;
 use bytes::{Buf, BufMut, Bytes};
@@ -14,9 +16,6 @@ use std::io::Write;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-
-/// The OTLP metrics export method.
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// Who is sending: the same on every request.
 #[derive(Debug, Clone)]
@@ -32,7 +31,7 @@ pub struct Sender {
 /// A stored batch ready to send, with its HTTP body compressed once for all its attempts.
 #[derive(Debug, Clone)]
 pub struct Body {
-    /// The encoded `ExportMetricsServiceRequest`.
+    /// The encoded export request.
     pub raw: Bytes,
     /// The HTTP body (gzip of `raw` when gzip is on).
     http: Option<Bytes>,
@@ -43,6 +42,7 @@ pub struct Transport {
     endpoints: Vec<String>,
     kind: Kind,
     sender: Sender,
+    signal: Signal,
 }
 
 enum Kind {
@@ -55,8 +55,13 @@ enum Kind {
 }
 
 impl Transport {
-    /// Builds clients; connections are made lazily on first use.
-    pub fn new(config: &OtlpConfig, tls: &TlsMaterial, sender: Sender) -> anyhow::Result<Self> {
+    /// Builds clients for `signal`; connections are made lazily on first use.
+    pub fn new(
+        config: &OtlpConfig,
+        tls: &TlsMaterial,
+        sender: Sender,
+        signal: Signal,
+    ) -> anyhow::Result<Self> {
         let kind = match config.protocol {
             Protocol::Grpc => {
                 let mut clients = Vec::new();
@@ -96,12 +101,7 @@ impl Transport {
                 }
                 let mut urls = Vec::new();
                 for e in &config.endpoints {
-                    let base = e.trim_end_matches('/');
-                    let url = if base.ends_with("/v1/metrics") {
-                        base.to_string()
-                    } else {
-                        format!("{base}/v1/metrics")
-                    };
+                    let url = signal.http_url(e);
                     match (&tls.server_name, e.starts_with("https://")) {
                         (Some(name), true) => {
                             // Verify against `server_name`: address the URL to that name and
@@ -124,7 +124,13 @@ impl Transport {
             endpoints: config.endpoints.clone(),
             kind,
             sender,
+            signal,
         })
+    }
+
+    /// The signal this transport carries.
+    pub fn signal(&self) -> Signal {
+        self.signal
     }
 
     /// The endpoints as configured, in order.
@@ -145,8 +151,8 @@ impl Transport {
         }
     }
 
-    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points the
-    /// collector reported as not stored (OTLP partial success).
+    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points (log
+    /// records) the collector reported as not stored (OTLP partial success).
     pub async fn send(&self, i: usize, body: &Body, seq: u64, oldest: u64) -> Result<i64, Failure> {
         let headers = [
             ("dozor-agent", self.sender.agent.clone()),
@@ -171,9 +177,9 @@ impl Transport {
                 if let Some(Ok(v)) = auth.map(|a| a.parse()) {
                     md.insert("authorization", v);
                 }
-                let path = PathAndQuery::from_static(EXPORT_PATH);
+                let path = PathAndQuery::from_static(self.signal.grpc_path());
                 match grpc.unary(request, path, RawCodec).await {
-                    Ok(response) => Ok(partial_rejections(response.get_ref())),
+                    Ok(response) => Ok(self.signal.partial_rejections(response.get_ref())),
                     // tonic reports a failed connection as UNAVAILABLE with the transport error
                     // as its source; a collector's own UNAVAILABLE has none.
                     Err(status)
@@ -215,7 +221,7 @@ impl Transport {
                 let status = response.status();
                 if status.is_success() {
                     let body = response.bytes().await.unwrap_or_default();
-                    return Ok(partial_rejections(&body));
+                    return Ok(self.signal.partial_rejections(&body));
                 }
                 let hint = response
                     .headers()
@@ -270,16 +276,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// Rejected points reported by an `ExportMetricsServiceResponse` (0 if it does not decode).
-fn partial_rejections(response: &[u8]) -> i64 {
-    use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
-    use prost::Message;
-    ExportMetricsServiceResponse::decode(response)
-        .ok()
-        .and_then(|r| r.partial_success)
-        .map_or(0, |p| p.rejected_data_points)
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {

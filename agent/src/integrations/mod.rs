@@ -14,8 +14,10 @@ pub mod postgresql;
 pub mod sql;
 
 use crate::config::Config;
+use crate::export::logs::Outbox;
 use dozor_metrics::sample::Recorder;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where file-system based integrations read from; injectable so fixture trees need no special
@@ -94,7 +96,8 @@ pub struct Scheduled {
 }
 
 /// Builds every integration the config enables. The registry: one line per integration.
-pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
+/// Integrations that emit log records append them to `logs` (none without an exporter).
+pub fn build(config: &Config, paths: &Paths, logs: Option<Arc<Outbox>>) -> Vec<Scheduled> {
     let defaults = &config.agent;
     let mut out = Vec::new();
     let host = &config.integrations.host;
@@ -127,6 +130,7 @@ pub fn build(config: &Config, paths: &Paths) -> Vec<Scheduled> {
         &config.integrations.flow,
         defaults.interval.0,
         defaults.timeout.0,
+        logs,
     ));
     out.extend(sql::build(
         &config.integrations.sql,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// `integrations.flow`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Off by default.
@@ -18,28 +18,12 @@ pub struct Config {
     /// Longest a run may take; `agent.timeout` when unset. Connecting to a stage's database may
     /// take a quarter of it, its query half (`statement_timeout`).
     pub timeout: Option<Duration>,
-    /// Where the state files (`<flow>.state.json`) and the lost-key events (`events.jsonl`) are
-    /// kept. Default: `flow` next to the agent's buffer (`$STATE_DIRECTORY/flow`, as root
-    /// `/var/lib/dozor-agent/flow`, else `~/.local/state/dozor-agent/flow`).
+    /// Where the state files (`<flow>.state.json`) are kept. Default: `flow` next to the
+    /// agent's buffer (`$STATE_DIRECTORY/flow`, as root `/var/lib/dozor-agent/flow`, else
+    /// `~/.local/state/dozor-agent/flow`). Lost-key events go to the exporter's logs outbox.
     pub state_dir: Option<PathBuf>,
-    /// Bytes of `events.jsonl` at most; it is then renamed `events.jsonl.1` (replacing the
-    /// previous one) and a new one started.
-    pub events_max_bytes: u64,
     /// The flows to reconcile.
     pub flows: Vec<FlowConfig>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: false,
-            interval: None,
-            timeout: None,
-            state_dir: None,
-            events_max_bytes: 16 << 20,
-            flows: Vec::new(),
-        }
-    }
 }
 
 /// One flow: keys (order ids) passing through stages in order.
@@ -106,12 +90,6 @@ pub fn validate(config: &Config, v: &mut Validator) {
                 "must be greater than 0s",
             );
         }
-    }
-    if config.events_max_bytes < 4096 {
-        v.error(
-            "integrations.flow.events_max_bytes",
-            "must be at least 4096",
-        );
     }
     if config.enabled && config.flows.is_empty() {
         v.error(

@@ -1,20 +1,18 @@
 //! Lost-key events: one per key the first time it is found lost, for Kibana.
 //!
-//! The agent's exporter carries metrics only, so for now [`FileSink`] appends each event as one
-//! JSON line to `<state_dir>/events.jsonl` (rotated to `events.jsonl.1` at `max_bytes`); the
-//! integration also logs each at WARN with target `dozor_agent::flow::lost`. A sink that sends OTLP log records
-//! implements [`EventSink`] too; [`LostEvent::to_log_record`] is the record it sends.
+//! Each becomes an OTLP log record ([`LostEvent::to_log_record`]) appended to the exporter's
+//! logs outbox (`crate::export::logs`), which sends it to the collector; the integration also
+//! logs each at WARN with target `dozor_agent::flow::lost`.
 
 use dozor_metrics::sample::string_kv;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, SeverityNumber};
-use serde::Serialize;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+
+/// The instrumentation scope of the log records.
+pub const SCOPE: &str = "dozor.integration.flow";
 
 /// A key that did not reach the next stage within its stage's SLA.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LostEvent {
     /// Stable id of (flow, stage, key), usable as the Elasticsearch `_id` so a repeat is
     /// idempotent: 16 hex digits of FNV-1a 64.
@@ -57,11 +55,10 @@ impl LostEvent {
         }
     }
 
-    /// The OTLP log record this event becomes once the agent sends logs: `event_name`
-    /// `dozor.flow.lost`, severity WARN, a one-line body, and the fields as typed attributes
-    /// (`dozor.flow.age` in seconds as a double, `dozor.flow.event_id` for idempotent indexing).
-    /// Send it in a `ScopeLogs` with scope `dozor.integration.flow` and the agent's resource.
-    #[allow(dead_code)] // TODO(#4): sent once the agent's exporter carries logs.
+    /// The OTLP log record of this event: `event_name` `dozor.flow.lost`, severity WARN, a
+    /// one-line body, and the fields as typed attributes (`dozor.flow.age` in seconds as a
+    /// double, `dozor.flow.event_id` for idempotent indexing: the Elasticsearch `_id`). Sent in
+    /// a `ScopeLogs` with scope [`SCOPE`] and the agent's resource.
     pub fn to_log_record(&self, time_unix_nano: u64) -> LogRecord {
         let double = |key: &str, v: f64| KeyValue {
             key: key.into(),
@@ -94,94 +91,6 @@ impl LostEvent {
             ..Default::default()
         }
     }
-}
-
-/// Where lost-key events go.
-pub trait EventSink: Send {
-    /// Delivers one event.
-    fn emit(&mut self, event: &LostEvent) -> io::Result<()>;
-
-    /// Events deleted by rotation so far.
-    fn rotated(&self) -> u64 {
-        0
-    }
-}
-
-/// Appends events as JSON lines to a file, keeping at most `max_bytes` in it and one older file.
-#[derive(Debug)]
-pub struct FileSink {
-    path: PathBuf,
-    max_bytes: u64,
-    file: Option<File>,
-    size: u64,
-    rotated: u64,
-}
-
-impl FileSink {
-    /// A sink writing to `path` (opened on first use).
-    pub fn new(path: PathBuf, max_bytes: u64) -> Self {
-        FileSink {
-            path,
-            max_bytes,
-            file: None,
-            size: 0,
-            rotated: 0,
-        }
-    }
-
-    fn open(&mut self) -> io::Result<&mut File> {
-        if self.file.is_none() {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
-            self.size = f.metadata()?.len();
-            self.file = Some(f);
-        }
-        Ok(self.file.as_mut().expect("opened above"))
-    }
-
-    fn rotate(&mut self) -> io::Result<()> {
-        self.file = None;
-        let old = rotated_path(&self.path);
-        self.rotated += count_lines(&old);
-        std::fs::rename(&self.path, &old)?;
-        self.size = 0;
-        Ok(())
-    }
-}
-
-impl EventSink for FileSink {
-    fn emit(&mut self, event: &LostEvent) -> io::Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.open()?;
-        if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
-            self.rotate()?;
-        }
-        let file = self.open()?;
-        file.write_all(&line)?;
-        self.size += line.len() as u64;
-        Ok(())
-    }
-
-    fn rotated(&self) -> u64 {
-        self.rotated
-    }
-}
-
-/// `events.jsonl` -> `events.jsonl.1`.
-pub fn rotated_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".1");
-    PathBuf::from(s)
-}
-
-fn count_lines(path: &Path) -> u64 {
-    File::open(path).map_or(0, |f| BufReader::new(f).lines().count() as u64)
 }
 
 /// FNV-1a 64 of `flow \0 stage \0 key`, as 16 hex digits.
@@ -305,21 +214,5 @@ mod tests {
             event_id("orders", "shop4", "2")
         );
         assert_eq!(event_id("orders", "shop", "42").len(), 16);
-    }
-
-    #[test]
-    fn rotates_and_counts_what_rotation_deletes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.jsonl");
-        let event = LostEvent::new("orders", "shop", "mes", "1", 0, 1_000_000);
-        let line = serde_json::to_vec(&event).unwrap().len() as u64 + 1;
-        let mut sink = FileSink::new(path.clone(), 2 * line);
-        for _ in 0..7 {
-            sink.emit(&event).unwrap();
-        }
-        // 7 events, 2 per file: files held 2, 2, 2, 1; the first two files were deleted.
-        assert_eq!(count_lines(&path), 1);
-        assert_eq!(count_lines(&rotated_path(&path)), 2);
-        assert_eq!(sink.rotated(), 4);
     }
 }

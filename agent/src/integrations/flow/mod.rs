@@ -3,8 +3,9 @@
 //! seen there and when. Every run reads the rows new since the last run from every stage (in
 //! parallel, one connection per stage), and reports per stage the keys that entered, passed on to
 //! the next stage, are in flight, and are lost: older than the stage's SLA without reaching the
-//! next stage (`dozor.flow.*`). Each newly lost key is also an event (see [`events`]), reported
-//! once, also across restarts, thanks to the state file (see [`state`]).
+//! next stage (`dozor.flow.*`). Each newly lost key is also an event (see [`events`]), an OTLP log
+//! record sent through the exporter's logs outbox, reported once, also across restarts, thanks
+//! to the state file (see [`state`]), which marks it reported only once it is in the outbox.
 //!
 //! [`reconcile`] is the pure logic and `run` the integration around it; [`pg`] reads a
 //! PostgreSQL stage, [`my`] a MySQL or MariaDB one: the stages of one flow may be in different
@@ -26,8 +27,10 @@ pub use config::{Config, StageConfig, validate};
 pub use run::FlowIntegration;
 
 use super::Scheduled;
+use crate::export::logs::Outbox;
 use reconcile::{Micros, Row};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a stage could not be read. Each message says what to fix.
@@ -100,18 +103,20 @@ pub fn default_state_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("flow"), |p| p.join("flow"))
 }
 
-/// The integration for `config`, as one scheduled entry (none when disabled).
+/// The integration for `config`, as one scheduled entry (none when disabled), sending its
+/// events through `outbox` (none: logged only, state not saved).
 pub fn build(
     config: &Config,
     default_interval: Duration,
     default_timeout: Duration,
+    outbox: Option<Arc<Outbox>>,
 ) -> Vec<Scheduled> {
     if !config.enabled || config.flows.is_empty() {
         return Vec::new();
     }
     let timeout = config.timeout.map_or(default_timeout, |d| d.0);
     vec![Scheduled {
-        integration: Box::new(FlowIntegration::new(config, timeout)),
+        integration: Box::new(FlowIntegration::new(config, timeout, outbox)),
         interval: config.interval.map_or(default_interval, |d| d.0),
         timeout,
     }]

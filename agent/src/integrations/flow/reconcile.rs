@@ -300,6 +300,33 @@ pub fn apply(state: &mut FlowState, fetches: &[Option<Fetch>], now: Micros, p: &
     out
 }
 
+/// Takes back the report of keys `apply` found lost whose events could not be recorded: they
+/// are in flight again and uncounted, so the next run finds them lost again and reports them
+/// then. A key the window has already forgotten stays counted (there is nothing to retry).
+pub fn unreport(state: &mut FlowState, outcome: &mut Outcome, lost: &[Lost], now: Micros) {
+    let mut touched = Vec::new();
+    for l in lost {
+        let stage = &mut state.stages[l.stage];
+        let Some(pending) = stage.pending.get_mut(&l.key) else {
+            continue;
+        };
+        if !pending.lost {
+            continue;
+        }
+        pending.lost = false;
+        stage.totals.lost = stage.totals.lost.saturating_sub(1);
+        let delta = &mut outcome.stages[l.stage];
+        delta.lost = delta.lost.saturating_sub(1);
+        touched.push(l.stage);
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for i in touched {
+        let delta = &mut outcome.stages[i];
+        (delta.in_flight, delta.oldest_in_flight) = in_flight(&state.stages[i], now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +460,32 @@ mod tests {
                 assert_eq!(lost, r.lost, "{name}, run {i}");
             }
         }
+    }
+
+    /// An event that could not be recorded is taken back: uncounted, in flight again, and
+    /// found lost (once) by the next run.
+    #[test]
+    fn an_unreported_loss_is_found_again_next_run() {
+        let p = params(2);
+        let mut state = FlowState::new(&["a", "b"]);
+        apply(
+            &mut state,
+            &[fetch(&[("x", 0), ("y", 1)], 2), fetch(&[], 2)],
+            2,
+            &p,
+        );
+        let mut out = apply(&mut state, &[fetch(&[], 20), fetch(&[], 20)], 20, &p);
+        assert_eq!(out.lost.len(), 2);
+        let unsent = out.lost.split_off(1);
+        unreport(&mut state, &mut out, &unsent, 20);
+        assert_eq!((out.stages[0].lost, out.stages[0].in_flight), (1, 1));
+        assert_eq!(state.stages[0].totals.lost, 1);
+        let again = apply(&mut state, &[fetch(&[], 21), fetch(&[], 21)], 21, &p);
+        let keys: Vec<&str> = again.lost.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(keys, [unsent[0].key.as_str()]);
+        assert_eq!(state.stages[0].totals.lost, 2);
+        let quiet = apply(&mut state, &[fetch(&[], 22), fetch(&[], 22)], 22, &p);
+        assert!(quiet.lost.is_empty());
     }
 
     #[test]

@@ -1,18 +1,27 @@
 //! The integration at run time: every flow's stages read in parallel, reconciled, reported as
 //! metrics and lost-key events, and the state saved.
+//!
+//! Events go to the logs outbox before the state is saved: the state marks a key reported only
+//! once its event is durably in the outbox (a crash in between repeats events rather than
+//! losing them), and an event the outbox refused is taken back and tried again next run.
+//! Without an outbox (`collect --once`, or the exporter disabled) events are only logged and
+//! the state is kept in memory, never saved: nothing is marked reported on disk, so the agent
+//! that does export still reports those keys.
 
-use super::events::{EventSink, FileSink, LostEvent};
+use super::events::{LostEvent, SCOPE};
 use super::reconcile::{self, Fetch, FlowState, Micros, Outcome, Params, StageDelta};
 use super::{Broken, Config, Source, StageConfig, StageError, default_state_dir, my, pg, state};
+use crate::export::logs::Outbox;
 use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::catalogue::flow as m;
 use dozor_metrics::sample::Recorder;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 /// Lost keys logged one by one per flow and run; beyond it one line gives the number (the
-/// event file has every one).
+/// log records sent have every one).
 const MAX_LOGGED_PER_RUN: usize = 100;
 
 /// One configured stage at run time.
@@ -40,7 +49,8 @@ struct Flow {
 /// The integration: every configured flow, read on one schedule.
 pub struct FlowIntegration {
     flows: Vec<Flow>,
-    sink: Box<dyn EventSink>,
+    /// Where events go; `None`: logged only, and the state is not saved.
+    outbox: Option<Arc<Outbox>>,
     /// What went wrong in the last run, one message per stage.
     errors: Vec<String>,
     /// The baseline run is done.
@@ -49,9 +59,9 @@ pub struct FlowIntegration {
 
 impl FlowIntegration {
     /// Every flow of `config`, with PostgreSQL sources whose connect and query timeouts fit in
-    /// `timeout`.
-    pub fn new(config: &Config, timeout: Duration) -> Self {
-        Self::with_sources(config, |stage| {
+    /// `timeout`, sending events through `outbox`.
+    pub fn new(config: &Config, timeout: Duration, outbox: Option<Arc<Outbox>>) -> Self {
+        Self::with_sources(config, outbox, |stage| {
             let source = if my::handles(&stage.dsn) {
                 my::MySource::new(&stage.dsn, &stage.query, timeout)
                     .map(|s| Box::new(s) as Box<dyn Source>)
@@ -66,6 +76,7 @@ impl FlowIntegration {
     /// Every flow of `config`, reading stages through `source` (tests inject their own).
     pub fn with_sources(
         config: &Config,
+        outbox: Option<Arc<Outbox>>,
         mut source: impl FnMut(&StageConfig) -> Box<dyn Source>,
     ) -> Self {
         let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
@@ -104,10 +115,7 @@ impl FlowIntegration {
             .collect();
         FlowIntegration {
             flows,
-            sink: Box::new(FileSink::new(
-                dir.join("events.jsonl"),
-                config.events_max_bytes,
-            )),
+            outbox,
             errors: Vec::new(),
             started: false,
         }
@@ -117,6 +125,18 @@ impl FlowIntegration {
     #[cfg(test)]
     pub fn last_errors(&self) -> &[String] {
         &self.errors
+    }
+}
+
+impl Drop for FlowIntegration {
+    /// A blocking PostgreSQL client drives its own runtime to say goodbye to the server, which
+    /// panics on a thread that runs async tasks (the scheduler drops idle integrations there
+    /// at shutdown): drop the flows, and their clients, on a thread of their own then.
+    fn drop(&mut self) {
+        let flows = std::mem::take(&mut self.flows);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::spawn(move || drop(flows));
+        }
     }
 }
 
@@ -158,7 +178,11 @@ impl Integration for FlowIntegration {
                 flow.state = Some(state);
                 record(flow, recorder);
             }
-            recorder.record(&m::EVENTS_ROTATED, self.sink.rotated() as f64, &[]);
+            if self.outbox.is_none() {
+                info!(
+                    "No logs outbox (collect --once, or the exporter disabled): lost orders are logged only, and flow state is not saved."
+                );
+            }
             return Ok(());
         }
         // Every stage of every flow at once: a run takes as long as the slowest query.
@@ -223,7 +247,7 @@ impl Integration for FlowIntegration {
                 }
             }
             let state = flow.state.as_mut().expect("loaded above");
-            let outcome = reconcile::apply(state, &fetches, now, &flow.params);
+            let mut outcome = reconcile::apply(state, &fetches, now, &flow.params);
             for &i in &outcome.stalled {
                 let message = format!(
                     "flow \"{}\", stage \"{}\": more than max_rows_per_query ({}) rows within overlap of the last row read, so reading cannot advance; raise max_rows_per_query or lower overlap",
@@ -237,48 +261,33 @@ impl Integration for FlowIntegration {
             if outcome.untracked > 0 {
                 warn!(flow = %flow.name, keys = outcome.untracked, max_keys_in_flight = flow.params.max_keys, "Flow keys not tracked: max_keys_in_flight reached.");
             }
-            let mut failed: Option<(u64, std::io::Error)> = None;
-            for (n, lost) in outcome.lost.iter().enumerate() {
-                let event = LostEvent::new(
-                    &flow.name,
-                    &flow.stages[lost.stage].name,
-                    &flow.stages[lost.stage + 1].name,
-                    &lost.key,
-                    lost.seen_at,
-                    now,
-                );
-                if n < MAX_LOGGED_PER_RUN {
-                    warn!(
-                        target: "dozor_agent::flow::lost",
-                        flow = %event.flow,
-                        stage = %event.stage,
-                        next_stage = %event.next_stage,
-                        key = %event.key,
-                        age_seconds = event.age_seconds,
-                        seen_at = %event.seen_at,
-                        "Order lost between stages."
-                    );
-                }
-                match self.sink.emit(&event) {
-                    Ok(()) => flow.events_written += 1,
-                    Err(e) => {
-                        flow.events_failed += 1;
-                        let count = failed.as_ref().map_or(0, |(c, _)| *c) + 1;
-                        let first = failed.map_or(e, |(_, e)| e);
-                        failed = Some((count, first));
-                    }
-                }
-            }
-            if outcome.lost.len() > MAX_LOGGED_PER_RUN {
-                warn!(
-                    target: "dozor_agent::flow::lost",
-                    flow = %flow.name,
-                    more = outcome.lost.len() - MAX_LOGGED_PER_RUN,
-                    "More orders lost than logged one by one; all are in the event file."
-                );
-            }
-            if let Some((count, e)) = failed {
-                error!(flow = %flow.name, events = count, error = %e, "Lost-order events not written.");
+            let events: Vec<LostEvent> = outcome
+                .lost
+                .iter()
+                .map(|lost| {
+                    LostEvent::new(
+                        &flow.name,
+                        &flow.stages[lost.stage].name,
+                        &flow.stages[lost.stage + 1].name,
+                        &lost.key,
+                        lost.seen_at,
+                        now,
+                    )
+                })
+                .collect();
+            log_events(&flow.name, &events);
+            let Some(outbox) = &self.outbox else {
+                flow.last = outcome;
+                record(flow, recorder);
+                continue;
+            };
+            let (written, failure) = append_events(outbox, &events, now);
+            flow.events_written += written as u64;
+            if let Some(e) = failure {
+                let unsent = outcome.lost.split_off(written);
+                flow.events_failed += unsent.len() as u64;
+                reconcile::unreport(state, &mut outcome, &unsent, now);
+                warn!(flow = %flow.name, events = unsent.len(), error = %e, "Lost-order events not written to the logs outbox; they stay unreported and are tried again next run.");
             }
             // After the events: a crash in between repeats events rather than losing them.
             if let Err(e) = state::save(&flow.state_path, &flow.name, state) {
@@ -293,9 +302,53 @@ impl Integration for FlowIntegration {
             flow.last = outcome;
             record(flow, recorder);
         }
-        recorder.record(&m::EVENTS_ROTATED, self.sink.rotated() as f64, &[]);
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Logs each event at WARN (at most [`MAX_LOGGED_PER_RUN`], then their number).
+fn log_events(flow: &str, events: &[LostEvent]) {
+    for event in events.iter().take(MAX_LOGGED_PER_RUN) {
+        warn!(
+            target: "dozor_agent::flow::lost",
+            flow = %event.flow,
+            stage = %event.stage,
+            next_stage = %event.next_stage,
+            key = %event.key,
+            event_id = %event.id,
+            age_seconds = event.age_seconds,
+            seen_at = %event.seen_at,
+            "Order lost between stages."
+        );
+    }
+    if events.len() > MAX_LOGGED_PER_RUN {
+        warn!(
+            target: "dozor_agent::flow::lost",
+            flow = %flow,
+            more = events.len() - MAX_LOGGED_PER_RUN,
+            "More orders lost than logged one by one; all are sent as log records."
+        );
+    }
+}
+
+/// Appends `events` to the outbox, found lost at `now`, in requests of at most the outbox's
+/// batch size. Returns how many, from the first, are durably in it, and the error that stopped
+/// the rest.
+fn append_events(
+    outbox: &Outbox,
+    events: &[LostEvent],
+    now: Micros,
+) -> (usize, Option<dozor_buffer::Error>) {
+    let time = u64::try_from(now).unwrap_or(0) * 1000;
+    let mut written = 0;
+    for chunk in events.chunks(outbox.max_batch_records()) {
+        let records = chunk.iter().map(|e| e.to_log_record(time)).collect();
+        if let Err(e) = outbox.append(SCOPE, records) {
+            return (written, Some(e));
+        }
+        written += chunk.len();
+    }
+    (written, None)
 }
 
 /// The flow's saved state; a file that cannot be read is set aside (`.bad`) and state starts

@@ -51,12 +51,24 @@ metric!(
 );
 
 metric!(
+    EXPORT_LOG_RECORDS {
+        name: "dozor.agent.export.log_records",
+        instrument: Counter,
+        unit: "{log_record}",
+        attributes: ["outcome"],
+        source: "log records (lost-order events) of requests written to the agent's logs outbox, by their end: outcome=sent (acknowledged by a collector), dropped (deleted unsent to keep the outbox under its size bound; exact) or rejected (refused permanently by the collector, or reported not stored by it)",
+        description: "Log records the agent exported, by outcome.",
+    },
+    "agent"
+);
+
+metric!(
     EXPORT_REQUESTS {
         name: "dozor.agent.export.requests",
         instrument: Counter,
         unit: "{request}",
-        attributes: ["endpoint", "outcome"],
-        source: "OTLP export calls: outcome=sent, refused (the collector answered with an error: overloaded or unauthenticated, the batch is kept and retried; malformed, the batch is dropped and its points counted as rejected) or unreachable (no answer: the batch is kept and retried)",
+        attributes: ["endpoint", "outcome", "signal"],
+        source: "OTLP export calls, signal=metrics or logs: outcome=sent, refused (the collector answered with an error: overloaded or unauthenticated, the batch is kept and retried; malformed, the batch is dropped and its points counted as rejected) or unreachable (no answer: the batch is kept and retried)",
         description: "OTLP export requests per collector endpoint, by outcome.",
     },
     "agent"
@@ -67,8 +79,8 @@ metric!(
         name: "dozor.agent.export.retries",
         instrument: Counter,
         unit: "{retry}",
-        attributes: ["lane"],
-        source: "waits before trying a batch again after every endpoint failed or was skipped: lane=live (fresh batches) or replay (the backlog)",
+        attributes: ["lane", "signal"],
+        source: "waits before trying a batch again after every endpoint failed or was skipped: lane=live (fresh batches) or replay (the backlog); signal=metrics or logs (logs use the replay lane only)",
         description: "Batches tried again after a failed attempt.",
     },
     "agent"
@@ -79,8 +91,8 @@ metric!(
         name: "dozor.agent.export.circuit_breaker.state",
         instrument: Gauge,
         unit: "{state}",
-        attributes: ["endpoint"],
-        source: "the per-endpoint circuit breaker: 0 closed, 1 half-open (one probe), 2 open (endpoint skipped)",
+        attributes: ["endpoint", "signal"],
+        source: "the circuit breaker of each endpoint and signal (metrics and logs each have their own): 0 closed, 1 half-open (one probe), 2 open (endpoint skipped)",
         description: "State of the circuit breaker of each collector endpoint.",
     },
     "agent"
@@ -91,9 +103,9 @@ metric!(
         name: "dozor.agent.buffer.usage",
         instrument: Gauge,
         unit: "By",
-        attributes: [],
-        source: "bytes of the buffer's segment files (bounded by exporters.otlp.buffer.max_bytes)",
-        description: "Disk space used by the agent's delivery buffer.",
+        attributes: ["signal"],
+        source: "bytes of the buffer's segment files: signal=metrics, bounded by exporters.otlp.buffer.max_bytes; signal=logs (the logs outbox), by exporters.otlp.logs.buffer.max_bytes",
+        description: "Disk space used by the agent's delivery buffers.",
     },
     "agent"
 );
@@ -103,9 +115,9 @@ metric!(
         name: "dozor.agent.buffer.pending.records",
         instrument: Gauge,
         unit: "{request}",
-        attributes: [],
-        source: "export requests in the buffer not yet acknowledged by a collector",
-        description: "Export requests waiting in the agent's buffer.",
+        attributes: ["signal"],
+        source: "export requests in the buffer (signal=metrics) or the logs outbox (signal=logs) not yet acknowledged by a collector",
+        description: "Export requests waiting in the agent's buffers.",
     },
     "agent"
 );
@@ -127,8 +139,8 @@ metric!(
         name: "dozor.agent.buffer.oldest_age",
         instrument: Gauge,
         unit: "s",
-        attributes: [],
-        source: "age of the oldest buffer segment holding an unacknowledged request (from its creation time); 0 when nothing is pending",
+        attributes: ["signal"],
+        source: "age of the oldest segment of the buffer (signal=metrics) or the logs outbox (signal=logs) holding an unacknowledged request (from its creation time); 0 when nothing is pending",
         description: "How far behind delivery is.",
     },
     "agent"
@@ -152,6 +164,7 @@ pub static ALL: &[&crate::MetricDef] = &[
     &SCRAPE_ERRORS,
     &SCRAPES,
     &EXPORT_POINTS,
+    &EXPORT_LOG_RECORDS,
     &EXPORT_REQUESTS,
     &EXPORT_RETRIES,
     &EXPORT_CIRCUIT_BREAKER_STATE,

@@ -112,8 +112,8 @@ metric!(
         instrument: Counter,
         unit: "{event}",
         attributes: ["flow"],
-        source: "lost-key events appended to <state_dir>/events.jsonl",
-        description: "Lost-key events written.",
+        source: "lost-key events appended to the agent's logs outbox (and synced) as OTLP log records, after which the flow's state marks them reported",
+        description: "Lost-key events written to the logs outbox.",
     },
     "flow"
 );
@@ -124,20 +124,8 @@ metric!(
         instrument: Counter,
         unit: "{event}",
         attributes: ["flow"],
-        source: "lost-key events whose write to <state_dir>/events.jsonl failed",
-        description: "Lost-key events that could not be written (they are still logged).",
-    },
-    "flow"
-);
-
-metric!(
-    EVENTS_ROTATED {
-        name: "dozor.flow.events.rotated",
-        instrument: Counter,
-        unit: "{event}",
-        attributes: [],
-        source: "lines of events.jsonl.1 deleted when events.jsonl reached events_max_bytes",
-        description: "Lost-key events deleted from disk by rotation of the event file.",
+        source: "lost-key events whose append to the logs outbox failed (full under when_full: pause, disk error); they stay unreported in the flow's state and are tried again next run",
+        description: "Lost-key events that could not be written to the logs outbox (they are still logged, and retried).",
     },
     "flow"
 );
@@ -154,5 +142,4 @@ pub static ALL: &[&crate::MetricDef] = &[
     &UNTRACKED,
     &EVENTS_WRITTEN,
     &EVENTS_FAILED,
-    &EVENTS_ROTATED,
 ];

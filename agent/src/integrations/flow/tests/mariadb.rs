@@ -75,6 +75,7 @@ fn orders_lost_between_postgresql_and_mariadb() {
     }
 
     let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox(&dir.path().join("outbox"));
     let config = Config {
         enabled: true,
         state_dir: Some(dir.path().to_owned()),
@@ -121,7 +122,8 @@ fn orders_lost_between_postgresql_and_mariadb() {
         ],
         ..Config::default()
     };
-    let mut integration = FlowIntegration::new(&config, Duration::from_secs(10));
+    let mut integration =
+        FlowIntegration::new(&config, Duration::from_secs(10), Some(outbox.clone()));
     let mut r = Recorder::new();
     integration.collect(&mut r).unwrap();
     r.take();
@@ -141,15 +143,9 @@ fn orders_lost_between_postgresql_and_mariadb() {
         value(&samples, "dozor.flow.stage.entered", &["orders", "mes"]),
         Some(198.0)
     );
-    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
-    let keys: BTreeSet<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+    let keys: BTreeSet<String> = take_records(&outbox)
+        .iter()
+        .map(|r| attr(r, "dozor.flow.key"))
         .collect();
     assert_eq!(keys, lost.iter().map(|k| k.to_string()).collect());
     let errors = integration.last_errors().join("\n");

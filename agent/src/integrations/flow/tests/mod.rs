@@ -2,12 +2,17 @@
 //! creates its own databases and drops them at the end.
 
 use super::config::FlowConfig;
+use super::events::SCOPE;
 use super::*;
+use crate::export::logs::Outbox;
 use crate::integrations::Integration;
 use dozor_config::Duration as ConfigDuration;
+use dozor_metrics::otlp::common::v1::any_value;
+use dozor_metrics::otlp::logs::v1::LogRecord;
 use dozor_metrics::sample::Recorder;
 use postgres::{Client, NoTls};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -92,6 +97,45 @@ fn value(samples: &[dozor_metrics::sample::Sample], name: &str, labels: &[&str])
         .map(|s| s.value)
 }
 
+/// A logs outbox in `dir`, for the agent's resource.
+fn outbox(dir: &std::path::Path) -> Arc<Outbox> {
+    outbox_with(dir, dozor_buffer::Options::default())
+}
+
+fn outbox_with(dir: &std::path::Path, options: dozor_buffer::Options) -> Arc<Outbox> {
+    let resource = vec![("service.instance.id".to_string(), "ws-1".to_string())];
+    Arc::new(Outbox::open_at(dir, options, resource, 1000).unwrap())
+}
+
+/// The log records waiting in the outbox (taken: a second call returns only newer ones), each
+/// checked to be in the flow's scope.
+fn take_records(outbox: &Outbox) -> Vec<LogRecord> {
+    let mut out = Vec::new();
+    for request in outbox.take_all() {
+        for rl in request.resource_logs {
+            for sl in rl.scope_logs {
+                assert_eq!(sl.scope.unwrap().name, "dozor.integration.flow");
+                out.extend(sl.log_records);
+            }
+        }
+    }
+    out
+}
+
+/// A string or double attribute of a log record, as text.
+fn attr(record: &LogRecord, key: &str) -> String {
+    let value = record
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref());
+    match value {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
 const SHOP_QUERY: &str =
     "SELECT id AS key, created_at AS seen_at FROM orders WHERE created_at > $1";
 const MES_QUERY: &str =
@@ -135,6 +179,7 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
     assert_eq!(deleted.len(), 3);
 
     let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox(&dir.path().join("outbox"));
     let config = Config {
         enabled: true,
         state_dir: Some(dir.path().to_owned()),
@@ -159,7 +204,8 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
     // Each first run is the baseline (saved counters, nothing read): 2 and 4 reading runs.
     for runs in [3, 5] {
         // A new integration each time: the agent restarting, with only the state file kept.
-        let mut integration = FlowIntegration::new(&config, Duration::from_secs(10));
+        let mut integration =
+            FlowIntegration::new(&config, Duration::from_secs(10), Some(outbox.clone()));
         for _ in 0..runs {
             samples = run(&mut integration);
         }
@@ -174,22 +220,22 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
     assert_eq!(entered, 1000.0);
     assert_eq!(passed, 997.0);
 
-    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let keys: BTreeSet<String> = events
-        .iter()
-        .map(|e| e["key"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(events.len(), 3, "{text}");
+    let records = take_records(&outbox);
+    let keys: BTreeSet<String> = records.iter().map(|r| attr(r, "dozor.flow.key")).collect();
+    assert_eq!(records.len(), 3, "{records:?}");
     assert_eq!(keys, deleted);
-    for e in &events {
-        assert_eq!(e["flow"], "orders");
-        assert_eq!(e["stage"], "shop");
-        assert_eq!(e["next_stage"], "mes");
-        assert!(e["age_seconds"].as_f64().unwrap() > 600.0, "{e}");
+    let ids: BTreeSet<String> = records
+        .iter()
+        .map(|r| attr(r, "dozor.flow.event_id"))
+        .collect();
+    assert_eq!(ids.len(), 3);
+    for r in &records {
+        assert_eq!(r.event_name, "dozor.flow.lost");
+        assert_eq!(attr(r, "dozor.flow.name"), "orders");
+        assert_eq!(attr(r, "dozor.flow.stage"), "shop");
+        assert_eq!(attr(r, "dozor.flow.next_stage"), "mes");
+        let age: f64 = attr(r, "dozor.flow.age").parse().unwrap();
+        assert!(age > 600.0, "{r:?}");
     }
 
     // A lost order that shows up late counts as recovered, and is not reported again.
@@ -199,7 +245,8 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
         &[late],
     )
     .unwrap();
-    let mut integration = FlowIntegration::new(&config, Duration::from_secs(10));
+    let mut integration =
+        FlowIntegration::new(&config, Duration::from_secs(10), Some(outbox.clone()));
     let baseline = run(&mut integration);
     assert_eq!(
         value(&baseline, "dozor.flow.stage.lost", &labels),
@@ -219,8 +266,7 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
         Some(998.0)
     );
     assert_eq!(value(&samples, "dozor.flow.stage.lost", &labels), Some(3.0));
-    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
-    assert_eq!(text.lines().count(), 3);
+    assert!(take_records(&outbox).is_empty(), "reported again");
 }
 
 /// A bad dsn, an unreachable database, a failing query and a query without the required
@@ -297,7 +343,7 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
         ..Config::default()
     };
     dbs.client(0).batch_execute("CREATE SEQUENCE s").unwrap();
-    let mut integration = FlowIntegration::new(&config, Duration::from_secs(10));
+    let mut integration = FlowIntegration::new(&config, Duration::from_secs(10), None);
     let mut r = Recorder::new();
     integration.collect(&mut r).unwrap();
     r.take();
@@ -373,7 +419,7 @@ fn a_slow_query_is_cancelled_within_the_run_timeout() {
         }],
         ..Config::default()
     };
-    let mut integration = FlowIntegration::new(&config, Duration::from_secs(2));
+    let mut integration = FlowIntegration::new(&config, Duration::from_secs(2), None);
     integration.collect(&mut Recorder::new()).unwrap();
     let started = std::time::Instant::now();
     let error = integration.collect(&mut Recorder::new()).unwrap_err();
@@ -406,15 +452,26 @@ impl Source for Fixed {
     }
 }
 
-/// An unreadable state file is set aside as `.bad` and the flow starts anew, rather than the
-/// integration failing for good.
-#[test]
-fn an_unreadable_state_file_is_set_aside() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("orders.state.json"), "{not json").unwrap();
-    let config = Config {
+/// Stage rows where order 1 passed shop -> mes an hour ago and orders 2 and 3 never reached mes.
+fn one_of_two_lost(s: &StageConfig) -> Box<dyn Source> {
+    let old = pg::micros(std::time::SystemTime::now()) - 3_600_000_000;
+    let row = |key: &str, seen_at| Row {
+        key: key.into(),
+        seen_at,
+    };
+    let rows = if s.name == "shop" {
+        vec![row("1", old), row("2", old), row("3", old)]
+    } else {
+        vec![row("1", old + 1)]
+    };
+    Box::new(Fixed(rows))
+}
+
+/// A config of one flow, shop -> mes, with its state in `dir`.
+fn fixed_config(dir: &std::path::Path) -> Config {
+    Config {
         enabled: true,
-        state_dir: Some(dir.path().to_owned()),
+        state_dir: Some(dir.to_owned()),
         flows: vec![FlowConfig {
             name: "orders".into(),
             stages: vec![
@@ -424,39 +481,130 @@ fn an_unreadable_state_file_is_set_aside() {
             ..FlowConfig::default()
         }],
         ..Config::default()
-    };
-    let old = pg::micros(std::time::SystemTime::now()) - 3_600_000_000;
-    let mut integration = FlowIntegration::with_sources(&config, |s| {
-        let rows = if s.name == "shop" {
-            vec![
-                Row {
-                    key: "1".into(),
-                    seen_at: old,
-                },
-                Row {
-                    key: "2".into(),
-                    seen_at: old,
-                },
-            ]
-        } else {
-            vec![Row {
-                key: "1".into(),
-                seen_at: old + 1,
-            }]
-        };
-        Box::new(Fixed(rows))
-    });
+    }
+}
+
+/// The baseline run, then one run; the samples of the second.
+fn two_runs(integration: &mut FlowIntegration) -> Vec<dozor_metrics::sample::Sample> {
     integration.collect(&mut Recorder::new()).unwrap();
     let mut r = Recorder::new();
     integration.collect(&mut r).unwrap();
-    let samples = r.take();
+    r.take()
+}
+
+/// The durability contract: a key is marked reported in the state file only once its event is
+/// in the logs outbox. An outbox that refuses (full, `when_full: pause`) leaves both keys
+/// unreported and uncounted; once it has room, a restarted agent reports exactly those keys,
+/// once.
+#[test]
+fn events_are_marked_reported_only_once_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixed_config(dir.path());
+    let outbox_dir = dir.path().join("outbox");
+    let tight = dozor_buffer::Options {
+        segment_bytes: 4096,
+        max_bytes: 8192,
+        full: dozor_buffer::Full::Reject,
+        sync: dozor_buffer::SyncPolicy::Never,
+    };
+    let full = outbox_with(&outbox_dir, tight);
+    let filler = LogRecord {
+        event_name: "filler".into(),
+        body: Some(dozor_metrics::otlp::common::v1::AnyValue {
+            value: Some(any_value::Value::StringValue("x".repeat(1500))),
+        }),
+        ..Default::default()
+    };
+    while full.append(SCOPE, vec![filler.clone()]).is_ok() {}
+    let mut integration =
+        FlowIntegration::with_sources(&config, Some(full.clone()), one_of_two_lost);
+    let samples = two_runs(&mut integration);
+    let labels = ["orders", "shop"];
     assert_eq!(
-        value(&samples, "dozor.flow.stage.lost", &["orders", "shop"]),
-        Some(1.0)
+        value(&samples, "dozor.flow.events.failed", &["orders"]),
+        Some(2.0)
     );
     assert_eq!(
         value(&samples, "dozor.flow.events.written", &["orders"]),
-        Some(1.0)
+        Some(0.0)
+    );
+    assert_eq!(value(&samples, "dozor.flow.stage.lost", &labels), Some(0.0));
+    assert_eq!(
+        value(&samples, "dozor.flow.stage.in_flight", &labels),
+        Some(2.0)
+    );
+    let saved = state::load(
+        &state::path(dir.path(), "orders"),
+        "orders",
+        &["shop", "mes"],
+    )
+    .unwrap();
+    assert!(
+        saved.stages[0].pending.values().all(|p| !p.lost),
+        "{saved:?}"
+    );
+    assert_eq!(saved.stages[0].totals.lost, 0);
+    drop(integration);
+    drop(full);
+
+    // Room again (a larger max_bytes), and the agent restarted.
+    let outbox = outbox(&outbox_dir);
+    let mut integration =
+        FlowIntegration::with_sources(&config, Some(outbox.clone()), one_of_two_lost);
+    let samples = two_runs(&mut integration);
+    assert_eq!(value(&samples, "dozor.flow.stage.lost", &labels), Some(2.0));
+    assert_eq!(
+        value(&samples, "dozor.flow.events.written", &["orders"]),
+        Some(2.0)
+    );
+    let keys: BTreeSet<String> = take_records(&outbox)
+        .iter()
+        .filter(|r| r.event_name == "dozor.flow.lost")
+        .map(|r| attr(r, "dozor.flow.key"))
+        .collect();
+    assert_eq!(keys, ["2", "3"].map(String::from).into());
+    let mut r = Recorder::new();
+    integration.collect(&mut r).unwrap();
+    assert!(take_records(&outbox).is_empty(), "reported twice");
+}
+
+/// Without an outbox (`collect --once`), events are only logged and the state file is neither
+/// written nor marked: the exporting agent still reports those keys.
+#[test]
+fn without_an_outbox_nothing_is_marked_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixed_config(dir.path());
+    let mut integration = FlowIntegration::with_sources(&config, None, one_of_two_lost);
+    let samples = two_runs(&mut integration);
+    assert_eq!(
+        value(&samples, "dozor.flow.stage.lost", &["orders", "shop"]),
+        Some(2.0)
+    );
+    assert!(!state::path(dir.path(), "orders").exists());
+    let outbox = outbox(&dir.path().join("outbox"));
+    let mut integration =
+        FlowIntegration::with_sources(&config, Some(outbox.clone()), one_of_two_lost);
+    two_runs(&mut integration);
+    assert_eq!(take_records(&outbox).len(), 2);
+}
+
+/// An unreadable state file is set aside as `.bad` and the flow starts anew, rather than the
+/// integration failing for good.
+#[test]
+fn an_unreadable_state_file_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orders.state.json"), "{not json").unwrap();
+    let config = fixed_config(dir.path());
+    let outbox = outbox(&dir.path().join("outbox"));
+    let mut integration = FlowIntegration::with_sources(&config, Some(outbox), one_of_two_lost);
+    let samples = two_runs(&mut integration);
+    assert_eq!(
+        value(&samples, "dozor.flow.stage.lost", &["orders", "shop"]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&samples, "dozor.flow.events.written", &["orders"]),
+        Some(2.0)
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("orders.state.json.bad")).unwrap(),
