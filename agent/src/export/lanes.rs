@@ -257,11 +257,15 @@ impl Lanes {
                 {
                     return;
                 }
+                // `notify_one` keeps a permit when nobody waits yet, so a record appended or
+                // given back after `replay_next` looked is not missed. While shutting down,
+                // look again now and then: the lane ends once the live lane has settled the
+                // rest, which does not wake it.
+                let stopping = self.deadline().is_some();
                 tokio::select! {
                     _ = self.wal.wake.notified() => {}
                     _ = shutdown.changed() => {}
-                    // Also look again now and then: a give-back may race the wake-up.
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(50)), if stopping => {}
                 }
                 continue;
             };

@@ -165,10 +165,13 @@ impl Wal {
             out.dropped_range = Some((d.first_seq, d.end_seq));
         }
         if claim {
+            // The live lane sends it; the replay lane hears of it only if it comes back
+            // (`release`), so a sender that keeps up never wakes the replay lane.
             inner.window.claim(appended.seq, points);
+        } else {
+            drop(inner);
+            self.wake.notify_one();
         }
-        drop(inner);
-        self.wake.notify_one();
         Ok(out)
     }
 
