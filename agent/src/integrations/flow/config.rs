@@ -1,5 +1,6 @@
 //! `integrations.flow`: the flows, their stages and queries, and the bounds on what is kept.
 
+use crate::integrations::db;
 use dozor_config::{Duration, Validator};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -181,26 +182,40 @@ fn check_name(v: &mut Validator, at: &str, name: &str) {
     }
 }
 
+/// Reports a stage dsn that does not parse, or whose TLS files (`sslrootcert`, `sslcert`,
+/// `sslkey`; `ssl-ca`, `ssl-cert`, `ssl-key`) cannot be read. Parsed as the stage's connection
+/// parses it, so what the check accepts is what runs (`sslmode=verify-full` included).
 fn check_dsn(v: &mut Validator, at: &str, dsn: &str) {
-    // Messages never repeat the dsn: it may hold a password.
-    if dsn.trim().is_empty() {
+    // Messages never repeat the dsn: it may hold a password. File paths are not secret.
+    let tls = if dsn.trim().is_empty() {
         v.error(at, "required: postgres://user@host:5432/database");
+        return;
     } else if super::my::handles(dsn) {
-        if let Err(e) = super::my::parse(dsn) {
-            v.error(
-                at,
-                format!(
-                    "not a MySQL connection string ({e}); write mysql://user@host:3306/database"
-                ),
-            );
+        // The stage's own parser first (as `MySource` parses it); it keeps only the client
+        // options, so the TLS part comes from the shared parser it wraps.
+        match super::my::parse(dsn).and_then(|_| db::my::parse(dsn)) {
+            Ok(d) => d.tls,
+            Err(e) => {
+                let fix = "write mysql://user@host:3306/database";
+                v.error(at, format!("not a MySQL connection string ({e}); {fix}"));
+                return;
+            }
         }
-    } else if let Err(e) = dsn.parse::<postgres::Config>() {
-        v.error(
-            at,
-            format!(
-                "not a PostgreSQL connection string ({e}); write postgres://user@host:5432/database"
-            ),
-        );
+    } else {
+        match db::pg::parse(dsn) {
+            Ok(d) => d.tls,
+            Err(e) => {
+                let fix = "write postgres://user@host:5432/database";
+                v.error(
+                    at,
+                    format!("not a PostgreSQL connection string ({e}); {fix}"),
+                );
+                return;
+            }
+        }
+    };
+    if let Err(why) = tls.check_files() {
+        v.error(at, why);
     }
 }
 
@@ -252,6 +267,91 @@ integrations:
         let flow = &root.integrations.flow.flows[0];
         assert_eq!(flow.stages.len(), 2);
         assert_eq!(flow.overlap.0, std::time::Duration::from_secs(60));
+    }
+
+    /// A flow of two stages with these dsns, as YAML (the dsn keys on lines 9 and 13, column 13).
+    fn two_stages(shop: &str, mes: &str) -> String {
+        format!(
+            r#"
+integrations:
+  flow:
+    enabled: true
+    flows:
+      - name: orders
+        stages:
+          - name: shop
+            dsn: "{shop}"
+            query: "SELECT id::text AS key, created_at AS seen_at FROM orders WHERE created_at > $1"
+            sla: 10m
+          - name: mes
+            dsn: "{mes}"
+            query: "SELECT order_ref AS `key`, received_at AS seen_at FROM jobs WHERE received_at > $1"
+"#
+        )
+    }
+
+    /// TLS parameters the stages carry out (`flow/pg.rs`, `flow/my.rs`) pass the config check,
+    /// and the files they name must be readable CA certificates, keys and certificates.
+    #[test]
+    fn tls_dsns_pass_and_their_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = crate::integrations::db::testing::certs(dir.path(), "db", &["db1"]);
+        let (ca, cert, key) = (
+            certs.ca.display(),
+            certs.cert.display(),
+            certs.key.display(),
+        );
+        let shop = format!(
+            "host=db1 user=dozor password=hunter2 dbname=shop sslmode=verify-full sslrootcert={ca}"
+        );
+        let mes = format!(
+            "mysql://dozor:hunter2@db2:3306/mes?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}&ssl-cert={cert}&ssl-key={key}"
+        );
+        let root = load(&two_stages(&shop, &mes)).unwrap();
+        assert_eq!(root.integrations.flow.flows[0].stages.len(), 2);
+        let url = format!(
+            "postgres://dozor:hunter2@db1:5432/shop?sslmode=verify-ca&sslrootcert={ca}&sslcert={cert}&sslkey={key}"
+        );
+        load(&two_stages(&url, &mes)).unwrap();
+
+        let missing = dir.path().join("missing-ca.pem");
+        let missing = missing.display();
+        let shop = format!(
+            "host=db1 user=dozor password=hunter2 dbname=shop sslmode=verify-full sslrootcert={missing}"
+        );
+        let mes = format!("mysql://dozor:hunter2@db2:3306/mes?ssl-mode=VERIFY_CA&ssl-ca={missing}");
+        let err = load(&two_stages(&shop, &mes)).unwrap_err();
+        for want in [
+            format!(
+                "agent.yaml:9:13: integrations.flow.flows[0].stages[0].dsn: sslrootcert {missing}: cannot read: No such file"
+            ),
+            format!(
+                "agent.yaml:13:13: integrations.flow.flows[0].stages[1].dsn: ssl-ca {missing}: cannot read: No such file"
+            ),
+        ] {
+            assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+        }
+        assert!(!err.contains("hunter2"), "a password leaked:\n{err}");
+
+        // A key file that is not a key, and a root file without a certificate.
+        let shop = format!(
+            "host=db1 user=dozor sslmode=require sslrootcert={key} sslcert={cert} sslkey={cert}"
+        );
+        let err = load(&two_stages(&shop, &mes)).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "integrations.flow.flows[0].stages[0].dsn: sslrootcert {key}: holds no usable CA certificate"
+            )),
+            "{err}"
+        );
+        let shop = format!("host=db1 user=dozor sslmode=require sslcert={cert} sslkey={cert}");
+        let err = load(&two_stages(&shop, &mes)).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "integrations.flow.flows[0].stages[0].dsn: sslkey {cert}: holds no PEM item"
+            )),
+            "{err}"
+        );
     }
 
     #[test]
