@@ -36,7 +36,9 @@ pub struct FlowConfig {
     /// How far back keys are looked for and remembered. Must exceed every stage's `sla`.
     pub window: Duration,
     /// How far before the last `seen_at` read each query starts again, for rows committed late
-    /// (a transaction that began before a later one committed).
+    /// (a transaction that began before a later one committed). A key is declared lost only
+    /// once the next stage has been read completely past its deadline, so a loss is reported
+    /// about `sla + overlap` after the key was seen (1 minute after the SLA by default).
     pub overlap: Duration,
     /// Keys held at most (in flight, reported lost, or seen early at a next stage); beyond it
     /// new keys are counted in `dozor.flow.untracked` and not followed.
@@ -78,7 +80,8 @@ pub struct StageConfig {
     /// that each run reads only new rows. One row per key.
     pub query: String,
     /// How long a key may take from this stage to the next before it counts as lost. Required
-    /// for every stage but the last.
+    /// for every stage but the last. The loss is reported once the next stage has been read
+    /// `overlap` past the deadline (see the flow's `overlap`).
     pub sla: Option<Duration>,
 }
 
