@@ -14,9 +14,9 @@
 # The issue asks for a 10 s interval; CPU per collection does not depend on it, so the default
 # runs 100 collections 1 s apart to finish in a few minutes. Pass 10 to use 10 s.
 #
-# The agent runs twice: with its default schedule scaled to the interval (the TCP state walk,
-# 60 s by default against 10 s collections, runs every 6th collection), and with the walk on
-# every collection (`tcp.interval: 0s`).
+# The agent runs twice: with its default schedule scaled to the interval (the TCP state and
+# process walks, 60 s by default against 10 s collections, run every 6th collection), and with
+# both walks on every collection (`tcp.interval` and `processes.interval` 0s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
@@ -31,7 +31,8 @@ hz=$(getconf CLK_TCK)
 cpu_s() { awk -v hz="$hz" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# node_exporter: scraped by curl, N times, INTERVAL apart. Prints "idle_kb after_kb cpu_s series".
+# node_exporter: scraped by curl, N times, INTERVAL apart, with the curl options in $CURL_OPTS
+# (none: uncompressed; Prometheus asks for gzip). Prints "idle_kb after_kb cpu_s series".
 measure_ne() {
   local p pid c0 c1 idle
   p=$(port)
@@ -40,7 +41,8 @@ measure_ne() {
   for _ in $(seq 50); do curl -sf "127.0.0.1:$p/metrics" >/dev/null && break; sleep 0.1; done
   idle=$(rss_kb $pid)
   c0=$(cpu_s $pid)
-  for _ in $(seq "$n"); do curl -s "127.0.0.1:$p/metrics" >/dev/null; sleep "$interval"; done
+  # shellcheck disable=SC2086
+  for _ in $(seq "$n"); do curl -s ${CURL_OPTS:-} "127.0.0.1:$p/metrics" >/dev/null; sleep "$interval"; done
   c1=$(cpu_s $pid)
   echo "$idle $(rss_kb $pid) $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}') $(curl -s "127.0.0.1:$p/metrics" | grep -vc '^#')"
   kill $pid
@@ -48,6 +50,8 @@ measure_ne() {
 read -r ne_idle ne_rss ne_cpu ne_series < <(measure_ne)
 # node_exporter's tcpstat collector (off by default) reads the TCP states dozor reports too.
 read -r net_idle net_rss net_cpu net_series < <(measure_ne --collector.tcpstat)
+# As Prometheus scrapes it: gzip-compressed (the agent compresses its exports too).
+read -r nez_idle nez_rss nez_cpu nez_series < <(CURL_OPTS=--compressed measure_ne)
 
 # dozor: collector + agent with the host integration every $interval s
 g=$(port); h=$(port); m=$(port)
@@ -62,7 +66,7 @@ $bin/dozor-collector --config "$tmp/collector.yaml" >"$tmp/collector.log" 2>&1 &
 for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sleep 0.1; done
 scrapes() { curl -s "127.0.0.1:$m/metrics" | awk -v i="$1" '$0 ~ "^dozor_agent_scrapes_total.*instance=\""i"\"" {print $NF}'; }
 
-# One agent run: host integration every $interval s, TCP walk every $1 s, instance $2.
+# One agent run: host integration every $interval s, walks every $1 s, instance $2.
 # Prints "idle_kb after_kb cpu_s collections series".
 measure_agent() {
   local agent s0 s1 c0 c1 idle
@@ -74,7 +78,7 @@ exporters:
     endpoints: ["http://127.0.0.1:$g"]
     buffer: {path: "$tmp/buffer-$2"}
 integrations:
-  host: {tcp: {interval: $1s}}
+  host: {tcp: {interval: $1s}, processes: {interval: $1s}}
 YAML
   $bin/dozor-agent --config "$tmp/agent.yaml" >"$tmp/agent-$2.log" 2>&1 &
   agent=$!
@@ -94,5 +98,6 @@ row() { awk -v n="$1" -v idle="$3" -v rss="$4" -v cpu="$5" -v k="$6" -v series="
 printf "| | RSS idle (MiB) | RSS after %d collections (MiB) | CPU per collection (ms) | series |\n|---|---|---|---|---|\n" "$n"
 row "$n" "node_exporter 1.5 (default collectors)" "$ne_idle" "$ne_rss" "$ne_cpu" "$n" "$ne_series"
 row "$n" "node_exporter 1.5 (default + tcpstat)" "$net_idle" "$net_rss" "$net_cpu" "$n" "$net_series"
-row "$n" "dozor-agent (defaults: TCP walk every 6th collection)" "$ag_idle" "$ag_rss" "$ag_cpu" "$ag_k" "$ag_series"
-row "$n" "dozor-agent (TCP walk every collection)" "$at_idle" "$at_rss" "$at_cpu" "$at_k" "$at_series"
+row "$n" "node_exporter 1.5 (default collectors, gzip as Prometheus asks)" "$nez_idle" "$nez_rss" "$nez_cpu" "$n" "$nez_series"
+row "$n" "dozor-agent (defaults: TCP and process walks every 6th collection)" "$ag_idle" "$ag_rss" "$ag_cpu" "$ag_k" "$ag_series"
+row "$n" "dozor-agent (TCP and process walks every collection)" "$at_idle" "$at_rss" "$at_cpu" "$at_k" "$at_series"

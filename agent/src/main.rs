@@ -68,6 +68,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -150,6 +151,22 @@ const LEDGER: &str = "dozor_agent::export::ledger";
 /// applies the same so its output matches the collector's.
 fn promoted() -> Vec<String> {
     vec!["site".into(), "role".into()]
+}
+
+/// Keeps glibc's allocator to its one main arena. By default every thread that allocates gets
+/// an arena of its own (up to 8 per core), each holding on to its freed memory: for an agent
+/// whose threads take turns, that is resident memory for nothing (about 0.5 MiB measured). The
+/// same as `MALLOC_ARENA_MAX=1`, which an environment setting still overrides.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: `mallopt` only sets an allocator parameter; it is called before any other
+        // thread exists, and M_ARENA_MAX is a valid parameter for glibc's allocator.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
 }
 
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
