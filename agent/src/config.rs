@@ -68,6 +68,59 @@ pub struct ExportersConfig {
     pub otlp: OtlpConfig,
 }
 
+/// Whether export requests are gzip-compressed (`exporters.otlp.gzip`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Gzip {
+    /// Everywhere but to a loopback endpoint.
+    #[default]
+    Auto,
+    /// To every endpoint.
+    On,
+    /// To none.
+    Off,
+}
+
+impl Gzip {
+    /// Whether requests to `endpoint` (a URL) are compressed.
+    pub fn applies_to(self, endpoint: &str) -> bool {
+        match self {
+            Gzip::On => true,
+            Gzip::Off => false,
+            Gzip::Auto => !is_loopback(endpoint),
+        }
+    }
+}
+
+/// True for a URL whose host is `localhost` or a loopback address.
+fn is_loopback(endpoint: &str) -> bool {
+    match url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Gzip {
+    fn parse(text: &str) -> Result<Gzip, String> {
+        match text {
+            "auto" => Ok(Gzip::Auto),
+            "true" => Ok(Gzip::On),
+            "false" => Ok(Gzip::Off),
+            other => Err(format!("{other:?}: expected true, false or auto")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Gzip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        dozor_config::leaf(d, Gzip::parse, Gzip::default)
+    }
+}
+
 /// Wire protocol of the OTLP exporter.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -93,8 +146,10 @@ pub struct OtlpConfig {
     pub protocol: Protocol,
     /// Longest one export request may take.
     pub timeout: Duration,
-    /// Compress requests with gzip.
-    pub gzip: bool,
+    /// Compress requests with gzip: `auto` (the default) compresses to every endpoint but a
+    /// loopback one (`localhost`, `127.0.0.0/8`, `::1`), where compressing only costs CPU and
+    /// memory; `true` or `false` for every endpoint.
+    pub gzip: Gzip,
     /// Send a batch at least this often when there is data.
     pub flush_interval: Duration,
     /// Send a batch as soon as it holds this many data points.
@@ -127,7 +182,7 @@ impl Default for OtlpConfig {
             endpoints: vec!["http://127.0.0.1:4317".into()],
             protocol: Protocol::Grpc,
             timeout: Duration(std::time::Duration::from_secs(10)),
-            gzip: true,
+            gzip: Gzip::Auto,
             flush_interval: Duration(std::time::Duration::from_secs(1)),
             max_batch_points: 10_000,
             buffer: BufferConfig::default(),
@@ -585,6 +640,37 @@ mod tests {
         // Without a path, the default ends in dozor-agent/buffer whichever rule applied.
         let default = BufferConfig::default().resolved_path();
         assert!(default.ends_with("buffer"), "{}", default.display());
+    }
+
+    #[test]
+    fn gzip_takes_a_bool_or_auto_and_auto_skips_loopback() {
+        let gzip = |v: &str| {
+            let text = format!("exporters:\n  otlp:\n    gzip: {v}\n");
+            dozor_config::load_str::<Config>("agent.yaml", &text, &|_| None)
+                .map(|c| c.exporters.otlp.gzip)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(gzip("auto"), Ok(Gzip::Auto));
+        assert_eq!(gzip("true"), Ok(Gzip::On));
+        assert_eq!(gzip("false"), Ok(Gzip::Off));
+        let err = gzip("sometimes").unwrap_err();
+        assert!(
+            err.contains("agent.yaml:3:11") && err.contains("true, false or auto"),
+            "{err}"
+        );
+        for (endpoint, compressed) in [
+            ("http://127.0.0.1:4317", false),
+            ("http://127.1.2.3:4317", false),
+            ("https://localhost:4317", false),
+            ("http://[::1]:4318", false),
+            ("http://10.0.0.5:4317", true),
+            ("https://collector.example:443", true),
+            ("http://[2001:db8::1]:4317", true),
+        ] {
+            assert_eq!(Gzip::Auto.applies_to(endpoint), compressed, "{endpoint}");
+            assert!(Gzip::On.applies_to(endpoint));
+            assert!(!Gzip::Off.applies_to(endpoint));
+        }
     }
 
     #[test]

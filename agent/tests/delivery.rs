@@ -490,3 +490,34 @@ async fn pause_keeps_every_batch_and_counts_the_runs_it_skipped() {
     assert_eq!(dropped_points(&log), 0, "pause never drops");
     assert_all_arrived_once(&log, &state);
 }
+
+/// `gzip: auto` (the default) leaves requests to a loopback collector uncompressed; `true`
+/// compresses them, over both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_auto_skips_loopback_and_true_compresses() {
+    for (protocol, gzip, want) in [
+        ("http", "", None),
+        ("http", "    gzip: true\n", Some("gzip")),
+        ("grpc", "", None),
+        ("grpc", "    gzip: true\n", Some("gzip")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = match protocol {
+            "http" => http_collector(0, None).await,
+            _ => grpc_collector(0).await,
+        };
+        let endpoint = format!("http://{}", fake.addr);
+        let cfg = config(protocol, &[endpoint], &dir.path().join("buffer"), gzip);
+        let agent = start_agent(dir.path(), "agent", &cfg, &[]);
+        let state = fake.state.clone();
+        assert!(
+            wait_for(Duration::from_secs(30), || state.accepted().len() >= 2).await,
+            "collector got too little:\n{}",
+            agent.log_text()
+        );
+        assert!(agent.stop().success());
+        for r in state.accepted() {
+            assert_eq!(r.encoding.as_deref(), want, "{protocol} {gzip:?}");
+        }
+    }
+}

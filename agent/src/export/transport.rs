@@ -33,8 +33,8 @@ pub struct Sender {
 pub struct Body {
     /// The encoded export request.
     pub raw: Bytes,
-    /// The HTTP body (gzip of `raw` when gzip is on).
-    http: Option<Bytes>,
+    /// `raw` gzip-compressed, when some HTTP endpoint takes it so.
+    gzipped: Option<Bytes>,
 }
 
 /// One client per endpoint.
@@ -50,7 +50,8 @@ enum Kind {
     Http {
         client: reqwest::Client,
         urls: Vec<String>,
-        gzip: bool,
+        /// Per endpoint, whether it gets gzip.
+        gzip: Vec<bool>,
     },
 }
 
@@ -76,7 +77,7 @@ impl Transport {
                             .with_context(|| format!("TLS settings for {e}"))?;
                     }
                     let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
-                    if config.gzip {
+                    if config.gzip.applies_to(e) {
                         grpc = grpc.send_compressed(CompressionEncoding::Gzip);
                     }
                     clients.push(grpc);
@@ -116,7 +117,11 @@ impl Transport {
                 Kind::Http {
                     client: builder.build().context("building the HTTP client")?,
                     urls,
-                    gzip: config.gzip,
+                    gzip: config
+                        .endpoints
+                        .iter()
+                        .map(|e| config.gzip.applies_to(e))
+                        .collect(),
                 }
             }
         };
@@ -140,14 +145,13 @@ impl Transport {
 
     /// Prepares a stored batch for sending.
     pub fn body(&self, raw: Vec<u8>) -> Body {
-        let http = match &self.kind {
-            Kind::Http { gzip: true, .. } => Some(Bytes::from(gzip(&raw))),
-            Kind::Http { gzip: false, .. } => Some(Bytes::from(raw.clone())),
-            Kind::Grpc(_) => None,
+        let gzipped = match &self.kind {
+            Kind::Http { gzip, .. } if gzip.contains(&true) => Some(Bytes::from(gzip_bytes(&raw))),
+            _ => None,
         };
         Body {
             raw: Bytes::from(raw),
-            http,
+            gzipped,
         }
     }
 
@@ -204,11 +208,13 @@ impl Transport {
             Kind::Http { client, urls, gzip } => {
                 let mut request = client
                     .post(&urls[i])
-                    .header("content-type", "application/x-protobuf")
-                    .body(body.http.clone().unwrap_or_default());
-                if *gzip {
-                    request = request.header("content-encoding", "gzip");
-                }
+                    .header("content-type", "application/x-protobuf");
+                request = match (gzip[i], &body.gzipped) {
+                    (true, Some(gzipped)) => request
+                        .header("content-encoding", "gzip")
+                        .body(gzipped.clone()),
+                    _ => request.body(body.raw.clone()),
+                };
                 for (k, v) in headers {
                     request = request.header(k, v);
                 }
@@ -278,7 +284,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn gzip(raw: &[u8]) -> Vec<u8> {
+fn gzip_bytes(raw: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(raw.len() / 4),
         flate2::Compression::fast(),

@@ -35,6 +35,8 @@ pub struct Received {
     pub oldest: Option<u64>,
     /// `authorization`.
     pub authorization: Option<String>,
+    /// `content-encoding` (HTTP) or `grpc-encoding` (gRPC).
+    pub encoding: Option<String>,
     /// Data points in the decoded request.
     pub points: u64,
     /// Whether the collector accepted it (false: refused as scripted).
@@ -69,6 +71,7 @@ impl State {
             seq: header("dozor-seq").and_then(|s| s.parse().ok()),
             oldest: header("dozor-oldest").and_then(|s| s.parse().ok()),
             authorization: header("authorization"),
+            encoding: header("content-encoding").or_else(|| header("grpc-encoding")),
             points: count_points(&request),
             accepted: !refuse,
             request,

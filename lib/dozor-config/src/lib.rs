@@ -70,6 +70,7 @@ use serde::de::DeserializeOwned;
 pub use duration::Duration;
 pub use problem::{ConfigError, Problem};
 pub use regex_pattern::RegexPattern;
+pub use sink::leaf;
 pub use validate::{Validate, Validator};
 
 /// Reads the file at `path` and loads it with [`load_str`], taking environment variables from the

@@ -58,8 +58,10 @@ pub(crate) fn report(location: Location, message: String) -> bool {
 }
 
 /// Deserializes a leaf from a located string: on a parse error the problem goes to the open
-/// scope and `fallback` is returned, or, outside a scope, the error is returned.
-pub(crate) fn leaf<'de, D, T>(
+/// scope and `fallback` is returned, or, outside a scope, the error is returned. For a leaf type
+/// of its own (`impl Deserialize`), so that its errors carry the value's line, column and key
+/// path like those of [`crate::Duration`], and do not stop the other problems being reported.
+pub fn leaf<'de, D, T>(
     deserializer: D,
     parse: impl FnOnce(&str) -> Result<T, String>,
     fallback: impl FnOnce() -> T,
