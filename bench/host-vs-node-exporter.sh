@@ -50,7 +50,7 @@ measure_ne() {
 read -r ne_idle ne_rss ne_cpu ne_series < <(measure_ne)
 # node_exporter's tcpstat collector (off by default) reads the TCP states dozor reports too.
 read -r net_idle net_rss net_cpu net_series < <(measure_ne --collector.tcpstat)
-# As Prometheus scrapes it: gzip-compressed (the agent compresses its exports too).
+# As Prometheus scrapes it: gzip-compressed (compare with the agent row that gzips too).
 read -r nez_idle nez_rss nez_cpu nez_series < <(CURL_OPTS=--compressed measure_ne)
 
 # dozor: collector + agent with the host integration every $interval s
@@ -66,7 +66,8 @@ $bin/dozor-collector --config "$tmp/collector.yaml" >"$tmp/collector.log" 2>&1 &
 for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sleep 0.1; done
 scrapes() { curl -s "127.0.0.1:$m/metrics" | awk -v i="$1" '$0 ~ "^dozor_agent_scrapes_total.*instance=\""i"\"" {print $NF}'; }
 
-# One agent run: host integration every $interval s, walks every $1 s, instance $2.
+# One agent run: host integration every $interval s, walks every $1 s, instance $2, `gzip: $3`
+# (auto: uncompressed to this loopback collector; true: as to a collector over the network).
 # Prints "idle_kb after_kb cpu_s collections series".
 measure_agent() {
   local agent s0 s1 c0 c1 idle
@@ -76,6 +77,7 @@ resource: {instance_id: $2}
 exporters:
   otlp:
     endpoints: ["http://127.0.0.1:$g"]
+    gzip: ${3:-auto}
     buffer: {path: "$tmp/buffer-$2"}
 integrations:
   host: {tcp: {interval: $1s}, processes: {interval: $1s}}
@@ -91,6 +93,7 @@ YAML
   kill $agent; wait $agent 2>/dev/null || true
 }
 read -r ag_idle ag_rss ag_cpu ag_k ag_series < <(measure_agent $((6 * interval)) bench-agent)
+read -r az_idle az_rss az_cpu az_k az_series < <(measure_agent $((6 * interval)) bench-agent-gzip true)
 read -r at_idle at_rss at_cpu at_k at_series < <(measure_agent 0 bench-agent-tcp)
 
 row() { awk -v n="$1" -v idle="$3" -v rss="$4" -v cpu="$5" -v k="$6" -v series="$7" -v name="$2" 'BEGIN {
@@ -100,4 +103,5 @@ row "$n" "node_exporter 1.5 (default collectors)" "$ne_idle" "$ne_rss" "$ne_cpu"
 row "$n" "node_exporter 1.5 (default + tcpstat)" "$net_idle" "$net_rss" "$net_cpu" "$n" "$net_series"
 row "$n" "node_exporter 1.5 (default collectors, gzip as Prometheus asks)" "$nez_idle" "$nez_rss" "$nez_cpu" "$n" "$nez_series"
 row "$n" "dozor-agent (defaults: TCP and process walks every 6th collection)" "$ag_idle" "$ag_rss" "$ag_cpu" "$ag_k" "$ag_series"
+row "$n" "dozor-agent (defaults, gzip as to a remote collector)" "$az_idle" "$az_rss" "$az_cpu" "$az_k" "$az_series"
 row "$n" "dozor-agent (TCP and process walks every collection)" "$at_idle" "$at_rss" "$at_cpu" "$at_k" "$at_series"
