@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod exposition;
 pub mod naming;
 pub mod sample;
+pub mod time;
 pub mod translate;
 
 pub use catalogue::{Instrument, MetricDef};

@@ -120,16 +120,7 @@ pub fn civil(us: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let micros = us.rem_euclid(1_000_000) as u32;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400) as u32;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = dozor_metrics::time::civil_from_days(days);
     (
         year,
         month,
@@ -143,14 +134,7 @@ pub fn civil(us: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
 
 /// UTC date and time as unix microseconds; the inverse of [`civil`].
 pub fn from_civil(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32, us: u32) -> i64 {
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(month) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = dozor_metrics::time::days_from_civil(year, month, day);
     ((days * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)) * 1_000_000)
         + i64::from(us)
 }

@@ -66,12 +66,10 @@ pub fn micros(text: &str) -> Option<i64> {
         return None;
     }
     let us = format!("{frac:0<6}").parse::<i64>().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let (Ok(month), Ok(day)) = (u32::try_from(mo), u32::try_from(day)) else {
+        return None;
+    };
+    let days = dozor_metrics::time::days_from_civil(y, month, day);
     Some(((days * 24 + h) * 60 + mi) * 60_000_000 + s * 1_000_000 + us)
 }
 
