@@ -27,6 +27,18 @@ metric!(
 );
 
 metric!(
+    SCRAPE_SOURCE_SUCCESS {
+        name: "dozor.agent.scrape.source.success",
+        instrument: Gauge,
+        unit: "{status}",
+        attributes: ["integration", "source"],
+        source: "each source of a multi-source integration (the host integration's /proc and /sys readers, each statistics view a PostgreSQL instance reads, each MySQL statement, each stage of an order flow) on every run that read it: 1 read, 0 failed; a source this host does not have is 1 and one skipped by its own schedule keeps its last value",
+        description: "Whether each source of an integration was read in its last run (1) or failed (0).",
+    },
+    "agent"
+);
+
+metric!(
     SCRAPES {
         name: "dozor.agent.scrapes",
         instrument: Counter,
@@ -163,6 +175,7 @@ pub static ALL: &[&crate::MetricDef] = &[
     &SCRAPE_DURATION,
     &SCRAPE_ERRORS,
     &SCRAPES,
+    &SCRAPE_SOURCE_SUCCESS,
     &EXPORT_POINTS,
     &EXPORT_LOG_RECORDS,
     &EXPORT_REQUESTS,
