@@ -174,15 +174,15 @@ impl LogsTelemetry {
 
 /// The order in which [`LogsTelemetry::families`] builds its families.
 pub(super) static RENDERED: [&MetricDef; 9] = [
-    &catalogue::RECEIVED_LOG_RECORDS,
-    &catalogue::REFUSED_LOG_RECORDS,
-    &catalogue::ELASTICSEARCH_DOCUMENTS,
-    &catalogue::ELASTICSEARCH_REJECTED_DOCUMENTS,
-    &catalogue::ELASTICSEARCH_RETRIED_DOCUMENTS,
-    &catalogue::ELASTICSEARCH_BULK_REQUESTS,
-    &catalogue::OUTBOX_BATCHES,
-    &catalogue::OUTBOX_SIZE,
-    &catalogue::OUTBOX_DROPPED_BATCHES,
+    catalogue::RECEIVED_LOG_RECORDS.def(),
+    catalogue::REFUSED_LOG_RECORDS.def(),
+    catalogue::ELASTICSEARCH_DOCUMENTS.def(),
+    catalogue::ELASTICSEARCH_REJECTED_DOCUMENTS.def(),
+    catalogue::ELASTICSEARCH_RETRIED_DOCUMENTS.def(),
+    catalogue::ELASTICSEARCH_BULK_REQUESTS.def(),
+    catalogue::OUTBOX_BATCHES.def(),
+    catalogue::OUTBOX_SIZE.def(),
+    catalogue::OUTBOX_DROPPED_BATCHES.def(),
 ];
 
 /// A logs request was accepted: its records are in the outbox (or it was a duplicate).

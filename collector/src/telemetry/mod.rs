@@ -168,19 +168,19 @@ impl Telemetry {
 
 /// The order in which [`Telemetry::families`] builds its families.
 static ALL_RENDERED: [&MetricDef; 13] = [
-    &catalogue::RECEIVED_POINTS,
-    &catalogue::REQUESTS,
-    &catalogue::REFUSED_REQUESTS,
-    &catalogue::DROPPED_POINTS,
-    &catalogue::SERIES,
-    &catalogue::SERIES_EXPIRED,
-    &catalogue::AGENTS,
-    &catalogue::AGENT_LAST_SEEN,
-    &catalogue::DELIVERY_ACCEPTED_BATCHES,
-    &catalogue::DELIVERY_DUPLICATE_BATCHES,
-    &catalogue::DELIVERY_DUPLICATE_POINTS,
-    &catalogue::DELIVERY_MISSING_BATCHES,
-    &catalogue::DELIVERY_LEDGER_ERRORS,
+    catalogue::RECEIVED_POINTS.def(),
+    catalogue::REQUESTS.def(),
+    catalogue::REFUSED_REQUESTS.def(),
+    catalogue::DROPPED_POINTS.def(),
+    catalogue::SERIES.def(),
+    catalogue::SERIES_EXPIRED.def(),
+    catalogue::AGENTS.def(),
+    catalogue::AGENT_LAST_SEEN.def(),
+    catalogue::DELIVERY_ACCEPTED_BATCHES.def(),
+    catalogue::DELIVERY_DUPLICATE_BATCHES.def(),
+    catalogue::DELIVERY_DUPLICATE_POINTS.def(),
+    catalogue::DELIVERY_MISSING_BATCHES.def(),
+    catalogue::DELIVERY_LEDGER_ERRORS.def(),
 ];
 
 /// What delivery tracking contributes to the self-metrics.

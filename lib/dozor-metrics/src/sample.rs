@@ -1,6 +1,6 @@
 //! What integrations record, and how recorded samples become one OTLP export request.
 
-use crate::catalogue::{Instrument, MetricDef};
+use crate::catalogue::{self, Instrument, MetricDef};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -32,16 +32,35 @@ impl Recorder {
         Self::default()
     }
 
-    /// Records one value of a catalogue metric. Attribute keys must be exactly the declared ones,
-    /// in declared order; a mismatch, or a metric not in the catalogue, is a programming error,
-    /// caught by tests (debug assertions) and the golden files.
-    pub fn record(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str]) {
-        debug_assert!(
-            crate::catalogue::all().any(|m| std::ptr::eq(m, metric)),
-            "{}: not in the catalogue (user-defined metrics go through record_dynamic)",
-            metric.name
-        );
-        self.push(metric, value, attributes);
+    /// Records one value of a catalogue metric, with one value per declared attribute key, in
+    /// declared order: a call with a missing or an extra value does not build, nor does one with
+    /// a metric that is not in the catalogue.
+    ///
+    /// ```
+    /// use dozor_metrics::catalogue::host;
+    /// let mut rec = dozor_metrics::sample::Recorder::new();
+    /// rec.record(&host::CPU_TIME, 1.5, &["0", "user"]); // cpu, cpu.mode
+    /// ```
+    ///
+    /// ```compile_fail
+    /// # use dozor_metrics::catalogue::host;
+    /// # let mut rec = dozor_metrics::sample::Recorder::new();
+    /// rec.record(&host::CPU_TIME, 1.5, &["user"]); // cpu is missing
+    /// ```
+    ///
+    /// ```compile_fail
+    /// # use dozor_metrics::{Instrument, sample::DynamicMetric};
+    /// # let mut rec = dozor_metrics::sample::Recorder::new();
+    /// let m = DynamicMetric::declare("sql_x", "x.", Instrument::Gauge, &[]).unwrap();
+    /// rec.record(m.def(), 1.0, &[]); // user metrics go through record_dynamic
+    /// ```
+    pub fn record<const N: usize>(
+        &mut self,
+        metric: &'static catalogue::Metric<N>,
+        value: f64,
+        attributes: &[&str; N],
+    ) {
+        self.push(metric.def(), value, attributes);
     }
 
     /// Records one value of a metric declared from configuration; attribute values in the
@@ -365,14 +384,6 @@ mod tests {
         }
         let hist = DynamicMetric::declare("sql_h", "x.", Instrument::Histogram, &[]);
         assert!(hist.is_err());
-    }
-
-    #[test]
-    #[should_panic(expected = "not in the catalogue")]
-    #[cfg(debug_assertions)]
-    fn record_refuses_a_dynamic_metric() {
-        let m = DynamicMetric::declare("sql_x", "x.", Instrument::Gauge, &[]).unwrap();
-        Recorder::new().record(m.def(), 1.0, &[]);
     }
 
     #[test]

@@ -4,94 +4,135 @@
 //! errors, and the InnoDB buffer pool. Needs no privilege.
 
 use super::client::Table;
-use dozor_metrics::catalogue::MetricDef;
 use dozor_metrics::catalogue::mysql as m;
+use dozor_metrics::catalogue::{Metric, MetricDef};
 use dozor_metrics::sample::Recorder;
+
+/// The metric a status variable feeds: one with only `mysql.instance`, or one with a second
+/// attribute (`command`, `kind`, `error`, `operation`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// `mysql.instance` only.
+    One(&'static Metric<1>),
+    /// `mysql.instance` and one more.
+    Two(&'static Metric<2>),
+}
+
+impl std::ops::Deref for Target {
+    type Target = MetricDef;
+
+    fn deref(&self) -> &MetricDef {
+        match self {
+            Target::One(m) => m,
+            Target::Two(m) => m,
+        }
+    }
+}
 
 /// Status variables other than `Com_*`: (variable, metric, attribute value or `""` when the
 /// metric has only `mysql.instance`).
-const VARIABLES: &[(&str, &MetricDef, &str)] = &[
-    ("Uptime", &m::UPTIME, ""),
-    ("Questions", &m::QUERY_CLIENT_COUNT, ""),
-    ("Queries", &m::QUERY_COUNT, ""),
-    ("Slow_queries", &m::QUERY_SLOW_COUNT, ""),
-    ("Threads_connected", &m::THREADS, "connected"),
-    ("Threads_running", &m::THREADS, "running"),
-    ("Threads_cached", &m::THREADS, "cached"),
-    ("Connections", &m::CONNECTION_COUNT, ""),
-    ("Max_used_connections", &m::CONNECTION_MAX_USED, ""),
-    ("Aborted_connects", &m::CONNECTION_ERRORS, "aborted"),
-    ("Aborted_clients", &m::CONNECTION_ERRORS, "aborted_clients"),
-    ("Connection_errors_accept", &m::CONNECTION_ERRORS, "accept"),
+const VARIABLES: &[(&str, Target, &str)] = &[
+    ("Uptime", Target::One(&m::UPTIME), ""),
+    ("Questions", Target::One(&m::QUERY_CLIENT_COUNT), ""),
+    ("Queries", Target::One(&m::QUERY_COUNT), ""),
+    ("Slow_queries", Target::One(&m::QUERY_SLOW_COUNT), ""),
+    ("Threads_connected", Target::Two(&m::THREADS), "connected"),
+    ("Threads_running", Target::Two(&m::THREADS), "running"),
+    ("Threads_cached", Target::Two(&m::THREADS), "cached"),
+    ("Connections", Target::One(&m::CONNECTION_COUNT), ""),
+    (
+        "Max_used_connections",
+        Target::One(&m::CONNECTION_MAX_USED),
+        "",
+    ),
+    (
+        "Aborted_connects",
+        Target::Two(&m::CONNECTION_ERRORS),
+        "aborted",
+    ),
+    (
+        "Aborted_clients",
+        Target::Two(&m::CONNECTION_ERRORS),
+        "aborted_clients",
+    ),
+    (
+        "Connection_errors_accept",
+        Target::Two(&m::CONNECTION_ERRORS),
+        "accept",
+    ),
     (
         "Connection_errors_internal",
-        &m::CONNECTION_ERRORS,
+        Target::Two(&m::CONNECTION_ERRORS),
         "internal",
     ),
     (
         "Connection_errors_max_connections",
-        &m::CONNECTION_ERRORS,
+        Target::Two(&m::CONNECTION_ERRORS),
         "max_connections",
     ),
     (
         "Connection_errors_peer_address",
-        &m::CONNECTION_ERRORS,
+        Target::Two(&m::CONNECTION_ERRORS),
         "peer_address",
     ),
-    ("Connection_errors_select", &m::CONNECTION_ERRORS, "select"),
+    (
+        "Connection_errors_select",
+        Target::Two(&m::CONNECTION_ERRORS),
+        "select",
+    ),
     (
         "Connection_errors_tcpwrap",
-        &m::CONNECTION_ERRORS,
+        Target::Two(&m::CONNECTION_ERRORS),
         "tcpwrap",
     ),
     (
         "Innodb_buffer_pool_read_requests",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "read_requests",
     ),
     (
         "Innodb_buffer_pool_reads",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "reads",
     ),
     (
         "Innodb_buffer_pool_read_ahead",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "read_ahead",
     ),
     (
         "Innodb_buffer_pool_read_ahead_rnd",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "read_ahead_rnd",
     ),
     (
         "Innodb_buffer_pool_read_ahead_evicted",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "read_ahead_evicted",
     ),
     (
         "Innodb_buffer_pool_wait_free",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "wait_free",
     ),
     (
         "Innodb_buffer_pool_write_requests",
-        &m::BUFFER_POOL_OPERATIONS,
+        Target::Two(&m::BUFFER_POOL_OPERATIONS),
         "write_requests",
     ),
     (
         "Innodb_buffer_pool_pages_data",
-        &m::BUFFER_POOL_PAGES,
+        Target::Two(&m::BUFFER_POOL_PAGES),
         "data",
     ),
     (
         "Innodb_buffer_pool_pages_free",
-        &m::BUFFER_POOL_PAGES,
+        Target::Two(&m::BUFFER_POOL_PAGES),
         "free",
     ),
     (
         "Innodb_buffer_pool_pages_misc",
-        &m::BUFFER_POOL_PAGES,
+        Target::Two(&m::BUFFER_POOL_PAGES),
         "misc",
     ),
 ];
@@ -111,7 +152,7 @@ pub fn query(commands: &[String]) -> String {
 #[derive(Debug, PartialEq)]
 pub struct Point {
     /// The catalogue metric.
-    pub metric: &'static MetricDef,
+    pub metric: Target,
     /// The second attribute (`command`, `kind`, `error`, `operation`), `""` when there is none.
     pub attribute: String,
     /// The value, in the metric's unit.
@@ -133,7 +174,7 @@ pub fn parse(table: &Table, commands: &[String]) -> (Vec<Point>, Vec<String>) {
                 let command = name[4..].to_ascii_lowercase();
                 commands
                     .contains(&command)
-                    .then_some((&m::COMMANDS as &MetricDef, command))
+                    .then_some((Target::Two(&m::COMMANDS), command))
             }
             _ => VARIABLES
                 .iter()
@@ -158,10 +199,9 @@ pub fn parse(table: &Table, commands: &[String]) -> (Vec<Point>, Vec<String>) {
 /// Records `points` for `instance`.
 pub fn record(recorder: &mut Recorder, instance: &str, points: &[Point]) {
     for p in points {
-        if p.metric.attributes.len() == 1 {
-            recorder.record(p.metric, p.value, &[instance]);
-        } else {
-            recorder.record(p.metric, p.value, &[instance, &p.attribute]);
+        match p.metric {
+            Target::One(metric) => recorder.record(metric, p.value, &[instance]),
+            Target::Two(metric) => recorder.record(metric, p.value, &[instance, &p.attribute]),
         }
     }
 }

@@ -2,9 +2,60 @@
 //!
 //! A declaration carries what OpenTelemetry's mdatagen `metadata.yaml` carries: name, instrument,
 //! unit (UCUM), attributes, description and the source the value is read from. The Prometheus name
-//! is derived from it by [`crate::naming`], never typed by hand. `docs/metrics.md` is generated
-//! from [`ALL`] (see `cargo run -p xtask -- generate`), and the tests in `tests/content.rs` check
-//! that dashboards and alerts only query names this catalogue can produce.
+//! is derived from it by [`crate::naming`], never typed by hand.
+//!
+//! Each file below is one section of the reference, written as one [`metrics!`] invocation that
+//! declares every metric of the section once and makes its `ALL` list and its [`Section`] from
+//! the same text; [`SECTIONS`] lists the files once. `docs/metrics.md` is generated from
+//! [`SECTIONS`] (`UPDATE_GOLDEN=1 cargo test -p dozor-metrics --test generated`), and the tests in
+//! `tests/content.rs` check that dashboards and alerts only query names this catalogue can
+//! produce.
+//!
+//! A metric is a [`Metric<N>`], `N` being its number of attributes: recording it takes exactly
+//! `N` attribute values ([`crate::sample::Recorder::record`]), so a call with a missing or an extra
+//! attribute does not build, and only this crate can make one.
+
+/// Declares one section of the catalogue: a `pub static` [`Metric`] per entry (every field named
+/// at the declaration), the section's `ALL` in declaration order, and its `SECTION`.
+macro_rules! metrics {
+    (
+        section: $title:literal,
+        emitter: $emitter:literal,
+        metrics: { $(
+            $ident:ident {
+                name: $name:literal,
+                instrument: $inst:ident,
+                unit: $unit:literal,
+                attributes: [$($attr:literal),* $(,)?],
+                source: $source:literal,
+                description: $desc:literal $(,)?
+            }
+        ),* $(,)? }
+    ) => {
+        $(
+            #[doc = $desc]
+            pub static $ident: $crate::catalogue::Metric<{ <[&str]>::len(&[$($attr),*]) }> =
+                $crate::catalogue::Metric($crate::catalogue::MetricDef {
+                    name: $name,
+                    description: $desc,
+                    unit: $unit,
+                    instrument: $crate::catalogue::Instrument::$inst,
+                    attributes: &[$($attr),*],
+                    source: $source,
+                    emitter: $emitter,
+                });
+        )*
+
+        /// Every metric of this section, in documentation order.
+        pub static ALL: &[&$crate::catalogue::MetricDef] = &[$(&$ident.0),*];
+
+        /// This section of the reference.
+        pub static SECTION: $crate::catalogue::Section = $crate::catalogue::Section {
+            title: $title,
+            metrics: ALL,
+        };
+    };
+}
 
 pub mod agent;
 pub mod collector;
@@ -16,6 +67,49 @@ pub mod mysql;
 pub mod postgresql;
 pub mod reference;
 pub mod sql;
+
+/// The sections of the reference, in its order; together they hold every metric once. One line
+/// per catalogue file.
+pub static SECTIONS: &[&Section] = &[
+    &host::SECTION,
+    &container::SECTION,
+    &postgresql::SECTION,
+    &mysql::SECTION,
+    &flow::SECTION,
+    &sql::SECTION,
+    &demo::SECTION,
+    &agent::SECTION,
+    &collector::SECTION,
+];
+
+/// One section of the reference: the metrics of one integration or component.
+#[derive(Debug)]
+pub struct Section {
+    /// Heading in `docs/metrics.md`.
+    pub title: &'static str,
+    /// Its metrics, in documentation order.
+    pub metrics: &'static [&'static MetricDef],
+}
+
+/// A catalogue metric with `N` attributes; only [`metrics!`] makes one. Dereferences to its
+/// [`MetricDef`].
+#[derive(Debug, PartialEq)]
+pub struct Metric<const N: usize>(pub(crate) MetricDef);
+
+impl<const N: usize> std::ops::Deref for Metric<N> {
+    type Target = MetricDef;
+
+    fn deref(&self) -> &MetricDef {
+        &self.0
+    }
+}
+
+impl<const N: usize> Metric<N> {
+    /// The declaration.
+    pub const fn def(&'static self) -> &'static MetricDef {
+        &self.0
+    }
+}
 
 /// The kind of OpenTelemetry instrument a metric is recorded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,46 +194,12 @@ impl MetricDef {
 
 /// Every metric in the catalogue, in documentation order.
 pub fn all() -> impl Iterator<Item = &'static MetricDef> {
-    host::ALL
-        .iter()
-        .chain(container::ALL)
-        .chain(agent::ALL)
-        .chain(collector::ALL)
-        .chain(demo::ALL)
-        .chain(postgresql::ALL)
-        .chain(mysql::ALL)
-        .chain(flow::ALL)
-        .chain(sql::ALL)
-        .copied()
+    SECTIONS.iter().flat_map(|s| s.metrics.iter().copied())
 }
 
 /// Looks a metric up by its OpenTelemetry name.
 pub fn by_name(name: &str) -> Option<&'static MetricDef> {
     all().find(|m| m.name == name)
-}
-
-/// Declares catalogue entries tersely; every field is still named at the call site.
-#[macro_export]
-macro_rules! metric {
-    ($ident:ident {
-        name: $name:literal,
-        instrument: $inst:ident,
-        unit: $unit:literal,
-        attributes: [$($attr:literal),* $(,)?],
-        source: $source:literal,
-        description: $desc:literal $(,)?
-    }, $emitter:literal) => {
-        #[doc = $desc]
-        pub static $ident: $crate::catalogue::MetricDef = $crate::catalogue::MetricDef {
-            name: $name,
-            description: $desc,
-            unit: $unit,
-            instrument: $crate::catalogue::Instrument::$inst,
-            attributes: &[$($attr),*],
-            source: $source,
-            emitter: $emitter,
-        };
-    };
 }
 
 #[cfg(test)]

@@ -7,95 +7,66 @@
 //! them once at start-up as a [`crate::sample::DynamicMetric`] after checking its name, type and
 //! labels. Every series below carries `sql.query`, the query's name in the configuration.
 
-use crate::metric;
-
 /// Prefix every user-defined metric name must start with (Prometheus name `sql_...`).
 pub const USER_PREFIX: &str = "sql_";
 
 /// What the `emitter` of a user-defined metric is.
 pub const USER_EMITTER: &str = "sql";
 
-metric!(
-    QUERY_DURATION {
-        name: "dozor.sql.query.duration",
-        instrument: Gauge,
-        unit: "s",
-        attributes: ["sql.query"],
-        source: "time from sending the query to reading its last row, measured by the agent on the last real execution",
-        description: "How long the last real execution of the query took.",
-    },
-    "sql"
-);
-
-metric!(
-    QUERY_EXECUTIONS {
-        name: "dozor.sql.query.executions",
-        instrument: Counter,
-        unit: "{execution}",
-        attributes: ["sql.query"],
-        source: "counted by the agent: every time the query was sent to the server (not answered from the cache)",
-        description: "Real executions of the query, successful or not.",
-    },
-    "sql"
-);
-
-metric!(
-    QUERY_ERRORS {
-        name: "dozor.sql.query.errors",
-        instrument: Counter,
-        unit: "{error}",
-        attributes: ["sql.query", "error.type"],
-        source: "counted by the agent: executions that failed, by class (connect, auth, config, permission, syntax, column, value, read_only, timeout, query)",
-        description: "Real executions of the query that failed, by error class.",
-    },
-    "sql"
-);
-
-metric!(
-    CACHE_HITS {
-        name: "dozor.sql.cache.hits",
-        instrument: Counter,
-        unit: "{run}",
-        attributes: ["sql.query"],
-        source: "counted by the agent: runs within min_interval of the last execution, which re-emit its result instead of querying",
-        description: "Runs answered from the cached result of the query's last execution.",
-    },
-    "sql"
-);
-
-metric!(
-    RESULT_AGE {
-        name: "dozor.sql.result.age",
-        instrument: Gauge,
-        unit: "s",
-        attributes: ["sql.query"],
-        source: "time since the execution whose result the run emitted: 0 when fresh, up to min_interval when cached",
-        description: "Age of the query result the last run emitted.",
-    },
-    "sql"
-);
-
-metric!(
-    POINTS_DROPPED {
-        name: "dozor.sql.points.dropped",
-        instrument: Counter,
-        unit: "{point}",
-        attributes: ["sql.query", "reason"],
-        source: "counted by the agent per execution: values beyond max_series (reason max_series), a second row with the same labels (duplicate), a NULL value (null)",
-        description: "Values of user-defined metrics the query returned but the agent did not record, by reason.",
-    },
-    "sql"
-);
-
-/// Every `sql` self-metric.
-pub static ALL: &[&crate::MetricDef] = &[
-    &QUERY_DURATION,
-    &QUERY_EXECUTIONS,
-    &QUERY_ERRORS,
-    &CACHE_HITS,
-    &RESULT_AGE,
-    &POINTS_DROPPED,
-];
+metrics! {
+    section: "Business SQL (`sql` integration)",
+    emitter: "sql",
+    metrics: {
+        QUERY_DURATION {
+            name: "dozor.sql.query.duration",
+            instrument: Gauge,
+            unit: "s",
+            attributes: ["sql.query"],
+            source: "time from sending the query to reading its last row, measured by the agent on the last real execution",
+            description: "How long the last real execution of the query took.",
+        },
+        QUERY_EXECUTIONS {
+            name: "dozor.sql.query.executions",
+            instrument: Counter,
+            unit: "{execution}",
+            attributes: ["sql.query"],
+            source: "counted by the agent: every time the query was sent to the server (not answered from the cache)",
+            description: "Real executions of the query, successful or not.",
+        },
+        QUERY_ERRORS {
+            name: "dozor.sql.query.errors",
+            instrument: Counter,
+            unit: "{error}",
+            attributes: ["sql.query", "error.type"],
+            source: "counted by the agent: executions that failed, by class (connect, auth, config, permission, syntax, column, value, read_only, timeout, query)",
+            description: "Real executions of the query that failed, by error class.",
+        },
+        CACHE_HITS {
+            name: "dozor.sql.cache.hits",
+            instrument: Counter,
+            unit: "{run}",
+            attributes: ["sql.query"],
+            source: "counted by the agent: runs within min_interval of the last execution, which re-emit its result instead of querying",
+            description: "Runs answered from the cached result of the query's last execution.",
+        },
+        RESULT_AGE {
+            name: "dozor.sql.result.age",
+            instrument: Gauge,
+            unit: "s",
+            attributes: ["sql.query"],
+            source: "time since the execution whose result the run emitted: 0 when fresh, up to min_interval when cached",
+            description: "Age of the query result the last run emitted.",
+        },
+        POINTS_DROPPED {
+            name: "dozor.sql.points.dropped",
+            instrument: Counter,
+            unit: "{point}",
+            attributes: ["sql.query", "reason"],
+            source: "counted by the agent per execution: values beyond max_series (reason max_series), a second row with the same labels (duplicate), a NULL value (null)",
+            description: "Values of user-defined metrics the query returned but the agent did not record, by reason.",
+        },
+    }
+}
 
 #[cfg(test)]
 mod tests {
