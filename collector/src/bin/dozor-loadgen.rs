@@ -13,7 +13,7 @@ use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use dozor_metrics::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use dozor_metrics::sample::count_points;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
 
@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         series_per_agent: args.series,
         batch: args.batch,
     };
-    let requests = Arc::new(w.requests(1, now_nanos()));
+    let requests = Arc::new(w.requests(1, dozor_metrics::time::now_nanos()));
     let points: u64 = requests.iter().map(count_points).sum();
     let mut clients = Vec::new();
     for _ in 0..args.concurrency.max(1) {
@@ -129,11 +129,6 @@ async fn round(
         r??;
     }
     Ok(())
-}
-
-fn now_nanos() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.unwrap_or(Duration::ZERO).as_nanos() as u64
 }
 
 /// User plus system CPU time of a process, from /proc/PID/stat (clock ticks of 1/100 s).

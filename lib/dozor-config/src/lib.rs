@@ -71,7 +71,7 @@ pub use duration::Duration;
 pub use problem::{ConfigError, Problem};
 pub use regex_pattern::RegexPattern;
 pub use sink::leaf;
-pub use validate::{Validate, Validator};
+pub use validate::{At, Validate, Validator};
 
 /// Reads the file at `path` and loads it with [`load_str`], taking environment variables from the
 /// process (a variable whose value is not valid Unicode counts as unset).

@@ -1,6 +1,14 @@
 //! Calendar arithmetic shared by the binaries (timestamps in events, documents and database
 //! rows), with no time-zone database: the proleptic Gregorian calendar in UTC, by Howard
-//! Hinnant's algorithms (<https://howardhinnant.github.io/date_algorithms.html>).
+//! Hinnant's algorithms (<https://howardhinnant.github.io/date_algorithms.html>), and the wall
+//! clock as OTLP timestamps.
+
+/// Now, as Unix nanoseconds (the OTLP `time_unix_nano`); 0 before 1970.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
 
 /// The UTC date (year, month 1-12, day 1-31) of a day counted from 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
