@@ -2,12 +2,27 @@
 //!
 //! CLI, configuration, logging and start-up only; the work lives in the modules below.
 
+// A build without some integrations (a workstation build, `--no-default-features --features
+// host`) leaves unused the parts of the seam that only they use: the log sink (flow), the
+// instances section (postgresql, mysql, sql).
+#![cfg_attr(
+    not(all(
+        feature = "flow",
+        feature = "postgresql",
+        feature = "mysql",
+        feature = "sql"
+    )),
+    allow(dead_code, unused_imports)
+)]
+
 mod config;
 mod export;
 mod integrations;
 mod once;
 mod resource;
 mod scheduler;
+mod sink;
+mod state_dir;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -15,6 +30,7 @@ use config::Config;
 use integrations::Paths;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tracing::info;
 
 /// Exit code for configuration errors, as documented.
@@ -113,12 +129,9 @@ fn main() -> ExitCode {
             let resource = resource::attributes(&config.resource, &paths);
             // No exporter, so no logs outbox: lost-order events are logged only, and flow
             // state is not saved (nothing is marked reported).
-            let (out, failed) = once::collect(
-                integrations::build(&config, &paths, None),
-                &resource,
-                &promoted(),
-                format,
-            );
+            let ctx = context(&config, paths, None);
+            let scheduled = config.integrations.build(&ctx);
+            let (out, failed) = once::collect(scheduled, &resource, &promoted(), format);
             print!("{out}");
             Ok(if failed {
                 ExitCode::FAILURE
@@ -169,6 +182,20 @@ fn one_malloc_arena() {
     }
 }
 
+/// What the integrations are built with.
+fn context(
+    config: &Config,
+    paths: Paths,
+    logs: Option<Arc<dyn sink::LogSink>>,
+) -> integrations::Context {
+    integrations::Context {
+        paths,
+        interval: config.agent.interval.0,
+        timeout: config.agent.timeout.0,
+        logs,
+    }
+}
+
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
     match path {
         None => Ok(Config::default()),
@@ -193,17 +220,18 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
         let logs = if otlp.enabled {
             let outbox = export::logs::Outbox::open(&otlp, resource.clone())
                 .context("opening the logs outbox")?;
-            Some(std::sync::Arc::new(outbox))
+            Some(Arc::new(outbox))
         } else {
             None
         };
-        let scheduled = integrations::build(&config, &paths, logs.clone());
+        let sink = logs.clone().map(|l| l as Arc<dyn sink::LogSink>);
+        let scheduled = config.integrations.build(&context(&config, paths, sink));
         let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
         info!(integrations = ?names, endpoints = ?otlp.endpoints, "Agent started.");
         let shutdown_timeout = otlp.shutdown_timeout.0;
         let exporter = match logs {
             Some(logs) => Some(
-                export::Exporter::new(otlp, resource, scheduler::now_nanos(), logs)
+                export::Exporter::new(otlp, resource, dozor_metrics::time::now_nanos(), logs)
                     .context("setting up the OTLP exporter")?,
             ),
             None => None,

@@ -2,9 +2,10 @@
 //! in Prometheus text with exactly the names and labels the collector exposes, or as JSON.
 
 use crate::integrations::Scheduled;
-use crate::scheduler::{ScrapeStats, collect_once, now_nanos};
+use crate::scheduler::{ScrapeStats, collect_once};
 use dozor_metrics::exposition::{self, Format};
 use dozor_metrics::sample::{Recorder, Sample, ScopeBatch, to_request};
+use dozor_metrics::time::now_nanos;
 use dozor_metrics::translate;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,8 @@ pub fn collect(
     let mut batches = Vec::new();
     let mut failed = false;
     for mut s in scheduled {
-        let name = s.integration.name();
+        let name = s.integration.name().to_string();
+        let name = name.as_str();
         if s.integration.needs_two_samples() {
             let _ = collect_once(s.integration.as_mut(), &mut Recorder::new());
             std::thread::sleep(SECOND_SAMPLE_AFTER);

@@ -12,9 +12,10 @@
 use crate::integrations::{Integration, IntegrationError, Scheduled};
 use dozor_metrics::catalogue::agent;
 use dozor_metrics::sample::{Recorder, ScopeBatch};
+use dozor_metrics::time::now_nanos;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -74,13 +75,6 @@ pub fn collect_once(
     }
 }
 
-/// Current Unix time in nanoseconds.
-pub fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// Spawns one task per integration; batches go to `tx`.
 pub fn spawn_all(
     scheduled: Vec<Scheduled>,
@@ -93,7 +87,8 @@ pub fn spawn_all(
 }
 
 async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
-    let name = s.integration.name();
+    let name = s.integration.name().to_string();
+    let name = name.as_str();
     let scope = format!("dozor.integration.{name}");
     let mut idle: Option<Box<dyn Integration>> = Some(s.integration);
     let mut pending: Option<JoinHandle<RunResult>> = None;
@@ -202,7 +197,7 @@ mod tests {
     struct Fake(&'static str);
 
     impl Integration for Fake {
-        fn name(&self) -> &'static str {
+        fn name(&self) -> &str {
             self.0
         }
         fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {

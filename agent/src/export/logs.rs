@@ -12,10 +12,11 @@
 //! Integrations append from their blocking threads: [`Outbox::append`] returns once the
 //! records are written and synced to disk, so a caller may then record them as reported.
 
+use super::config::{LogsBufferConfig, OtlpConfig};
 use super::signal::Signal;
 use super::stats::ExportStats;
 use super::wal::{Backlog, Wal};
-use crate::config::{LogsBufferConfig, OtlpConfig};
+use crate::sink::{AppendError, LogSink};
 use dozor_buffer::{Error, Options};
 use dozor_metrics::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use dozor_metrics::otlp::common::v1::InstrumentationScope;
@@ -91,14 +92,9 @@ impl Outbox {
         self.wal.backlog()
     }
 
-    /// Most log records in one request; larger appends are split.
-    pub fn max_batch_records(&self) -> usize {
-        self.max_batch_records
-    }
-
     /// Appends `records` under instrumentation scope `scope` as one request, and syncs it to
     /// disk whatever `sync` says: when this returns `Ok` the records survive a crash or a
-    /// power loss. Call with at most [`Outbox::max_batch_records`] records. Blocking: call it
+    /// power loss. Call with at most [`LogSink::max_batch_records`] records. Blocking: call it
     /// from a blocking thread. Records dropped to make room (`when_full: drop_oldest`) are
     /// counted and logged here; under `when_full: pause` a full outbox is `Error::Full`.
     pub fn append(&self, scope: &str, records: Vec<LogRecord>) -> Result<(), Error> {
@@ -139,6 +135,16 @@ impl Outbox {
     }
 }
 
+impl LogSink for Outbox {
+    fn append(&self, scope: &str, records: Vec<LogRecord>) -> Result<(), AppendError> {
+        Outbox::append(self, scope, records).map_err(Into::into)
+    }
+
+    fn max_batch_records(&self) -> usize {
+        self.max_batch_records
+    }
+}
+
 /// One request: the agent's resource, one scope, the records.
 pub fn request(
     resource: &[(String, String)],
@@ -168,7 +174,7 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::WhenFull;
+    use crate::export::config::WhenFull;
 
     fn record(n: u64) -> LogRecord {
         LogRecord {
@@ -221,7 +227,8 @@ mod tests {
             }),
             ..Default::default()
         };
-        let small = |full| super::super::options(4096, 8192, full, crate::config::SyncMode::Never);
+        let small =
+            |full| super::super::options(4096, 8192, full, crate::export::config::SyncMode::Never);
         let dir = tempfile::tempdir().unwrap();
         let outbox =
             Outbox::open_at(dir.path(), small(WhenFull::DropOldest), resource(), 10).unwrap();

@@ -14,6 +14,7 @@
 //!   integrations append to directly; its replay lane sends them to the logs endpoint.
 
 mod breaker;
+pub mod config;
 mod lanes;
 pub mod logs;
 mod retry;
@@ -24,8 +25,8 @@ pub mod transport;
 mod wal;
 mod window;
 
-use crate::config::{OtlpConfig, SyncMode, WhenFull};
 use anyhow::Context;
+use config::{OtlpConfig, SyncMode, WhenFull};
 use dozor_buffer::{Full, Options, SyncPolicy};
 use dozor_metrics::sample::{ScopeBatch, count_points, to_request};
 use lanes::{Fresh, Lanes};

@@ -3,7 +3,7 @@
 //! The token is held in [`Token`], whose `Debug` and `Display` never show it, so no log line,
 //! error or `check-config` output can echo it.
 
-use crate::config::{AuthConfig, TlsConfig};
+use super::config::{AuthConfig, TlsConfig};
 use anyhow::{Context, bail};
 use std::fmt;
 

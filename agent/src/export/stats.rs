@@ -122,7 +122,7 @@ pub fn batch(signals: &[(&ExportStats, Backlog)]) -> ScopeBatch {
     }
     ScopeBatch {
         scope: "dozor.agent".into(),
-        time_unix_nano: crate::scheduler::now_nanos(),
+        time_unix_nano: dozor_metrics::time::now_nanos(),
         samples: rec.take(),
     }
 }

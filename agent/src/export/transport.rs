@@ -6,10 +6,10 @@
 //! Batches are stored encoded in the buffer, so gRPC sends them through a pass-through codec
 //! (no decode and re-encode); tonic applies gRPC gzip itself.
 
+use super::config::{OtlpConfig, Protocol};
 use super::retry::{Failure, classify_grpc, classify_http, parse_retry_after, retry_info};
 use super::secrets::{TlsMaterial, Token};
 use super::signal::Signal;
-use crate::config::{OtlpConfig, Protocol};
 use anyhow::Context;
 use bytes::{Buf, BufMut, Bytes};
 use std::io::Write;

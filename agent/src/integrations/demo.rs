@@ -3,8 +3,8 @@
 //! pipeline out without real sources, for load tests, and for end-to-end tests that need to
 //! know exactly what the agent produced.
 
-use super::IntegrationError;
-use dozor_config::Duration;
+use super::{Context, IntegrationError, Scheduled, Section};
+use dozor_config::{At, Duration};
 use dozor_metrics::catalogue::demo;
 use dozor_metrics::sample::Recorder;
 use serde::Deserialize;
@@ -37,6 +37,28 @@ impl Default for Config {
 /// The largest `series` accepted.
 pub const MAX_SERIES: u32 = 1_000_000;
 
+impl Section for Config {
+    fn validate(&self, at: &mut At<'_>) {
+        at.positive_if_set("interval", self.interval);
+        at.positive_if_set("timeout", self.timeout);
+        if self.series == 0 || self.series > MAX_SERIES {
+            at.error("series", format!("must be from 1 to {MAX_SERIES}"));
+        }
+    }
+
+    fn build(&self, ctx: &Context) -> Vec<Scheduled> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let (interval, timeout) = ctx.schedule(self.interval, self.timeout);
+        vec![Scheduled {
+            integration: Box::new(Demo::new(self)),
+            interval,
+            timeout,
+        }]
+    }
+}
+
 /// The integration.
 pub struct Demo {
     labels: Vec<String>,
@@ -54,7 +76,7 @@ impl Demo {
 }
 
 impl super::Integration for Demo {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "demo"
     }
 

@@ -1,45 +1,98 @@
-//! The integration registry: one line per integration.
+//! The integrations and their registry.
 //!
-//! An integration reads one data source and records catalogue metrics into a [`Recorder`]. The
+//! An integration is a folder (or file) here named after its data source, a section of the
+//! catalogue (`lib/dozor-metrics/src/catalogue/<name>.rs`), a Cargo feature of the same name,
+//! and one line in [`registry!`] below, from which its configuration section
+//! (`integrations.<name>`), its validation and its building follow. Its `Config` implements
+//! [`Section`] (or [`Instance`], for one integration per configured server, behind the generic
+//! [`Instances`] section); everything it may use comes in the [`Context`]. It never imports the
+//! exporter, and the exporter imports no integration.
+//!
+//! An integration reads its source and records catalogue metrics into a [`Recorder`]. The
 //! scheduler (`crate::scheduler`) runs each on its own interval and timeout, on a blocking thread,
 //! records `dozor.agent.scrape.*` around every run, and keeps one failing or hanging integration
-//! from affecting the others.
+//! from affecting the others. One with several sources reports each through [`Sources`].
 
+mod context;
+mod section;
+mod sources;
+
+#[cfg(any(
+    feature = "postgresql",
+    feature = "mysql",
+    feature = "sql",
+    feature = "flow"
+))]
 pub mod db;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "flow")]
 pub mod flow;
+#[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "sql")]
 pub mod sql;
 
-use crate::config::Config;
-use crate::export::logs::Outbox;
+pub use context::{Context, Paths};
+pub use section::{Instance, Instances, Section};
+pub use sources::Sources;
+
 use dozor_metrics::sample::Recorder;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Where file-system based integrations read from; injectable so fixture trees need no special
-/// code paths (`--path.procfs`, `--path.sysfs`, `--path.rootfs`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Paths {
-    /// procfs mount, `/proc` by default.
-    pub procfs: PathBuf,
-    /// sysfs mount, `/sys` by default.
-    pub sysfs: PathBuf,
-    /// Prefix for paths found in mount tables (statvfs of mount points), `/` by default.
-    pub rootfs: PathBuf,
+/// The registry: one line per integration, `name = "feature"`, in the order they are built. It
+/// makes the `integrations` section of the configuration (a field per integration; a section
+/// of an integration left out of this build is accepted only while not enabled), its
+/// validation and the list of what to run.
+macro_rules! registry {
+    ($( $(#[doc = $doc:literal])* $name:ident = $feature:literal, )*) => {
+        /// One section per integration.
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(default)]
+        pub struct IntegrationsConfig {
+            $(
+                $(#[doc = $doc])*
+                #[cfg(feature = $feature)]
+                pub $name: $name::Config,
+                $(#[doc = $doc])*
+                #[cfg(not(feature = $feature))]
+                pub $name: section::NotBuilt,
+            )*
+        }
+
+        impl IntegrationsConfig {
+            /// Reports every problem of every section, under `integrations`.
+            pub fn validate(&self, at: &mut dozor_config::At<'_>) {
+                $( Section::validate(&self.$name, &mut at.at(stringify!($name))); )*
+            }
+
+            /// Every integration the configuration enables, ready to schedule.
+            pub fn build(&self, ctx: &Context) -> Vec<Scheduled> {
+                let mut out = Vec::new();
+                $( out.extend(Section::build(&self.$name, ctx)); )*
+                out
+            }
+        }
+    };
 }
 
-impl Default for Paths {
-    fn default() -> Self {
-        Paths {
-            procfs: "/proc".into(),
-            sysfs: "/sys".into(),
-            rootfs: "/".into(),
-        }
-    }
+registry! {
+    /// Host metrics and cgroups (containers, services, the agent itself).
+    host = "host",
+    /// Synthetic series with known values, for trying the pipeline out and for tests.
+    demo = "demo",
+    /// PostgreSQL servers: throughput, connections, locks, replication, statements, sizes.
+    postgresql = "postgresql",
+    /// MySQL and MariaDB servers: commands, threads, buffer pool, replication.
+    mysql = "mysql",
+    /// Order-flow reconciliation: keys passing through stages in several databases.
+    flow = "flow",
+    /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
+    sql = "sql",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,
@@ -71,8 +124,9 @@ impl From<std::io::Error> for IntegrationError {
 
 /// One data source.
 pub trait Integration: Send {
-    /// Name used as the `integration` label and the scope name suffix.
-    fn name(&self) -> &'static str;
+    /// Name used as the `integration` label: the section's name, or `<section>/<instance>`
+    /// for one integration per configured server.
+    fn name(&self) -> &str;
 
     /// Reads the source once and records what it found. Blocking I/O is fine: it runs on a
     /// blocking thread under a timeout. Partial results may be recorded before an error.
@@ -93,49 +147,4 @@ pub struct Scheduled {
     pub interval: Duration,
     /// Longest a run may take before it is counted as a timeout.
     pub timeout: Duration,
-}
-
-/// Builds every integration the config enables. The registry: one line per integration.
-/// Integrations that emit log records append them to `logs` (none without an exporter).
-pub fn build(config: &Config, paths: &Paths, logs: Option<Arc<Outbox>>) -> Vec<Scheduled> {
-    let defaults = &config.agent;
-    let mut out = Vec::new();
-    let host = &config.integrations.host;
-    if host.enabled {
-        out.push(Scheduled {
-            integration: Box::new(host::Host::new(host, paths)),
-            interval: host.interval.map_or(defaults.interval.0, |d| d.0),
-            timeout: host.timeout.map_or(defaults.timeout.0, |d| d.0),
-        });
-    }
-    let demo = &config.integrations.demo;
-    if demo.enabled {
-        out.push(Scheduled {
-            integration: Box::new(demo::Demo::new(demo)),
-            interval: demo.interval.map_or(defaults.interval.0, |d| d.0),
-            timeout: demo.timeout.map_or(defaults.timeout.0, |d| d.0),
-        });
-    }
-    out.extend(postgresql::build(
-        &config.integrations.postgresql,
-        defaults.interval.0,
-        defaults.timeout.0,
-    ));
-    out.extend(mysql::build(
-        &config.integrations.mysql,
-        defaults.interval.0,
-        defaults.timeout.0,
-    ));
-    out.extend(flow::build(
-        &config.integrations.flow,
-        defaults.interval.0,
-        defaults.timeout.0,
-        logs,
-    ));
-    out.extend(sql::build(
-        &config.integrations.sql,
-        defaults.interval.0,
-        defaults.timeout.0,
-    ));
-    out
 }

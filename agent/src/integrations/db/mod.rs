@@ -1,12 +1,17 @@
 //! What the database integrations (`postgresql`, `mysql`, `sql`, `flow`) share about their
-//! connections: DSN parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
+//! connections: one DSN type ([`Dsn`]) with parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
 //! and result sets as text.
 
+mod dsn;
+#[cfg(feature = "my")]
 pub mod my;
+#[cfg(feature = "pg")]
 pub mod pg;
 #[cfg(test)]
 pub mod testing;
 pub mod tls;
+
+pub use dsn::{Dsn, Target, check};
 
 /// A result set as text: column names and rows of values (`None` for NULL).
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,7 +1,9 @@
 //! `integrations.flow`: the flows, their stages and queries, and the bounds on what is kept.
 
-use crate::integrations::db;
-use dozor_config::{Duration, Validator};
+use super::FlowIntegration;
+use crate::integrations::db::Dsn;
+use crate::integrations::{Context, Scheduled, Section};
+use dozor_config::{At, Duration};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -73,7 +75,7 @@ pub struct StageConfig {
     /// `host=... dbname=...`), MySQL or MariaDB `mysql://user:password@host:3306/db`; put the
     /// password in `${ENV_VAR}`. Use a read-only role: the agent also makes the session
     /// read-only.
-    pub dsn: String,
+    pub dsn: Dsn,
     /// Returns the keys seen at this stage and when: columns `key` (text or integer; `` `key` ``
     /// in MySQL) and `seen_at` (timestamptz, or a timestamp or DATETIME read as UTC). `$1` is
     /// the time to read from, in both kinds of database; use it (`WHERE created_at > $1`) so
@@ -85,87 +87,88 @@ pub struct StageConfig {
     pub sla: Option<Duration>,
 }
 
-/// Reports every problem of `config` as `integrations.flow...` keys.
-pub fn validate(config: &Config, v: &mut Validator) {
-    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
-        if d.is_some_and(|d| d.0.is_zero()) {
-            v.error(
-                &format!("integrations.flow.{key}"),
-                "must be greater than 0s",
+impl Section for Config {
+    fn validate(&self, at: &mut At<'_>) {
+        at.positive_if_set("interval", self.interval);
+        at.positive_if_set("timeout", self.timeout);
+        if self.enabled && self.flows.is_empty() {
+            at.error(
+                "flows",
+                "at least one flow is needed when the integration is enabled",
             );
         }
+        let mut flow_names = HashSet::new();
+        for (i, flow) in self.flows.iter().enumerate() {
+            let mut at = at.item("flows", i);
+            check_name(&mut at, &flow.name);
+            if !flow_names.insert(flow.name.as_str()) {
+                at.error(
+                    "name",
+                    format!("flow \"{}\" is configured twice", flow.name),
+                );
+            }
+            flow.validate(&mut at);
+        }
     }
-    if config.enabled && config.flows.is_empty() {
-        v.error(
-            "integrations.flow.flows",
-            "at least one flow is needed when the integration is enabled",
-        );
+
+    fn build(&self, ctx: &Context) -> Vec<Scheduled> {
+        if !self.enabled || self.flows.is_empty() {
+            return Vec::new();
+        }
+        let (interval, timeout) = ctx.schedule(self.interval, self.timeout);
+        vec![Scheduled {
+            integration: Box::new(FlowIntegration::new(self, timeout, ctx.logs.clone())),
+            interval,
+            timeout,
+        }]
     }
-    let mut flow_names = HashSet::new();
-    for (i, flow) in config.flows.iter().enumerate() {
-        let at = format!("integrations.flow.flows[{i}]");
-        check_name(v, &format!("{at}.name"), &flow.name);
-        if !flow_names.insert(flow.name.as_str()) {
-            v.error(
-                &format!("{at}.name"),
-                format!("flow \"{}\" is configured twice", flow.name),
-            );
+}
+
+impl FlowConfig {
+    fn validate(&self, at: &mut At<'_>) {
+        at.positive("window", self.window);
+        if self.overlap.0 >= self.window.0 {
+            at.error("overlap", "must be less than window");
         }
-        if flow.window.0.is_zero() {
-            v.error(&format!("{at}.window"), "must be greater than 0s");
-        }
-        if flow.overlap.0 >= flow.window.0 {
-            v.error(&format!("{at}.overlap"), "must be less than window");
-        }
-        if flow.max_keys_in_flight == 0 {
-            v.error(&format!("{at}.max_keys_in_flight"), "must be at least 1");
-        }
-        if flow.max_rows_per_query < 100 {
-            v.error(&format!("{at}.max_rows_per_query"), "must be at least 100");
-        }
-        if flow.stages.len() < 2 {
-            v.error(
-                &format!("{at}.stages"),
+        at.at_least("max_keys_in_flight", self.max_keys_in_flight, 1);
+        at.at_least("max_rows_per_query", self.max_rows_per_query, 100);
+        if self.stages.len() < 2 {
+            at.error(
+                "stages",
                 "a flow needs at least two stages (where keys enter, and where they must arrive)",
             );
         }
         let mut stage_names = HashSet::new();
-        let last = flow.stages.len().saturating_sub(1);
-        for (j, stage) in flow.stages.iter().enumerate() {
-            let at = format!("{at}.stages[{j}]");
-            check_name(v, &format!("{at}.name"), &stage.name);
+        let last = self.stages.len().saturating_sub(1);
+        for (j, stage) in self.stages.iter().enumerate() {
+            let mut at = at.item("stages", j);
+            check_name(&mut at, &stage.name);
             if !stage_names.insert(stage.name.as_str()) {
-                v.error(
-                    &format!("{at}.name"),
+                at.error(
+                    "name",
                     format!("stage \"{}\" appears twice in the flow", stage.name),
                 );
             }
-            check_dsn(v, &format!("{at}.dsn"), &stage.dsn);
+            check_dsn(&mut at, &stage.dsn);
             if stage.query.trim().is_empty() {
-                v.error(
-                    &format!("{at}.query"),
-                    "required: a query returning key and seen_at",
-                );
+                at.error("query", "required: a query returning key and seen_at");
             } else if !stage.query.contains("$1") {
-                v.error(
-                    &format!("{at}.query"),
+                at.error(
+                    "query",
                     "must use $1, the time to read from (e.g. WHERE created_at > $1), so each run reads only new rows",
                 );
             }
             match (&stage.sla, j == last) {
-                (None, false) => v.error(
-                    &format!("{at}.sla"),
+                (None, false) => at.error(
+                    "sla",
                     format!(
                         "required: how long a key may take to reach stage \"{}\"",
-                        flow.stages[j + 1].name
+                        self.stages[j + 1].name
                     ),
                 ),
-                (Some(_), true) => v.error(
-                    &format!("{at}.sla"),
-                    "the last stage has no next stage: remove sla",
-                ),
-                (Some(sla), false) if sla.0.is_zero() || sla.0 >= flow.window.0 => v.error(
-                    &format!("{at}.sla"),
+                (Some(_), true) => at.error("sla", "the last stage has no next stage: remove sla"),
+                (Some(sla), false) if sla.0.is_zero() || sla.0 >= self.window.0 => at.error(
+                    "sla",
                     "must be greater than 0s and less than the flow's window",
                 ),
                 _ => {}
@@ -174,43 +177,41 @@ pub fn validate(config: &Config, v: &mut Validator) {
     }
 }
 
-fn check_name(v: &mut Validator, at: &str, name: &str) {
+fn check_name(at: &mut At<'_>, name: &str) {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !ok {
-        v.error(at, "must be 1 to 64 letters, digits, '_' or '-'");
+        at.error("name", "must be 1 to 64 letters, digits, '_' or '-'");
     }
 }
 
 /// Reports a stage dsn that does not parse, or whose TLS files (`sslrootcert`, `sslcert`,
 /// `sslkey`; `ssl-ca`, `ssl-cert`, `ssl-key`) cannot be read. Parsed as the stage's connection
 /// parses it, so what the check accepts is what runs (`sslmode=verify-full` included).
-fn check_dsn(v: &mut Validator, at: &str, dsn: &str) {
+fn check_dsn(at: &mut At<'_>, dsn: &Dsn) {
     // Messages never repeat the dsn: it may hold a password. File paths are not secret.
-    let tls = if dsn.trim().is_empty() {
-        v.error(at, "required: postgres://user@host:5432/database");
+    let tls = if dsn.0.trim().is_empty() {
+        at.error("dsn", "required: postgres://user@host:5432/database");
         return;
-    } else if super::my::handles(dsn) {
-        // The stage's own parser first (as `MySource` parses it); it keeps only the client
-        // options, so the TLS part comes from the shared parser it wraps.
-        match super::my::parse(dsn).and_then(|_| db::my::parse(dsn)) {
+    } else if dsn.is_mysql() {
+        match dsn.mysql() {
             Ok(d) => d.tls,
             Err(e) => {
                 let fix = "write mysql://user@host:3306/database";
-                v.error(at, format!("not a MySQL connection string ({e}); {fix}"));
+                at.error("dsn", format!("not a MySQL connection string ({e}); {fix}"));
                 return;
             }
         }
     } else {
-        match db::pg::parse(dsn) {
+        match dsn.postgres() {
             Ok(d) => d.tls,
             Err(e) => {
                 let fix = "write postgres://user@host:5432/database";
-                v.error(
-                    at,
+                at.error(
+                    "dsn",
                     format!("not a PostgreSQL connection string ({e}); {fix}"),
                 );
                 return;
@@ -218,7 +219,7 @@ fn check_dsn(v: &mut Validator, at: &str, dsn: &str) {
         }
     };
     if let Err(why) = tls.check_files() {
-        v.error(at, why);
+        at.error("dsn", why);
     }
 }
 
@@ -237,8 +238,10 @@ mod tests {
     }
 
     impl dozor_config::Validate for Root {
-        fn validate(&self, v: &mut Validator) {
-            validate(&self.integrations.flow, v);
+        fn validate(&self, v: &mut dozor_config::Validator) {
+            self.integrations
+                .flow
+                .validate(&mut v.at("integrations.flow"));
         }
     }
 

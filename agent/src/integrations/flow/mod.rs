@@ -22,16 +22,12 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, StageConfig, validate};
+pub use config::{Config, StageConfig};
 
 pub use run::FlowIntegration;
 
-use super::Scheduled;
-use crate::export::logs::Outbox;
 use reconcile::{Micros, Row};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a stage could not be read. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -95,29 +91,8 @@ impl Source for Broken {
     }
 }
 
-/// The state directory used when `state_dir` is unset: `flow` next to the agent's buffer.
+/// The state directory used when `state_dir` is unset: `flow` in the agent's state directory,
+/// beside its buffer.
 pub fn default_state_dir() -> PathBuf {
-    let buffer = crate::config::BufferConfig::default().resolved_path();
-    buffer
-        .parent()
-        .map_or_else(|| PathBuf::from("flow"), |p| p.join("flow"))
-}
-
-/// The integration for `config`, as one scheduled entry (none when disabled), sending its
-/// events through `outbox` (none: logged only, state not saved).
-pub fn build(
-    config: &Config,
-    default_interval: Duration,
-    default_timeout: Duration,
-    outbox: Option<Arc<Outbox>>,
-) -> Vec<Scheduled> {
-    if !config.enabled || config.flows.is_empty() {
-        return Vec::new();
-    }
-    let timeout = config.timeout.map_or(default_timeout, |d| d.0);
-    vec![Scheduled {
-        integration: Box::new(FlowIntegration::new(config, timeout, outbox)),
-        interval: config.interval.map_or(default_interval, |d| d.0),
-        timeout,
-    }]
+    crate::state_dir::default().join("flow")
 }

@@ -29,22 +29,13 @@ pub struct MySource {
     conn: Option<(Conn, Statement)>,
 }
 
-/// True for dsns this module reads.
-pub fn handles(dsn: &str) -> bool {
-    dsn.starts_with("mysql://") || dsn.starts_with("mariadb://")
-}
-
-/// Parses a `mysql://` or `mariadb://` dsn; the error never repeats it.
-pub fn parse(dsn: &str) -> Result<Opts, String> {
-    db::my::parse(dsn).map(|d| d.opts)
-}
-
 impl MySource {
     /// A source for `dsn` and `query`; `timeout` is the whole run's budget: connecting may take
     /// a quarter of it, the query half.
-    pub fn new(dsn: &str, query: &str, timeout: Duration) -> Result<Self, StageError> {
-        let dsn =
-            db::my::parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
+    pub fn new(dsn: &db::Dsn, query: &str, timeout: Duration) -> Result<Self, StageError> {
+        let dsn = dsn
+            .mysql()
+            .map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
         let statement_timeout = (timeout / 2).max(Duration::from_millis(100));
         let opts = OptsBuilder::from_opts(dsn.opts)
             .tcp_connect_timeout(Some((timeout / 4).max(Duration::from_secs(1))))

@@ -40,9 +40,10 @@ pub struct PgSource {
 impl PgSource {
     /// A source for `dsn` (already validated) and `query`; `timeout` is the whole run's budget:
     /// connecting may take a quarter of it, the query half.
-    pub fn new(dsn: &str, query: &str, timeout: Duration) -> Result<Self, StageError> {
-        let db::pg::Dsn { mut config, tls } =
-            db::pg::parse(dsn).map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
+    pub fn new(dsn: &db::Dsn, query: &str, timeout: Duration) -> Result<Self, StageError> {
+        let db::pg::Dsn { mut config, tls } = dsn
+            .postgres()
+            .map_err(|e| StageError::Connect(format!("invalid dsn: {e}")))?;
         config
             .application_name("dozor-agent flow")
             .connect_timeout((timeout / 4).max(Duration::from_secs(1)));

@@ -11,8 +11,8 @@
 use super::events::{LostEvent, SCOPE};
 use super::reconcile::{self, Fetch, FlowState, Micros, Outcome, Params, StageDelta};
 use super::{Broken, Config, Source, StageConfig, StageError, default_state_dir, my, pg, state};
-use crate::export::logs::Outbox;
-use crate::integrations::{Integration, IntegrationError};
+use crate::integrations::{Integration, IntegrationError, Sources};
+use crate::sink::{AppendError, LogSink};
 use dozor_metrics::catalogue::flow as m;
 use dozor_metrics::sample::Recorder;
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ struct Flow {
 pub struct FlowIntegration {
     flows: Vec<Flow>,
     /// Where events go; `None`: logged only, and the state is not saved.
-    outbox: Option<Arc<Outbox>>,
+    outbox: Option<Arc<dyn LogSink>>,
     /// What went wrong in the last run, one message per stage.
     errors: Vec<String>,
     /// The baseline run is done.
@@ -60,9 +60,9 @@ pub struct FlowIntegration {
 impl FlowIntegration {
     /// Every flow of `config`, with PostgreSQL sources whose connect and query timeouts fit in
     /// `timeout`, sending events through `outbox`.
-    pub fn new(config: &Config, timeout: Duration, outbox: Option<Arc<Outbox>>) -> Self {
+    pub fn new(config: &Config, timeout: Duration, outbox: Option<Arc<dyn LogSink>>) -> Self {
         Self::with_sources(config, outbox, |stage| {
-            let source = if my::handles(&stage.dsn) {
+            let source = if stage.dsn.is_mysql() {
                 my::MySource::new(&stage.dsn, &stage.query, timeout)
                     .map(|s| Box::new(s) as Box<dyn Source>)
             } else {
@@ -76,7 +76,7 @@ impl FlowIntegration {
     /// Every flow of `config`, reading stages through `source` (tests inject their own).
     pub fn with_sources(
         config: &Config,
-        outbox: Option<Arc<Outbox>>,
+        outbox: Option<Arc<dyn LogSink>>,
         mut source: impl FnMut(&StageConfig) -> Box<dyn Source>,
     ) -> Self {
         let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
@@ -145,7 +145,7 @@ fn micros(d: Duration) -> Micros {
 }
 
 impl Integration for FlowIntegration {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "flow"
     }
 
@@ -224,13 +224,17 @@ impl Integration for FlowIntegration {
                 .collect()
         });
 
-        let mut first_error = None;
+        let mut sources = Sources::new("flow");
         self.errors.clear();
         for (flow, results) in self.flows.iter_mut().zip(results) {
             let mut fetches = Vec::with_capacity(results.len());
             for (j, result) in results.into_iter().enumerate() {
+                let source = format!("{}/{}", flow.name, flow.stages[j].name);
                 match result {
-                    Ok(f) => fetches.push(Some(f)),
+                    Ok(f) => {
+                        sources.note(&source, Ok(()));
+                        fetches.push(Some(f));
+                    }
                     Err(e) => {
                         let stage = &flow.stages[j];
                         let message = format!(
@@ -240,7 +244,8 @@ impl Integration for FlowIntegration {
                             stage.source.describe()
                         );
                         warn!(flow = %flow.name, stage = %stage.name, error = %message, "Flow stage not read.");
-                        first_error.get_or_insert(IntegrationError::new(e.kind(), message.clone()));
+                        let error = IntegrationError::new(e.kind(), message.clone());
+                        sources.note(&source, Err(error));
                         self.errors.push(message);
                         fetches.push(None);
                     }
@@ -254,7 +259,11 @@ impl Integration for FlowIntegration {
                     flow.name, flow.stages[i].name, flow.max_rows
                 );
                 warn!(flow = %flow.name, stage = %flow.stages[i].name, error = %message, "Flow stage not advancing.");
-                first_error.get_or_insert(IntegrationError::new("config", message.clone()));
+                let source = format!("{}/{}", flow.name, flow.stages[i].name);
+                sources.note(
+                    &source,
+                    Err(IntegrationError::new("config", message.clone())),
+                );
                 self.errors.push(message);
             }
             flow.untracked += outcome.untracked;
@@ -281,7 +290,7 @@ impl Integration for FlowIntegration {
                 record(flow, recorder);
                 continue;
             };
-            let (written, failure) = append_events(outbox, &events, now);
+            let (written, failure) = append_events(outbox.as_ref(), &events, now);
             flow.events_written += written as u64;
             if let Some(e) = failure {
                 let unsent = outcome.lost.split_off(written);
@@ -297,12 +306,12 @@ impl Integration for FlowIntegration {
                     flow.state_path.display()
                 );
                 error!(flow = %flow.name, error = %message, "Flow state not saved.");
-                first_error.get_or_insert(IntegrationError::new("io", message));
+                sources.fail(IntegrationError::new("io", message));
             }
             flow.last = outcome;
             record(flow, recorder);
         }
-        first_error.map_or(Ok(()), Err)
+        sources.finish(recorder)
     }
 }
 
@@ -335,10 +344,10 @@ fn log_events(flow: &str, events: &[LostEvent]) {
 /// batch size. Returns how many, from the first, are durably in it, and the error that stopped
 /// the rest.
 fn append_events(
-    outbox: &Outbox,
+    outbox: &dyn LogSink,
     events: &[LostEvent],
     now: Micros,
-) -> (usize, Option<dozor_buffer::Error>) {
+) -> (usize, Option<AppendError>) {
     let time = u64::try_from(now).unwrap_or(0) * 1000;
     let mut written = 0;
     for chunk in events.chunks(outbox.max_batch_records()) {

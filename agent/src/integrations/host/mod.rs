@@ -4,7 +4,9 @@
 //!
 //! Every source is one module with a pure parser and a thin reader. A source that is not present
 //! on this host is not an error; a source that is present but unreadable or unparsable is, and
-//! the other sources are still recorded (the first error is returned at the end).
+//! the other sources are still recorded: each module is a source of
+//! `dozor.agent.scrape.source.success` (`cpu`, `processes`, ..., `cgroup`), and the first error
+//! is the run's.
 
 mod cgroup;
 mod cpu;
@@ -23,8 +25,8 @@ mod uptime;
 #[cfg(test)]
 mod tests;
 
-use super::{Integration, IntegrationError, Paths};
-use dozor_config::{Duration, RegexPattern};
+use super::{Context, Integration, IntegrationError, Paths, Scheduled, Section, Sources};
+use dozor_config::{At, Duration, RegexPattern};
 use dozor_metrics::sample::Recorder;
 use serde::Deserialize;
 use std::io::ErrorKind;
@@ -89,6 +91,33 @@ impl Default for Config {
             processes: WalkConfig::default(),
             cgroups: CgroupsConfig::default(),
         }
+    }
+}
+
+impl Section for Config {
+    fn validate(&self, at: &mut At<'_>) {
+        at.positive_if_set("interval", self.interval);
+        at.positive_if_set("timeout", self.timeout);
+        for (i, name) in self.cgroups.services.iter().enumerate() {
+            if name.contains('/') {
+                at.at("cgroups").item("services", i).error(
+                    "",
+                    format!("\"{name}\" is a path; list systemd unit names here and cgroup paths under containers"),
+                );
+            }
+        }
+    }
+
+    fn build(&self, ctx: &Context) -> Vec<Scheduled> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let (interval, timeout) = ctx.schedule(self.interval, self.timeout);
+        vec![Scheduled {
+            integration: Box::new(Host::new(self, &ctx.paths)),
+            interval,
+            timeout,
+        }]
     }
 }
 
@@ -259,43 +288,41 @@ impl Host {
 }
 
 impl Integration for Host {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "host"
     }
 
     fn collect(&mut self, recorder: &mut Recorder) -> Result<(), IntegrationError> {
-        let mut errors = FirstError::default();
-        errors.note(self.collect_stat(recorder));
+        let mut sources = Sources::new("host");
+        sources.note("cpu", self.collect_stat(recorder));
         let paths = &self.paths;
         if self.processes.due() {
-            errors.note(processes::collect(recorder, paths));
+            sources.note("processes", processes::collect(recorder, paths));
         }
-        errors.note(load::collect(recorder, paths));
-        errors.note(memory::collect(recorder, paths));
-        errors.note(uptime::collect(recorder, paths));
-        errors.note(pressure::collect(recorder, paths));
+        sources.note("load", load::collect(recorder, paths));
+        sources.note("memory", memory::collect(recorder, paths));
+        sources.note("uptime", uptime::collect(recorder, paths));
+        sources.note("pressure", pressure::collect(recorder, paths));
         if self.tcp.due() {
-            errors.note(tcp::collect(recorder, paths));
+            sources.note("tcp", tcp::collect(recorder, paths));
         }
-        errors.note(filesystem::collect(recorder, paths, &mut self.mounts));
-        errors.note(disk::collect(recorder, paths, self.devices.as_ref()));
-        errors.note(network::collect(recorder, paths, self.interfaces.as_ref()));
+        let mounts = &mut self.mounts;
+        sources.note("filesystem", filesystem::collect(recorder, paths, mounts));
+        let devices = self.devices.as_ref();
+        sources.note("disk", disk::collect(recorder, paths, devices));
+        let interfaces = self.interfaces.as_ref();
+        sources.note("network", network::collect(recorder, paths, interfaces));
         let mut missing = Vec::new();
         let targets = &self.targets;
-        errors.note(cgroup::collect(
-            recorder,
-            paths,
-            targets,
-            self.own_cgroup,
-            &mut missing,
-        ));
+        let own = self.own_cgroup;
+        cgroup::collect(recorder, paths, targets, own, &mut missing, &mut sources);
         // Logged when the set changes, not on every run: a service that is not installed here
         // is a normal state, not news.
         if missing != self.missing_targets {
             tracing::debug!(count = missing.len(), missing = ?missing, "Configured cgroups not found; skipped.");
         }
         self.missing_targets = missing;
-        errors.into_result()
+        sources.finish(recorder)
     }
 
     fn needs_two_samples(&self) -> bool {
@@ -335,26 +362,6 @@ impl Walk {
             self.last = Some(std::time::Instant::now());
         }
         due
-    }
-}
-
-/// Keeps the first error of a run; later ones are only logged, as the scheduler logs the first.
-#[derive(Default)]
-struct FirstError(Option<IntegrationError>);
-
-impl FirstError {
-    fn note(&mut self, result: Result<(), IntegrationError>) {
-        if let Err(error) = result {
-            if self.0.is_none() {
-                self.0 = Some(error);
-            } else {
-                tracing::debug!(error = %error, kind = error.kind, "Further host source failed.");
-            }
-        }
-    }
-
-    fn into_result(self) -> Result<(), IntegrationError> {
-        self.0.map_or(Ok(()), Err)
     }
 }
 

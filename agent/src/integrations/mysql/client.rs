@@ -5,9 +5,8 @@
 //! the agent's own statements are the few of each collection.
 
 use super::IntegrationError;
-use super::config::Dsn;
 use super::error::{Cause, Doing, explain};
-use crate::integrations::db;
+use crate::integrations::db::{self, Dsn};
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 use std::io::ErrorKind;
@@ -32,7 +31,7 @@ pub struct Client {
 impl Client {
     /// A client for `dsn` (validated) with per-call timeouts of `timeout`.
     pub fn new(instance: &str, dsn: &Dsn, timeout: Duration) -> Result<Client, IntegrationError> {
-        let dsn = dsn.parse().map_err(|why| {
+        let dsn = dsn.mysql().map_err(|why| {
             IntegrationError::new("config", format!("instance {instance}: invalid DSN: {why}"))
         })?;
         let target = db::my::describe(&dsn.opts, &dsn.tls);

@@ -1,24 +1,16 @@
 //! `integrations.mysql`: which MySQL / MariaDB servers to watch and what to read from each.
 
-use crate::integrations::db;
-use dozor_config::{Duration, Validator};
+use super::Mysql;
+pub use crate::integrations::db::Dsn;
+use crate::integrations::db::{self, tls::Settings};
+use crate::integrations::{Context, Instance, Instances, Integration};
+use dozor_config::At;
 use serde::Deserialize;
-use std::fmt;
 
-/// `integrations.mysql`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Off by default.
-    pub enabled: bool,
-    /// Time between collections; `agent.interval` when unset.
-    pub interval: Option<Duration>,
-    /// Longest a collection may take; `agent.timeout` when unset. Connecting may take a quarter
-    /// of it, and so may each query (socket read and write timeouts).
-    pub timeout: Option<Duration>,
-    /// The servers to watch, each on its own connection and schedule.
-    pub instances: Vec<InstanceConfig>,
-}
+/// `integrations.mysql`: the servers to watch under `instances`, each on its own connection
+/// and schedule. Connecting may take a quarter of the timeout, and so may each query (socket
+/// read and write timeouts).
+pub type Config = Instances<InstanceConfig>;
 
 /// One MySQL or MariaDB server. `SHOW GLOBAL STATUS` and `SHOW GLOBAL VARIABLES` need no
 /// privilege; `SHOW REPLICA STATUS` needs `SLAVE MONITOR` (also spelled `REPLICA MONITOR`) on
@@ -95,47 +87,6 @@ pub const DEFAULT_COMMANDS: &[&str] = &[
 /// The most `commands` an instance may add (the servers have about 150 `Com_*` counters).
 pub const MAX_EXTRA_COMMANDS: usize = 200;
 
-/// A connection URL; `Debug` and [`Dsn::redacted`] never show its password.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Dsn(pub String);
-
-impl Dsn {
-    /// Parses it into client options and TLS settings.
-    pub fn parse(&self) -> Result<db::my::Dsn, String> {
-        db::my::parse(&self.0)
-    }
-
-    /// Where it points, without the password: `dozor@127.0.0.1:3306/monitoring`.
-    pub fn redacted(&self) -> String {
-        match self.parse() {
-            Ok(d) => db::my::describe(&d.opts, &d.tls),
-            Err(_) => "<invalid DSN>".into(),
-        }
-    }
-}
-
-impl fmt::Debug for Dsn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dsn({:?})", self.redacted())
-    }
-}
-
-/// Reports a DSN that does not parse, or names TLS files that cannot be read; its options when
-/// it parses.
-fn check_dsn(dsn: &Dsn, at: &str, v: &mut Validator) -> Result<mysql::Opts, String> {
-    let parsed = dsn.parse();
-    match &parsed {
-        Err(why) => v.error(at, format!("invalid DSN: {why}")),
-        Ok(d) => {
-            if let Err(why) = d.tls.check_files() {
-                v.error(at, why);
-            }
-        }
-    }
-    parsed.map(|d| d.opts)
-}
-
 /// Lower-case `Com_*` suffixes: the defaults, then the configured ones not already in them.
 pub fn commands(extra: &[String]) -> Vec<String> {
     let mut out: Vec<String> = DEFAULT_COMMANDS.iter().map(|c| c.to_string()).collect();
@@ -153,87 +104,77 @@ fn normalize_command(c: &str) -> String {
     c.strip_prefix("com_").map_or(c.clone(), str::to_string)
 }
 
-/// Reports every problem of `config` under `integrations.mysql`.
-pub fn validate(config: &Config, v: &mut Validator) {
-    let base = "integrations.mysql";
-    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
-        if d.is_some_and(|d| d.0.is_zero()) {
-            v.error(&format!("{base}.{key}"), "must be greater than 0s");
-        }
+impl Instance for InstanceConfig {
+    const LIST: &'static str = "instances";
+    const NOUN: &'static str = "instance";
+    const LABEL: &'static str = "mysql.instance";
+
+    fn name(&self) -> &str {
+        &self.name
     }
-    if config.enabled && config.instances.is_empty() {
-        v.error(
-            &format!("{base}.instances"),
-            "at least one instance is needed when the integration is enabled",
-        );
-    }
-    for (i, inst) in config.instances.iter().enumerate() {
-        let at = format!("{base}.instances[{i}]");
-        if inst.name.trim().is_empty() {
-            v.error(
-                &format!("{at}.name"),
-                "must be set (it becomes mysql.instance)",
-            );
-        } else if config.instances[..i].iter().any(|o| o.name == inst.name) {
-            v.error(
-                &format!("{at}.name"),
-                format!("\"{}\" is used by an earlier instance", inst.name),
-            );
+
+    fn validate(&self, at: &mut At<'_>) {
+        fn tls(d: &db::my::Dsn) -> &Settings {
+            &d.tls
         }
-        let opts = check_dsn(&inst.dsn, &format!("{at}.dsn"), v);
-        if inst.commands.len() > MAX_EXTRA_COMMANDS {
-            v.error(
-                &format!("{at}.commands"),
-                format!("at most {MAX_EXTRA_COMMANDS} commands"),
-            );
+        let opts = db::check(at, "dsn", self.dsn.mysql(), tls).map(|d| d.opts);
+        if self.commands.len() > MAX_EXTRA_COMMANDS {
+            at.error("commands", format!("at most {MAX_EXTRA_COMMANDS} commands"));
         }
-        for (j, c) in inst.commands.iter().enumerate() {
+        for (j, c) in self.commands.iter().enumerate() {
             let name = normalize_command(c);
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                v.error(
-                    &format!("{at}.commands[{j}]"),
+                at.item("commands", j).error(
+                    "",
                     format!(
                         "\"{c}\" is not a Com_ counter name (letters and _, e.g. create_table)"
                     ),
                 );
             }
         }
-        let hb = &inst.heartbeat;
+        let hb = &self.heartbeat;
+        // `Some(None)`: a primary_dsn that does not parse (reported).
         let primary = hb
             .primary_dsn
             .as_ref()
-            .map(|d| check_dsn(d, &format!("{at}.heartbeat.primary_dsn"), v));
+            .map(|d| db::check(at, "heartbeat.primary_dsn", d.mysql(), tls).map(|d| d.opts));
+        let db_name = |o: &mysql::Opts| o.get_db_name().map(str::to_string);
         match split_table(&hb.table) {
-            None => v.error(
-                &format!("{at}.heartbeat.table"),
+            None => at.error(
+                "heartbeat.table",
                 "must be a name or database.name (letters, digits, _, $; at most 64 each)",
             ),
             Some((None, _)) if hb.enabled => {
-                let no_db = |o: &Result<mysql::Opts, String>| {
-                    o.as_ref().is_ok_and(|o| o.get_db_name().is_none())
-                };
-                let db = |o: &Result<mysql::Opts, String>| {
-                    o.as_ref()
-                        .ok()
-                        .and_then(|o| o.get_db_name().map(str::to_string))
-                };
+                let no_db =
+                    |o: &Option<mysql::Opts>| o.as_ref().is_some_and(|o| db_name(o).is_none());
                 if no_db(&opts) || primary.as_ref().is_some_and(no_db) {
-                    v.error(
-                        &format!("{at}.heartbeat.table"),
+                    at.error(
+                        "heartbeat.table",
                         "names no database and a DSN has none: write database.table or add /database to the DSN",
                     );
-                } else if let Some(p) = &primary
-                    && db(p) != db(&opts)
+                } else if let Some(Some(p)) = &primary
+                    && opts.as_ref().is_some_and(|o| db_name(o) != db_name(p))
                 {
                     // Written on the primary in its DSN's database, read on the replica in
                     // this one: they must be the same table.
-                    v.error(
-                        &format!("{at}.heartbeat.table"),
+                    at.error(
+                        "heartbeat.table",
                         "names no database and the dsn and primary_dsn name different ones: write database.table",
                     );
                 }
             }
             Some(_) => {}
+        }
+    }
+
+    fn build(&self, timeout: std::time::Duration, _: &Context) -> Option<Box<dyn Integration>> {
+        match Mysql::new(self, timeout) {
+            Ok(integration) => Some(Box::new(integration)),
+            // Unreachable after validation, which checks the same DSNs.
+            Err(error) => {
+                tracing::error!(error = %error, "MySQL instance not started.");
+                None
+            }
         }
     }
 }
@@ -265,12 +206,6 @@ pub fn quoted_table(name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    impl db::testing::Section for Config {
-        fn validate(&self, v: &mut Validator) {
-            validate(self, v);
-        }
-    }
-
     fn load(text: &str) -> Result<Config, String> {
         db::testing::load(text)
     }
@@ -285,11 +220,11 @@ mod tests {
         assert_eq!(socket.redacted(), "dozor@unix:/run/mysqld/mysqld.sock/shop");
         let broken = Dsn("mysql://dozor:s3cret@db1:notaport/shop".into());
         assert_eq!(format!("{broken:?}"), "Dsn(\"<invalid DSN>\")");
-        assert!(!broken.parse().unwrap_err().contains("s3cret"));
+        assert!(!broken.mysql().unwrap_err().contains("s3cret"));
         let scheme = Dsn("postgres://dozor:s3cret@db1/shop".into());
         assert!(
             scheme
-                .parse()
+                .mysql()
                 .unwrap_err()
                 .contains("must start with mysql://")
         );

@@ -8,9 +8,9 @@
 //! five minutes, and with the heartbeat enabled a read on the replica and a `SELECT` and an
 //! upsert on the primary ([`heartbeat`]).
 //! `dozor.mysql.up` is 1 when the status was read and 0 when the server could not be reached
-//! or refused the agent; errors name the instance and the fix ([`error`]).
-
-// Wired into the agent's configuration and registry by `config.rs` and `integrations/mod.rs`.
+//! or refused the agent; errors name the instance and the fix ([`error`]). Each statement is a
+//! source of `dozor.agent.scrape.source.success` (`global_status`, `variables`,
+//! `replica_status`, `heartbeat`); a failing one does not stop the others.
 
 mod client;
 pub mod config;
@@ -22,9 +22,9 @@ mod replica_status;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, validate};
+pub use config::Config;
 
-use super::{Integration, IntegrationError, Scheduled};
+use super::{Integration, IntegrationError, Sources};
 use client::{Client, Failure};
 use config::InstanceConfig;
 use dozor_metrics::catalogue::mysql as m;
@@ -36,36 +36,10 @@ use std::time::{Duration, Instant};
 /// How long `max_connections` is trusted before it is read again.
 const VARIABLES_TTL: Duration = Duration::from_secs(300);
 
-/// Builds one scheduled integration per configured instance; none when disabled.
-pub fn build(
-    config: &Config,
-    default_interval: Duration,
-    default_timeout: Duration,
-) -> Vec<Scheduled> {
-    if !config.enabled {
-        return Vec::new();
-    }
-    let interval = config.interval.map_or(default_interval, |d| d.0);
-    let timeout = config.timeout.map_or(default_timeout, |d| d.0);
-    let mut out = Vec::new();
-    for instance in &config.instances {
-        match Mysql::new(instance, timeout) {
-            Ok(integration) => out.push(Scheduled {
-                integration: Box::new(integration),
-                interval,
-                timeout,
-            }),
-            // Unreachable after validation, which checks the same DSNs.
-            Err(error) => tracing::error!(error = %error, "MySQL instance not started."),
-        }
-    }
-    out
-}
-
 /// One MySQL or MariaDB server.
 pub struct Mysql {
     /// `mysql/<instance>`: the `integration` label of the agent's scrape metrics.
-    name: &'static str,
+    name: String,
     instance: String,
     client: Client,
     commands: Vec<String>,
@@ -83,7 +57,7 @@ impl Mysql {
         let client = Client::new(&config.name, &config.dsn, call_timeout)?;
         let database = config
             .dsn
-            .parse()
+            .mysql()
             .ok()
             .and_then(|d| d.opts.get_db_name().map(str::to_string));
         let heartbeat = Heartbeat::new(
@@ -94,8 +68,7 @@ impl Mysql {
         )?;
         let commands = config::commands(&config.commands);
         Ok(Mysql {
-            // Leaked once per configured instance, when the agent starts.
-            name: Box::leak(format!("mysql/{}", config.name).into_boxed_str()),
+            name: format!("mysql/{}", config.name),
             instance: config.name.clone(),
             client,
             status_query: global_status::query(&commands),
@@ -161,8 +134,8 @@ impl Mysql {
 }
 
 impl Integration for Mysql {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn collect(&mut self, recorder: &mut Recorder) -> Result<(), IntegrationError> {
@@ -179,50 +152,38 @@ impl Integration for Mysql {
             }
         };
         recorder.record(&m::UP, 1.0, &[&instance]);
+        let mut sources = Sources::new(&self.name);
         let (points, bad) = global_status::parse(&status, &self.commands);
         global_status::record(recorder, &instance, &points);
-
-        let mut first: Option<IntegrationError> = None;
-        let mut note = |e: IntegrationError| match &first {
-            None => first = Some(e),
-            Some(_) => {
-                tracing::debug!(instance = %instance, error = %e, kind = e.kind, "Further MySQL query failed.")
-            }
-        };
-        if !bad.is_empty() {
-            note(IntegrationError::new(
+        let bad = match bad.is_empty() {
+            true => Ok(()),
+            false => Err(IntegrationError::new(
                 "parse",
                 format!(
                     "instance {instance}: SHOW GLOBAL STATUS values that are not numbers: {}",
                     bad.join(", ")
                 ),
-            ));
+            )),
+        };
+        sources.note("global_status", bad);
+        if let Some(v) = sources.keep("variables", self.max_connections()) {
+            recorder.record(&m::CONNECTION_MAX, v, &[&instance]);
         }
-        match self.max_connections() {
-            Ok(v) => recorder.record(&m::CONNECTION_MAX, v, &[&instance]),
-            Err(e) => note(e),
-        }
-        let replica = match self.replica_status() {
-            Ok(status) => {
+        let replica = sources
+            .keep("replica_status", self.replica_status())
+            .map(|status| {
                 if let Some(s) = &status {
                     replica_status::record(recorder, &instance, s);
                 }
-                Some(status.is_some())
-            }
-            Err(e) => {
-                note(e);
-                None
-            }
-        };
+                status.is_some()
+            });
         if let Some(hb) = &mut self.heartbeat {
             let (delay, result) = hb.run(&mut self.client, replica);
             if let Some(delay) = delay {
                 recorder.record(&m::HEARTBEAT_DELAY, delay.as_secs_f64(), &[&instance]);
             }
-            if let Err(e) = result {
-                note(e);
-            }
+            sources.note("heartbeat", result);
         }
-        first.map_or(Ok(()), Err)
+        sources.finish(recorder)
     }
 }

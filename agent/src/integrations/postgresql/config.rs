@@ -1,24 +1,16 @@
 //! `integrations.postgresql`: which instances to watch and what to read from each.
 
+use super::Postgresql;
 use crate::integrations::db;
-use dozor_config::{Duration, Validator};
+pub use crate::integrations::db::Dsn;
+use crate::integrations::{Context, Instance, Instances, Integration};
+use dozor_config::At;
 use serde::Deserialize;
-use std::fmt;
 
-/// `integrations.postgresql`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Off by default.
-    pub enabled: bool,
-    /// Time between collections; `agent.interval` when unset.
-    pub interval: Option<Duration>,
-    /// Longest a collection may take; `agent.timeout` when unset. The session's
-    /// `statement_timeout` is set to 80% of it and the connect timeout to half of it.
-    pub timeout: Option<Duration>,
-    /// The servers to watch, each on its own connection and schedule.
-    pub instances: Vec<InstanceConfig>,
-}
+/// `integrations.postgresql`: the servers to watch under `instances`, each on its own
+/// connection and schedule. The session's `statement_timeout` is 80% of the timeout, and the
+/// connect timeout half of it.
+pub type Config = Instances<InstanceConfig>;
 
 /// One PostgreSQL server. The role needs `pg_monitor` (`GRANT pg_monitor TO dozor`), and
 /// `pg_stat_statements` must be preloaded and created in the DSN's database for statement
@@ -114,93 +106,35 @@ impl Default for HeartbeatConfig {
 /// The largest `statements.top_n` accepted.
 pub const MAX_TOP_N: usize = 1000;
 
-/// A connection string; `Debug` and [`Dsn::redacted`] never show its password.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Dsn(pub String);
+impl Instance for InstanceConfig {
+    const LIST: &'static str = "instances";
+    const NOUN: &'static str = "instance";
+    const LABEL: &'static str = "postgresql.instance";
 
-impl Dsn {
-    /// Parses it into a client configuration and its TLS settings.
-    pub fn parse(&self) -> Result<db::pg::Dsn, String> {
-        db::pg::parse(&self.0)
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Where it points, without the password: `host=db1 port=5432 user=dozor dbname=postgres`.
-    pub fn redacted(&self) -> String {
-        match self.parse() {
-            Ok(d) => db::pg::describe(&d.config, &d.tls),
-            Err(_) => "<invalid DSN>".into(),
+    fn validate(&self, at: &mut At<'_>) {
+        db::check(at, "dsn", self.dsn.postgres(), |d| &d.tls);
+        if self.statements.top_n == 0 || self.statements.top_n > MAX_TOP_N {
+            at.error("statements.top_n", format!("must be from 1 to {MAX_TOP_N}"));
         }
-    }
-}
-
-impl fmt::Debug for Dsn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dsn({:?})", self.redacted())
-    }
-}
-
-/// Reports a DSN that does not parse, or names TLS files that cannot be read.
-fn check_dsn(dsn: &Dsn, at: &str, v: &mut Validator) {
-    match dsn.parse() {
-        Err(why) => v.error(at, format!("invalid DSN: {why}")),
-        Ok(d) => {
-            if let Err(why) = d.tls.check_files() {
-                v.error(at, why);
-            }
-        }
-    }
-}
-
-/// Reports every problem of `config` under `integrations.postgresql`.
-pub fn validate(config: &Config, v: &mut Validator) {
-    let base = "integrations.postgresql";
-    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
-        if d.is_some_and(|d| d.0.is_zero()) {
-            v.error(&format!("{base}.{key}"), "must be greater than 0s");
-        }
-    }
-    if config.enabled && config.instances.is_empty() {
-        v.error(
-            &format!("{base}.instances"),
-            "at least one instance is needed when the integration is enabled",
-        );
-    }
-    for (i, inst) in config.instances.iter().enumerate() {
-        let at = format!("{base}.instances[{i}]");
-        if inst.name.trim().is_empty() {
-            v.error(
-                &format!("{at}.name"),
-                "must be set (it becomes postgresql.instance)",
-            );
-        } else if config.instances[..i].iter().any(|o| o.name == inst.name) {
-            v.error(
-                &format!("{at}.name"),
-                format!("\"{}\" is used by an earlier instance", inst.name),
-            );
-        }
-        check_dsn(&inst.dsn, &format!("{at}.dsn"), v);
-        if inst.statements.top_n == 0 || inst.statements.top_n > MAX_TOP_N {
-            v.error(
-                &format!("{at}.statements.top_n"),
-                format!("must be from 1 to {MAX_TOP_N}"),
-            );
-        }
-        if inst.max_databases == 0 {
-            v.error(&format!("{at}.max_databases"), "must be at least 1");
-        }
-        if inst.max_tables == 0 {
-            v.error(&format!("{at}.max_tables"), "must be at least 1");
-        }
-        if !valid_table(&inst.heartbeat.table) {
-            v.error(
-                &format!("{at}.heartbeat.table"),
+        at.at_least("max_databases", self.max_databases, 1);
+        at.at_least("max_tables", self.max_tables, 1);
+        if !valid_table(&self.heartbeat.table) {
+            at.error(
+                "heartbeat.table",
                 "must be a lower-case name or schema.name (letters, digits, _)",
             );
         }
-        if let Some(dsn) = &inst.heartbeat.primary_dsn {
-            check_dsn(dsn, &format!("{at}.heartbeat.primary_dsn"), v);
+        if let Some(dsn) = &self.heartbeat.primary_dsn {
+            db::check(at, "heartbeat.primary_dsn", dsn.postgres(), |d| &d.tls);
         }
+    }
+
+    fn build(&self, timeout: std::time::Duration, _: &Context) -> Option<Box<dyn Integration>> {
+        Some(Box::new(Postgresql::new(self, timeout)))
     }
 }
 
@@ -221,12 +155,6 @@ pub fn valid_table(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    impl db::testing::Section for Config {
-        fn validate(&self, v: &mut Validator) {
-            validate(self, v);
-        }
-    }
-
     fn load(text: &str) -> Result<Config, String> {
         db::testing::load(text)
     }
@@ -243,7 +171,7 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         let broken = Dsn("postgresql://dozor:s3cret@db1:notaport/shop".into());
         assert_eq!(format!("{broken:?}"), "Dsn(\"<invalid DSN>\")");
-        assert!(!broken.parse().unwrap_err().contains("s3cret"));
+        assert!(!broken.postgres().unwrap_err().contains("s3cret"));
     }
 
     #[test]

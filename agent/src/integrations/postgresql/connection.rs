@@ -3,7 +3,7 @@
 //! and keeps the run's first error.
 
 use super::error::{self, Doing};
-use super::{FirstError, IntegrationError};
+use super::{IntegrationError, Sources};
 use crate::integrations::db;
 use postgres::types::ToSql;
 use std::time::Duration;
@@ -89,7 +89,7 @@ pub struct Session<'a> {
     pub client: &'a mut postgres::Client,
     pub instance: &'a str,
     pub role: &'a str,
-    pub errors: &'a mut FirstError,
+    pub sources: &'a mut Sources,
 }
 
 impl Session<'_> {
@@ -114,6 +114,6 @@ impl Session<'_> {
                     .collect::<Result<_, _>>()
                     .map_err(fail)
             });
-        self.errors.keep(result)
+        self.sources.keep(source, result)
     }
 }

@@ -5,12 +5,14 @@
 //! an error), with `statement_timeout` set below the integration's timeout. A collection issues
 //! six queries, each one grouped in SQL ([`recovery`], [`stat_database`], [`activity`],
 //! [`locks`], [`replication`], [`stat_statements`]), plus [`sizes`] once a minute, one or two
-//! for the heartbeat and one for `table_stats` ([`stat_user_tables`]) when enabled. Every source is one module with its
-//! SQL as a constant and a pure function from rows to samples. A failing source does not stop the others; the first error is returned.
+//! for the heartbeat and one for `table_stats` ([`stat_user_tables`]) when enabled. Every
+//! source is one module with its SQL as a constant and a pure function from rows to samples. A
+//! failing source does not stop the others: each is reported in
+//! `dozor.agent.scrape.source.success` (by its view's name), and the first error is the run's.
 //!
 //! The role needs `pg_monitor`; without it PostgreSQL hides what other roles do, so every run
 //! reports a `permission` error naming the `GRANT` while still recording what it can see.
-//! Connections are plain TCP or Unix sockets: TLS to PostgreSQL is a later addition.
+//! Connections are TCP or Unix sockets, with TLS as libpq does it (`crate::integrations::db`).
 
 mod activity;
 pub mod config;
@@ -28,9 +30,9 @@ mod stat_user_tables;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, InstanceConfig, validate};
+pub use config::{Config, InstanceConfig};
 
-use super::{Integration, IntegrationError, Scheduled};
+use super::{Integration, IntegrationError, Sources};
 use connection::{Connection, Session};
 use dozor_metrics::catalogue::postgresql as m;
 use dozor_metrics::sample::Recorder;
@@ -39,28 +41,6 @@ use std::time::Duration;
 
 /// Run once per connection: who the agent is and whether it may see everything.
 const PROBE_SQL: &str = "SELECT current_user::text, pg_has_role('pg_monitor', 'USAGE')";
-
-/// One integration per enabled instance.
-pub fn build(
-    config: &Config,
-    default_interval: Duration,
-    default_timeout: Duration,
-) -> Vec<Scheduled> {
-    if !config.enabled {
-        return Vec::new();
-    }
-    let interval = config.interval.map_or(default_interval, |d| d.0);
-    let timeout = config.timeout.map_or(default_timeout, |d| d.0);
-    config
-        .instances
-        .iter()
-        .map(|instance| Scheduled {
-            integration: Box::new(Postgresql::new(instance, timeout)),
-            interval,
-            timeout,
-        })
-        .collect()
-}
 
 /// Heartbeat state of one instance.
 struct Heartbeat {
@@ -75,7 +55,7 @@ struct Heartbeat {
 /// The integration for one instance.
 pub struct Postgresql {
     /// `postgresql/<instance>`: each instance gets its own `dozor.agent.scrape.*` series.
-    name: &'static str,
+    name: String,
     instance: String,
     /// The DSN's role until connected, then `current_user`.
     role: String,
@@ -94,7 +74,7 @@ impl Postgresql {
     pub fn new(config: &InstanceConfig, timeout: Duration) -> Postgresql {
         // An invalid DSN was refused by `validate`; should one get here, connecting to the
         // default server fails with a message naming the instance.
-        let pg = config.dsn.parse().unwrap_or_default();
+        let pg = config.dsn.postgres().unwrap_or_default();
         let role = pg
             .config
             .get_user()
@@ -105,15 +85,14 @@ impl Postgresql {
             own: heartbeat::Writer::new(&config.heartbeat.table, &config.name),
             primary: config.heartbeat.primary_dsn.as_ref().map(|dsn| {
                 (
-                    Connection::new(dsn.parse().unwrap_or_default(), timeout),
+                    Connection::new(dsn.postgres().unwrap_or_default(), timeout),
                     heartbeat::Writer::new(&config.heartbeat.table, &config.name),
                 )
             }),
             pending: heartbeat::Pending::default(),
         });
         Postgresql {
-            // Leaked once per configured instance at start-up: the name must be 'static.
-            name: Box::leak(format!("postgresql/{}", config.name).into_boxed_str()),
+            name: format!("postgresql/{}", config.name),
             instance: config.name.clone(),
             role,
             monitor: true,
@@ -131,18 +110,18 @@ impl Postgresql {
         }
     }
 
-    /// Runs every source on an open connection; `errors` keeps the first failure.
+    /// Runs every source on an open connection, noting each in `sources`.
     fn collect_sources(
         &mut self,
         rec: &mut Recorder,
-        errors: &mut FirstError,
+        sources: &mut Sources,
     ) -> Option<recovery::Recovery> {
         let (inst, role) = (self.instance.as_str(), self.role.as_str());
         let mut s = Session {
             client: self.conn.client.as_mut()?,
             instance: inst,
             role,
-            errors,
+            sources,
         };
         let recovery = s
             .rows("recovery", recovery::SQL, &[], recovery::Recovery::from_row)
@@ -151,7 +130,7 @@ impl Postgresql {
             recovery::record(rec, inst, r);
         }
         if self.sizes.due()
-            && let Some(rows) = s.rows("database sizes", sizes::SQL, &[], sizes::from_row)
+            && let Some(rows) = s.rows("pg_database_size", sizes::SQL, &[], sizes::from_row)
         {
             self.sizes.update(rows);
         }
@@ -188,24 +167,20 @@ impl Postgresql {
             }
         }
         if let Some(statements) = &mut self.statements {
-            s.errors.note(statements.collect(s.client, rec, inst, role));
+            let result = statements.collect(s.client, rec, inst, role);
+            s.sources.note("pg_stat_statements", result);
         }
         recovery
     }
 
     /// Writes a heartbeat on the primary, and on a replica reads the delay.
-    fn collect_heartbeat(
-        &mut self,
-        rec: &mut Recorder,
-        in_recovery: bool,
-        errors: &mut FirstError,
-    ) {
+    fn collect_heartbeat(&mut self, rec: &mut Recorder, in_recovery: bool, sources: &mut Sources) {
         let (inst, role) = (self.instance.as_str(), self.role.as_str());
         let (Some(hb), Some(client)) = (&mut self.heartbeat, self.conn.client.as_mut()) else {
             return;
         };
         if !in_recovery {
-            errors.note(hb.own.write(client, inst, role).map(|_| ()));
+            sources.note("heartbeat", hb.own.write(client, inst, role).map(|_| ()));
             return;
         }
         let pending = match &mut hb.primary {
@@ -219,23 +194,26 @@ impl Postgresql {
                 primary.check();
                 match written {
                     Ok(t) => hb.pending.written(t),
-                    Err(e) => errors.note(Err(e)),
+                    Err(e) => sources.note("heartbeat", Err(e)),
                 }
                 Some(&mut hb.pending)
             }
             None => None,
         };
-        errors.note(heartbeat::read(client, rec, &hb.table, inst, pending, role));
+        sources.note(
+            "heartbeat",
+            heartbeat::read(client, rec, &hb.table, inst, pending, role),
+        );
     }
 }
 
 impl Integration for Postgresql {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
-        let mut errors = FirstError::default();
+        let mut sources = Sources::new(&self.name);
         match self.conn.open(&self.instance, &self.role) {
             Ok((client, fresh)) => {
                 if fresh {
@@ -247,12 +225,12 @@ impl Integration for Postgresql {
                             self.role = row.try_get(0).unwrap_or_else(|_| self.role.clone());
                             self.monitor = row.try_get(1).unwrap_or(false);
                         }
-                        Err(e) => errors.note(Err(error::classify(
+                        Err(e) => sources.fail(error::classify(
                             &self.instance,
                             &self.role,
                             Doing::Query("role"),
                             &e,
-                        ))),
+                        )),
                     }
                 }
             }
@@ -261,18 +239,18 @@ impl Integration for Postgresql {
                 return Err(e);
             }
         }
-        let recovery = self.collect_sources(rec, &mut errors);
+        let recovery = self.collect_sources(rec, &mut sources);
         if let Some(r) = &recovery {
-            self.collect_heartbeat(rec, r.in_recovery, &mut errors);
+            self.collect_heartbeat(rec, r.in_recovery, &mut sources);
         }
         self.conn.check();
         // Up when the server answered the first query and the connection survived the run.
         let up = recovery.is_some() && self.conn.client.is_some();
         rec.record(&m::UP, if up { 1.0 } else { 0.0 }, &[&self.instance]);
         if !self.monitor {
-            errors.note(Err(error::lacks_pg_monitor(&self.instance, &self.role)));
+            sources.fail(error::lacks_pg_monitor(&self.instance, &self.role));
         }
-        errors.into_result()
+        sources.finish(rec)
     }
 }
 
@@ -291,36 +269,4 @@ fn text_or(row: &postgres::Row, i: usize, default: &str) -> Result<String, postg
     Ok(row
         .try_get::<_, Option<String>>(i)?
         .unwrap_or_else(|| default.to_string()))
-}
-
-/// Keeps the first error of a run; later ones are logged at debug level, as the scheduler
-/// logs the first.
-#[derive(Default)]
-struct FirstError(Option<IntegrationError>);
-
-impl FirstError {
-    fn note(&mut self, result: Result<(), IntegrationError>) {
-        if let Err(error) = result {
-            if self.0.is_none() {
-                self.0 = Some(error);
-            } else {
-                tracing::debug!(error = %error, kind = error.kind, "Further postgresql source failed.");
-            }
-        }
-    }
-
-    /// The value, or `None` after noting the error.
-    fn keep<T>(&mut self, result: Result<T, IntegrationError>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.note(Err(e));
-                None
-            }
-        }
-    }
-
-    fn into_result(self) -> Result<(), IntegrationError> {
-        self.0.map_or(Ok(()), Err)
-    }
 }

@@ -1,25 +1,15 @@
 //! `integrations.sql`: the user's read-only queries and the metrics each one produces.
 
-use dozor_config::{Duration, Validator};
+use super::Sql;
+pub use crate::integrations::db::{Dsn, Target};
+use crate::integrations::{Context, Instance, Instances, Integration};
+use dozor_config::{At, Duration};
 use dozor_metrics::catalogue::Instrument;
 use dozor_metrics::sample::{DynamicMetric, check_dynamic_name, check_label};
 use serde::Deserialize;
 
-pub use super::dsn::{Dsn, Target};
-
-/// `integrations.sql`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Off by default.
-    pub enabled: bool,
-    /// Time between runs of a query that sets no `interval`; `agent.interval` when unset.
-    pub interval: Option<Duration>,
-    /// Longest a run of a query that sets no `timeout` may take; `agent.timeout` when unset.
-    pub timeout: Option<Duration>,
-    /// The queries, each on its own connection and schedule.
-    pub queries: Vec<QueryConfig>,
-}
+/// `integrations.sql`: the queries under `queries`, each on its own connection and schedule.
+pub type Config = Instances<QueryConfig>;
 
 /// One read-only query and the metrics made from its rows.
 #[derive(Debug, Deserialize)]
@@ -103,6 +93,14 @@ impl Kind {
             Kind::Counter => Instrument::Counter,
         }
     }
+
+    /// The Prometheus metric type.
+    fn prometheus(self) -> dozor_metrics::exposition::Kind {
+        match self {
+            Kind::Gauge => dozor_metrics::exposition::Kind::Gauge,
+            Kind::Counter => dozor_metrics::exposition::Kind::Counter,
+        }
+    }
 }
 
 /// The most series one query may be allowed.
@@ -146,126 +144,109 @@ pub fn single_statement(sql: &str) -> bool {
     true
 }
 
-/// Declares the user metrics of every query: the metric per `(query, metric)` index.
-pub fn declare(config: &Config) -> Vec<Vec<Result<DynamicMetric, String>>> {
-    config
-        .queries
-        .iter()
-        .map(|q| {
-            q.metrics
-                .iter()
-                .map(|m| {
-                    let help = if m.help.trim().is_empty() {
-                        format!("Column {} of query {}.", m.value_column, q.name)
-                    } else {
-                        m.help.trim().to_string()
-                    };
-                    DynamicMetric::declare(&m.name, &help, m.kind.instrument(), &m.labels)
-                })
-                .collect()
-        })
-        .collect()
+impl QueryConfig {
+    /// Declares the query's user metrics, in configuration order.
+    pub fn declare(&self) -> Result<Vec<DynamicMetric>, String> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                let help = if m.help.trim().is_empty() {
+                    format!("Column {} of query {}.", m.value_column, self.name)
+                } else {
+                    m.help.trim().to_string()
+                };
+                DynamicMetric::declare(&m.name, &help, m.kind.instrument(), &m.labels)
+            })
+            .collect()
+    }
 }
 
-/// Reports every problem of `config` under `integrations.sql`.
-pub fn validate(config: &Config, v: &mut Validator) {
-    let base = "integrations.sql";
-    for (key, d) in [("interval", &config.interval), ("timeout", &config.timeout)] {
-        if d.is_some_and(|d| d.0.is_zero()) {
-            v.error(&format!("{base}.{key}"), "must be greater than 0s");
-        }
+impl Instance for QueryConfig {
+    const LIST: &'static str = "queries";
+    const NOUN: &'static str = "query";
+    const LABEL: &'static str = "sql.query";
+
+    fn name(&self) -> &str {
+        &self.name
     }
-    if config.enabled && config.queries.is_empty() {
-        v.error(
-            &format!("{base}.queries"),
-            "at least one query is needed when the integration is enabled",
-        );
-    }
-    // Prometheus name -> where it was declared: every user metric is declared once.
-    let mut declared: Vec<(String, String)> = Vec::new();
-    for (i, q) in config.queries.iter().enumerate() {
-        let at = format!("{base}.queries[{i}]");
-        let name_ok = !q.name.is_empty()
-            && q.name.len() <= 64
-            && q.name
+
+    fn check_name(name: &str) -> Result<(), String> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !name_ok {
-            v.error(
-                &format!("{at}.name"),
-                "must be set: letters, digits, _ and -, at most 64 (it becomes sql.query)",
-            );
-        } else if config.queries[..i].iter().any(|o| o.name == q.name) {
-            v.error(
-                &format!("{at}.name"),
-                format!("\"{}\" is used by an earlier query", q.name),
-            );
+        match ok {
+            true => Ok(()),
+            false => Err(
+                "must be set: letters, digits, _ and -, at most 64 (it becomes sql.query)".into(),
+            ),
         }
-        match q.dsn.parse() {
-            Err(why) => v.error(&format!("{at}.dsn"), format!("invalid DSN: {why}")),
-            Ok(target) => {
-                if let Err(why) = target.tls().check_files() {
-                    v.error(&format!("{at}.dsn"), why);
-                }
-            }
-        }
-        if q.sql.trim().is_empty() {
-            v.error(&format!("{at}.sql"), "must be set");
-        } else if !single_statement(&q.sql) {
-            v.error(
-                &format!("{at}.sql"),
+    }
+
+    fn validate(&self, at: &mut At<'_>) {
+        crate::integrations::db::check(at, "dsn", self.dsn.target(), Target::tls);
+        if self.sql.trim().is_empty() {
+            at.error("sql", "must be set");
+        } else if !single_statement(&self.sql) {
+            at.error(
+                "sql",
                 "must be one statement: remove the ; between statements",
             );
         }
-        for (key, d) in [("interval", &q.interval), ("timeout", &q.timeout)] {
-            if d.is_some_and(|d| d.0.is_zero()) {
-                v.error(&format!("{at}.{key}"), "must be greater than 0s");
+        at.positive_if_set("interval", self.interval);
+        at.positive_if_set("timeout", self.timeout);
+        if self.max_series == 0 || self.max_series > MAX_SERIES {
+            at.error("max_series", format!("must be from 1 to {MAX_SERIES}"));
+        }
+        if self.metrics.is_empty() {
+            at.error("metrics", "at least one metric is needed");
+        }
+        for (j, m) in self.metrics.iter().enumerate() {
+            validate_metric(m, &mut at.item("metrics", j));
+        }
+    }
+
+    /// Every user metric is declared once across the queries.
+    fn validate_all(queries: &[Self], at: &mut At<'_>) {
+        // Prometheus name -> where it was declared.
+        let mut declared: Vec<(String, String)> = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            for (j, m) in q.metrics.iter().enumerate() {
+                if check_dynamic_name(&m.name).is_err() {
+                    continue;
+                }
+                let prom = dozor_metrics::naming::metric_name(&m.name, "", m.kind.prometheus());
+                let here = format!("{}.queries[{i}].metrics[{j}]", at.path());
+                match declared.iter().find(|(p, _)| *p == prom) {
+                    Some((_, earlier)) => at
+                        .item("queries", i)
+                        .item("metrics", j)
+                        .error("name", format!("{prom} is already declared by {earlier}")),
+                    None => declared.push((prom, here)),
+                }
             }
         }
-        if q.max_series == 0 || q.max_series > MAX_SERIES {
-            v.error(
-                &format!("{at}.max_series"),
-                format!("must be from 1 to {MAX_SERIES}"),
-            );
-        }
-        if q.metrics.is_empty() {
-            v.error(&format!("{at}.metrics"), "at least one metric is needed");
-        }
-        for (j, m) in q.metrics.iter().enumerate() {
-            validate_metric(m, &format!("{at}.metrics[{j}]"), &mut declared, v);
-        }
+    }
+
+    fn schedule(&self) -> (Option<Duration>, Option<Duration>) {
+        (self.interval, self.timeout)
+    }
+
+    fn build(&self, timeout: std::time::Duration, _: &Context) -> Option<Box<dyn Integration>> {
+        // `validate` refused bad names and DSNs; should one get here, the query is left out.
+        let metrics = self.declare().ok()?;
+        Some(Box::new(Sql::new(self, metrics, timeout).ok()?))
     }
 }
 
-fn validate_metric(
-    m: &MetricConfig,
-    at: &str,
-    declared: &mut Vec<(String, String)>,
-    v: &mut Validator,
-) {
-    match check_dynamic_name(&m.name) {
-        Err(why) => v.error(&format!("{at}.name"), why),
-        Ok(()) => {
-            let prom = dozor_metrics::naming::metric_name(
-                &m.name,
-                "",
-                match m.kind {
-                    Kind::Gauge => dozor_metrics::exposition::Kind::Gauge,
-                    Kind::Counter => dozor_metrics::exposition::Kind::Counter,
-                },
-            );
-            match declared.iter().find(|(p, _)| *p == prom) {
-                Some((_, earlier)) => v.error(
-                    &format!("{at}.name"),
-                    format!("{prom} is already declared by {earlier}"),
-                ),
-                None => declared.push((prom, at.to_string())),
-            }
-        }
+fn validate_metric(m: &MetricConfig, at: &mut At<'_>) {
+    if let Err(why) = check_dynamic_name(&m.name) {
+        at.error("name", why);
     }
     if m.value_column.trim().is_empty() {
-        v.error(
-            &format!("{at}.value_column"),
+        at.error(
+            "value_column",
             "must name the numeric column holding the value",
         );
     } else if m
@@ -273,16 +254,16 @@ fn validate_metric(
         .iter()
         .any(|l| l.eq_ignore_ascii_case(&m.value_column))
     {
-        v.error(
-            &format!("{at}.value_column"),
+        at.error(
+            "value_column",
             "is also a label: a column is either the value or a label",
         );
     }
     for (k, label) in m.labels.iter().enumerate() {
         if let Err(why) = check_label(label) {
-            v.error(&format!("{at}.labels[{k}]"), why);
+            at.item("labels", k).error("", why);
         } else if m.labels[..k].contains(label) {
-            v.error(&format!("{at}.labels[{k}]"), "is repeated");
+            at.item("labels", k).error("", "is repeated");
         }
     }
 }
@@ -290,12 +271,6 @@ fn validate_metric(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    impl crate::integrations::db::testing::Section for Config {
-        fn validate(&self, v: &mut Validator) {
-            validate(self, v);
-        }
-    }
 
     fn load(text: &str) -> Result<Config, String> {
         crate::integrations::db::testing::load(text)
@@ -307,11 +282,11 @@ mod tests {
             "integrations:\n  sql:\n    enabled: true\n    queries:\n      - name: orders\n        dsn: mariadb://dozor@127.0.0.1/mes\n        sql: SELECT status, count(*) AS n FROM orders GROUP BY status\n        metrics:\n          - {name: sql_orders, value_column: n, labels: [status]}\n",
         )
         .unwrap();
-        let q = &c.queries[0];
+        let q = &c.instances[0];
         assert_eq!(q.max_series, 100);
         assert!(q.min_interval.0.is_zero() && q.interval.is_none());
         assert_eq!(q.metrics[0].kind, Kind::Gauge);
-        assert!(matches!(q.dsn.parse(), Ok(Target::Mysql(_))));
+        assert!(matches!(q.dsn.target(), Ok(Target::Mysql(_))));
 
         let text = "\
 integrations:

@@ -17,49 +17,20 @@
 
 mod client;
 pub mod config;
-mod dsn;
 mod error;
 mod rows;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, QueryConfig, validate};
+pub use config::{Config, QueryConfig};
 
-use super::{Integration, IntegrationError, Scheduled};
+use super::{Integration, IntegrationError};
 use client::Client;
 use dozor_metrics::catalogue::sql as m;
 use dozor_metrics::sample::{DynamicMetric, Recorder};
 use rows::Extracted;
 use std::time::{Duration, Instant};
-
-/// One integration per configured query.
-pub fn build(
-    config: &Config,
-    default_interval: Duration,
-    default_timeout: Duration,
-) -> Vec<Scheduled> {
-    if !config.enabled {
-        return Vec::new();
-    }
-    let interval = config.interval.map_or(default_interval, |d| d.0);
-    let timeout = config.timeout.map_or(default_timeout, |d| d.0);
-    config
-        .queries
-        .iter()
-        .zip(config::declare(config))
-        .filter_map(|(q, metrics)| {
-            // `validate` refused bad names and DSNs; should one get here, the query is left out.
-            let metrics = metrics.into_iter().collect::<Result<Vec<_>, _>>().ok()?;
-            let timeout = q.timeout.map_or(timeout, |d| d.0);
-            Some(Scheduled {
-                integration: Box::new(Sql::new(q, metrics, timeout).ok()?),
-                interval: q.interval.map_or(interval, |d| d.0),
-                timeout,
-            })
-        })
-        .collect()
-}
 
 /// What the last execution gave, re-emitted until `min_interval` has passed.
 enum Last {
@@ -70,7 +41,7 @@ enum Last {
 /// The integration for one query.
 pub struct Sql {
     /// `sql/<query>`: each query gets its own `dozor.agent.scrape.*` series.
-    name: &'static str,
+    name: String,
     query: String,
     sql: String,
     metrics: Vec<DynamicMetric>,
@@ -94,12 +65,11 @@ impl Sql {
         metrics: Vec<DynamicMetric>,
         timeout: Duration,
     ) -> Result<Sql, IntegrationError> {
-        let target = q.dsn.parse().map_err(|why| {
+        let target = q.dsn.target().map_err(|why| {
             IntegrationError::new("config", format!("query {}: invalid DSN: {why}", q.name))
         })?;
         Ok(Sql {
-            // Leaked once per configured query at start-up: the name must be 'static.
-            name: Box::leak(format!("sql/{}", q.name).into_boxed_str()),
+            name: format!("sql/{}", q.name),
             query: q.name.clone(),
             sql: q.sql.clone(),
             metrics,
@@ -148,8 +118,8 @@ impl Sql {
 }
 
 impl Integration for Sql {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {

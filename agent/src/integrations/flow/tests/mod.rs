@@ -14,6 +14,7 @@ use postgres::{Client, NoTls};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -78,7 +79,7 @@ fn secs(s: u64) -> Option<ConfigDuration> {
 fn stage(name: &str, dsn: String, query: &str, sla: Option<ConfigDuration>) -> StageConfig {
     StageConfig {
         name: name.into(),
-        dsn,
+        dsn: crate::integrations::db::Dsn(dsn),
         query: query.into(),
         sla,
     }

@@ -19,7 +19,7 @@ mod v1;
 mod v2;
 
 use super::{
-    CgroupsConfig, FirstError, IntegrationError, OWN_CONTAINER_NAME, ParseError, Paths, number,
+    CgroupsConfig, IntegrationError, OWN_CONTAINER_NAME, ParseError, Paths, Sources, number,
     parse_error, read_optional,
 };
 use dozor_metrics::sample::Recorder;
@@ -141,29 +141,31 @@ fn read_parsed<T>(
     }
 }
 
-/// Records every target, adding the names of those not found to `missing`.
+/// Records every target, adding the names of those not found to `missing`; each target read
+/// or failed is noted as the source `cgroup`.
 pub fn collect(
     recorder: &mut Recorder,
     paths: &Paths,
     targets: &[Target],
     own: bool,
     missing: &mut Vec<String>,
-) -> Result<(), IntegrationError> {
+    sources: &mut Sources,
+) {
     let layout = detect(&paths.sysfs);
-    let mut errors = FirstError::default();
+    let mut note = |result| sources.note("cgroup", result);
     if own {
         let path = paths.procfs.join("self/cgroup");
         match read_optional(&path) {
             Ok(Some(text)) => match parse_self(&text) {
                 Ok(own) => match collect_own(recorder, &layout, &own) {
-                    Ok(true) => {}
+                    Ok(true) => note(Ok(())),
                     Ok(false) => missing.push(OWN_CONTAINER_NAME.to_string()),
-                    Err(e) => errors.note(Err(e)),
+                    Err(e) => note(Err(e)),
                 },
-                Err(e) => errors.note(Err(parse_error(&path, e))),
+                Err(e) => note(Err(parse_error(&path, e))),
             },
             Ok(None) => {}
-            Err(e) => errors.note(Err(e)),
+            Err(e) => note(Err(e)),
         }
     }
     for t in targets {
@@ -176,12 +178,11 @@ pub fn collect(
             Layout::None => Ok(false),
         };
         match found {
-            Ok(true) => {}
+            Ok(true) => note(Ok(())),
             Ok(false) => missing.push(t.name.clone()),
-            Err(e) => errors.note(Err(e)),
+            Err(e) => note(Err(e)),
         }
     }
-    errors.into_result()
 }
 
 /// Records the agent's own cgroup; false when it was not found.

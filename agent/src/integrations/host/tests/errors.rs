@@ -33,6 +33,41 @@ fn a_broken_source_is_named_and_the_others_are_still_recorded() {
     assert_eq!(value(r.samples(), "system.uptime", &[]), Some(5.0));
 }
 
+/// Each source is reported on its own: the broken one 0, the missing and the healthy ones 1,
+/// so `dozor_agent_scrape_source_success == 0` names what failed.
+#[test]
+fn each_source_reports_its_success() {
+    let tree = Tree::new(
+        "sources",
+        &[
+            ("proc/loadavg", "garbage\n"),
+            ("proc/uptime", "5.00 9.00\n"),
+        ],
+    );
+    let mut host = Host::new(&Config::default(), &tree.paths());
+    let mut r = Recorder::new();
+    assert!(host.collect(&mut r).is_err());
+    let success = |source: &str| {
+        value(
+            r.samples(),
+            "dozor.agent.scrape.source.success",
+            &["host", source],
+        )
+    };
+    assert_eq!(success("load"), Some(0.0));
+    for source in [
+        "cpu",
+        "memory",
+        "uptime",
+        "pressure",
+        "filesystem",
+        "disk",
+        "network",
+    ] {
+        assert_eq!(success(source), Some(1.0), "{source}");
+    }
+}
+
 #[test]
 fn an_unreadable_cgroup_file_is_an_io_error() {
     let tree = Tree::new(

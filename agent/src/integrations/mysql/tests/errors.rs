@@ -4,8 +4,9 @@
 //! own, dropped at the end.
 
 use super::{TIMEOUT, collect, instance, value};
+use crate::integrations::mysql::Mysql;
 use crate::integrations::mysql::config::{Config, Dsn, HeartbeatConfig};
-use crate::integrations::mysql::{Mysql, build};
+use crate::integrations::{Context, Section};
 use crate::scheduler::spawn_all;
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
@@ -173,7 +174,7 @@ async fn a_failing_instance_does_not_stop_the_others() {
         ],
         ..Config::default()
     };
-    let scheduled = build(&config, Duration::from_millis(200), TIMEOUT);
+    let scheduled = config.build(&Context::for_tests(Duration::from_millis(200), TIMEOUT));
     assert_eq!(scheduled.len(), 2);
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let tasks = spawn_all(scheduled, tx);

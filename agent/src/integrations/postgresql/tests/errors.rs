@@ -235,8 +235,8 @@ async fn a_failing_instance_leaves_the_others_running() {
         ],
         ..Config::default()
     };
-    let mut scheduled =
-        super::super::build(&config, Duration::from_millis(200), Duration::from_secs(2));
+    let ctx = Context::for_tests(Duration::from_millis(200), Duration::from_secs(2));
+    let mut scheduled = config.build(&ctx);
     scheduled.push(crate::integrations::Scheduled {
         integration: Box::new(crate::integrations::demo::Demo::new(&Default::default())),
         interval: Duration::from_millis(200),

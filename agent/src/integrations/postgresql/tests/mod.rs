@@ -28,6 +28,7 @@ mod replica;
 mod tls;
 
 use super::{Config, InstanceConfig, Postgresql, config::Dsn};
+use crate::integrations::{Context, Section};
 use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::sample::Recorder;
 use std::time::Duration;
@@ -98,16 +99,10 @@ fn build_makes_one_integration_per_instance() {
         instances: vec![instance("shop", SHARED), instance("crm", SHARED)],
         ..Config::default()
     };
-    let built = super::build(&config, Duration::from_secs(15), Duration::from_secs(5));
+    let ctx = Context::for_tests(Duration::from_secs(15), Duration::from_secs(5));
+    let built = config.build(&ctx);
     let names: Vec<&str> = built.iter().map(|s| s.integration.name()).collect();
     assert_eq!(names, ["postgresql/shop", "postgresql/crm"]);
     assert!(built.iter().all(|s| s.interval == Duration::from_secs(15)));
-    assert!(
-        super::build(
-            &Config::default(),
-            Duration::from_secs(15),
-            Duration::from_secs(5)
-        )
-        .is_empty()
-    );
+    assert!(Config::default().build(&ctx).is_empty());
 }

@@ -7,6 +7,7 @@ mod postgres;
 
 use super::Sql;
 use super::config::{Dsn, Kind, MetricConfig, QueryConfig};
+use crate::integrations::{Context, Section};
 use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::sample::{DynamicMetric, Recorder, Sample};
 use std::time::Duration;
@@ -101,14 +102,15 @@ fn build_makes_one_integration_per_query() {
     b.metrics[0].name = "sql_build_m".into();
     let config = super::Config {
         enabled: true,
-        queries: vec![a, b],
+        instances: vec![a, b],
         ..super::Config::default()
     };
-    let built = super::build(&config, Duration::from_secs(15), Duration::from_secs(5));
+    let ctx = Context::for_tests(Duration::from_secs(15), Duration::from_secs(5));
+    let built = config.build(&ctx);
     let names: Vec<&str> = built.iter().map(|s| s.integration.name()).collect();
     assert_eq!(names, ["sql/a", "sql/b"]);
     assert_eq!(built[0].interval, Duration::from_secs(60));
     assert_eq!(built[1].interval, Duration::from_secs(15));
     let off = super::Config::default();
-    assert!(super::build(&off, Duration::from_secs(15), Duration::from_secs(5)).is_empty());
+    assert!(off.build(&ctx).is_empty());
 }

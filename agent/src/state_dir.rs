@@ -1,0 +1,39 @@
+//! The agent's state directory, where its buffers and the order flow's state files live unless
+//! configured elsewhere: `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else
+//! `/var/lib/dozor-agent` as root, else `$XDG_STATE_HOME/dozor-agent` or
+//! `~/.local/state/dozor-agent`.
+
+use std::path::PathBuf;
+
+/// The default state directory for how the agent runs.
+pub fn default() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("STATE_DIRECTORY") {
+        // systemd lists several directories separated by ':'; the first is ours.
+        let all = dir.to_string_lossy().into_owned();
+        return PathBuf::from(all.split(':').next().unwrap_or_default());
+    }
+    if effective_uid() == 0 {
+        return PathBuf::from("/var/lib/dozor-agent");
+    }
+    env("XDG_STATE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("dozor-agent")
+}
+
+/// The effective user id, from `/proc/self/status` (`geteuid` would need `unsafe`).
+fn effective_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
