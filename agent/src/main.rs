@@ -22,7 +22,6 @@ mod once;
 mod resource;
 mod scheduler;
 mod sink;
-mod state_dir;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -130,38 +130,8 @@ impl Outbox {
         if !self.path.is_empty() {
             return PathBuf::from(&self.path);
         }
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        const DIR: &str = "elasticsearch-outbox";
-        if let Some(dir) = env("STATE_DIRECTORY") {
-            // systemd lists several directories separated by ':'; the first is ours.
-            let all = dir.to_string_lossy().into_owned();
-            return PathBuf::from(all.split(':').next().unwrap_or_default()).join(DIR);
-        }
-        if effective_uid() == 0 {
-            return PathBuf::from("/var/lib/dozor-collector").join(DIR);
-        }
-        env("XDG_STATE_HOME")
-            .or_else(|| env("HOME").map(|h| h.join(".local/state")))
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("dozor-collector")
-            .join(DIR)
+        dozor_config::state_dir("dozor-collector").join("elasticsearch-outbox")
     }
-}
-
-/// The effective user id, from `/proc/self/status` (`geteuid` would need `unsafe`).
-fn effective_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
 }
 
 impl Elasticsearch {

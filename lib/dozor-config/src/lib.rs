@@ -60,6 +60,7 @@ mod problem;
 mod regex_pattern;
 mod saphyr;
 mod sink;
+mod state_dir;
 mod validate;
 
 use std::io::Read;
@@ -71,6 +72,7 @@ pub use duration::Duration;
 pub use problem::{ConfigError, Problem};
 pub use regex_pattern::RegexPattern;
 pub use sink::leaf;
+pub use state_dir::state_dir;
 pub use validate::{At, Validate, Validator};
 
 /// Reads the file at `path` and loads it with [`load_str`], taking environment variables from the

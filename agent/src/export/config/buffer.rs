@@ -65,7 +65,7 @@ impl BufferConfig {
         if let Some(p) = &self.path {
             return p.clone();
         }
-        crate::state_dir::default().join("buffer")
+        dozor_config::state_dir("dozor-agent").join("buffer")
     }
 }
 

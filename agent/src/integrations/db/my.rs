@@ -7,7 +7,6 @@ use super::Table;
 use super::tls::{MYSQL, Mode, Roots, Settings};
 use mysql::prelude::Queryable;
 use mysql::{ClientIdentity, Conn, Opts, OptsBuilder, SslOpts, Value};
-use std::path::PathBuf;
 
 /// A parsed `mysql://` or `mariadb://` URL.
 #[derive(Clone)]
@@ -96,12 +95,7 @@ pub fn parse(text: &str) -> Result<Dsn, String> {
             return Err("invalid value of ssl-mode: use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY".into());
         }
     };
-    let identity = match (get("ssl-cert"), get("ssl-key")) {
-        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
-        (None, None) => None,
-        (Some(_), None) => return Err("ssl-cert needs ssl-key, the file of its private key".into()),
-        (None, Some(_)) => return Err("ssl-key needs ssl-cert, the file of its certificate".into()),
-    };
+    let identity = MYSQL.identity(get("ssl-cert"), get("ssl-key"))?;
     Ok(Dsn {
         opts,
         tls: Settings {

@@ -88,12 +88,7 @@ pub fn parse(text: &str) -> Result<Dsn, String> {
             LIBPQ.values[mode as usize]
         ));
     }
-    let identity = match (get("sslcert"), get("sslkey")) {
-        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
-        (None, None) => None,
-        (Some(_), None) => return Err("sslcert needs sslkey, the file of its private key".into()),
-        (None, Some(_)) => return Err("sslkey needs sslcert, the file of its certificate".into()),
-    };
+    let identity = LIBPQ.identity(get("sslcert"), get("sslkey"))?;
     Ok(Dsn {
         config,
         tls: Settings {

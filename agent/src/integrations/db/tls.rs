@@ -61,6 +61,24 @@ pub struct Dialect {
     pub values: [&'static str; 6],
 }
 
+impl Dialect {
+    /// The client certificate and key files, from the DSN's values of [`Dialect::cert`] and
+    /// [`Dialect::key`], which go together.
+    pub fn identity(
+        &self,
+        cert: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<Option<(PathBuf, PathBuf)>, String> {
+        let (c, k) = (self.cert, self.key);
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.into(), key.into()))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(format!("{c} needs {k}, the file of its private key")),
+            (None, Some(_)) => Err(format!("{k} needs {c}, the file of its certificate")),
+        }
+    }
+}
+
 /// libpq's spelling.
 pub const LIBPQ: Dialect = Dialect {
     mode: "sslmode",

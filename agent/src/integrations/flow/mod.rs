@@ -78,6 +78,18 @@ pub trait Source: Send {
     fn describe(&self) -> String;
 }
 
+/// `result`, after dropping the connection `conn` when it is an error, so that the next run
+/// connects again.
+fn disconnect_on_error<C, T>(
+    conn: &mut Option<C>,
+    result: Result<T, StageError>,
+) -> Result<T, StageError> {
+    if result.is_err() {
+        *conn = None;
+    }
+    result
+}
+
 /// A stage whose source could not even be set up; every run reports why.
 struct Broken(String);
 
@@ -94,5 +106,5 @@ impl Source for Broken {
 /// The state directory used when `state_dir` is unset: `flow` in the agent's state directory,
 /// beside its buffer.
 pub fn default_state_dir() -> PathBuf {
-    crate::state_dir::default().join("flow")
+    dozor_config::state_dir("dozor-agent").join("flow")
 }

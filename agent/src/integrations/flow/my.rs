@@ -54,18 +54,8 @@ impl MySource {
         })
     }
 
-    /// `host:port/db`, for messages: never the password.
-    pub fn target(&self) -> String {
-        format!(
-            "{}:{}/{}",
-            self.opts.get_ip_or_hostname(),
-            self.opts.get_tcp_port(),
-            self.opts.get_db_name().unwrap_or("")
-        )
-    }
-
     fn connect(&mut self, limit: usize) -> Result<(Conn, Statement), StageError> {
-        let target = self.target();
+        let target = self.describe();
         let mut conn = self.connector.connect().map_err(|e| {
             let why = self
                 .connector
@@ -191,14 +181,17 @@ impl MySource {
 impl Source for MySource {
     fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         let result = self.query(since, limit);
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
+        super::disconnect_on_error(&mut self.conn, result)
     }
 
+    /// `host:port/db`, for messages: never the password.
     fn describe(&self) -> String {
-        self.target()
+        format!(
+            "{}:{}/{}",
+            self.opts.get_ip_or_hostname(),
+            self.opts.get_tcp_port(),
+            self.opts.get_db_name().unwrap_or("")
+        )
     }
 }
 

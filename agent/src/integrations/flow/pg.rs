@@ -56,24 +56,8 @@ impl PgSource {
         })
     }
 
-    /// `host:port/dbname`, for messages: never the password.
-    pub fn target(&self) -> String {
-        let host = match self.config.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(h)) => h.clone(),
-            Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        let db = self
-            .config
-            .get_dbname()
-            .or(self.config.get_user())
-            .unwrap_or("");
-        format!("{host}:{port}/{db}")
-    }
-
     fn connect(&self, limit: usize) -> Result<(Client, Statement, Type), StageError> {
-        let target = self.target();
+        let target = self.describe();
         let mut client = db::pg::connect(&self.config, &self.tls).map_err(|e| {
             let why = db::pg::tls_problem(&e, &self.tls).unwrap_or_else(|| message(&e));
             StageError::Connect(format!("connecting to {target}: {why}"))
@@ -156,14 +140,23 @@ impl PgSource {
 impl Source for PgSource {
     fn fetch(&mut self, since: Micros, limit: usize) -> Result<(Vec<Row>, Micros), StageError> {
         let result = self.query(since, limit);
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
+        super::disconnect_on_error(&mut self.conn, result)
     }
 
+    /// `host:port/dbname`, for messages: never the password.
     fn describe(&self) -> String {
-        self.target()
+        let host = match self.config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let db = self
+            .config
+            .get_dbname()
+            .or(self.config.get_user())
+            .unwrap_or("");
+        format!("{host}:{port}/{db}")
     }
 }
 

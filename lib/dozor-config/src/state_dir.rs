@@ -1,12 +1,12 @@
-//! The agent's state directory, where its buffers and the order flow's state files live unless
-//! configured elsewhere: `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else
-//! `/var/lib/dozor-agent` as root, else `$XDG_STATE_HOME/dozor-agent` or
-//! `~/.local/state/dozor-agent`.
+//! Where a dozor binary keeps its state (buffers, outboxes, state files) unless configured:
+//! `$STATE_DIRECTORY` (systemd's `StateDirectory=`; the first of several), else
+//! `/var/lib/<program>` as root, else `$XDG_STATE_HOME/<program>` or
+//! `~/.local/state/<program>`.
 
 use std::path::PathBuf;
 
-/// The default state directory for how the agent runs.
-pub fn default() -> PathBuf {
+/// The default state directory of `program` (`dozor-agent`, `dozor-collector`) for how it runs.
+pub fn state_dir(program: &str) -> PathBuf {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
@@ -18,12 +18,12 @@ pub fn default() -> PathBuf {
         return PathBuf::from(all.split(':').next().unwrap_or_default());
     }
     if effective_uid() == 0 {
-        return PathBuf::from("/var/lib/dozor-agent");
+        return PathBuf::from("/var/lib").join(program);
     }
     env("XDG_STATE_HOME")
         .or_else(|| env("HOME").map(|h| h.join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("."))
-        .join("dozor-agent")
+        .join(program)
 }
 
 /// The effective user id, from `/proc/self/status` (`geteuid` would need `unsafe`).
