@@ -2,7 +2,7 @@
 //! started on a buffer holding 200 MB of unsent batches, with no collector to send them to,
 //! holds about as much memory as one started on an empty buffer.
 
-use dozor_e2e::{free_port, start_agent, wait_for};
+use dozor_testkit::{free_port, start_agent, wait_for};
 use std::path::Path;
 use std::time::Duration;
 

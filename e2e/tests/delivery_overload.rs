@@ -4,7 +4,7 @@
 //! the load falls they catch up: every batch arrives, exactly once.
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
-use dozor_e2e::{Collector, Proc, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! while a well-behaved agent keeps delivering every batch throughout.
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
-use dozor_e2e::{Collector, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, http_get, start_agent, wait_for};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::path::Path;
 use std::process::Command;

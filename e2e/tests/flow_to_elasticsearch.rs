@@ -1,14 +1,14 @@
 //! The whole order-flow path with the real binaries: orders in PostgreSQL (stage one) and
 //! MariaDB (stage two), the real `dozor-agent` running the `flow` integration and exporting to
 //! the real `dozor-collector`, which indexes lost-order events into the fake Elasticsearch of
-//! `dozor_e2e::elasticsearch`. Ground truth is the 3 order ids the test withheld from stage two.
+//! `dozor_testkit::elasticsearch`. Ground truth is the 3 order ids the test withheld from stage two.
 //!
 //! The databases are made with the `psql` and `mariadb` command-line clients (the e2e crate has
 //! no database client of its own), under names unique to the test, and dropped at its end.
 
 use dozor_e2e::delivery::{metric, metric_sum};
-use dozor_e2e::elasticsearch::FakeEs;
-use dozor_e2e::{Collector, Proc, http_get, start_agent, tool, wait_for};
+use dozor_testkit::elasticsearch::FakeEs;
+use dozor_testkit::{Collector, Proc, http_get, start_agent, tool, wait_for};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
