@@ -21,7 +21,7 @@ pub mod proc;
 
 pub use collector::{Collector, start_agent};
 pub use http::{http_get, prom_query, prom_result, url_encode};
-pub use proc::{Proc, bin, free_port, tool, wait_for};
+pub use proc::{Proc, bin, free_port, rss_kib, tool, wait_for};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
