@@ -23,8 +23,8 @@ use dozor_metrics::otlp::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use dozor_metrics::otlp::common::v1::any_value::Value;
+use dozor_testkit::pg::Database;
 use http_body_util::{BodyExt, Full};
-use postgres::{Client, NoTls};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -32,8 +32,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{dead_port, field, self_metric, start_agent, wait_for};
-
-const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// One logs request the fake collector got.
 #[derive(Debug, Clone)]
@@ -252,63 +250,21 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Two databases, shop and mes, dropped at the end.
-struct Databases(Vec<String>);
-
-impl Databases {
-    fn create(tag: &str) -> Self {
-        let mut admin = Client::connect(ADMIN, NoTls).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is needed on 127.0.0.1:5432 with trust auth ({e}); start it with: \
-                 pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-            )
-        });
-        let names: Vec<String> = ["shop", "mes"]
-            .iter()
-            .map(|s| format!("dozor_flow_logs_{tag}_{}_{s}", std::process::id()))
-            .collect();
-        for name in &names {
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .unwrap();
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-        }
-        Databases(names)
-    }
-
-    fn dsn(&self, i: usize) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.0[i])
-    }
-
-    fn client(&self, i: usize) -> Client {
-        Client::connect(&self.dsn(i), NoTls).unwrap()
-    }
-}
-
-impl Drop for Databases {
-    fn drop(&mut self) {
-        blocking(|| {
-            if let Ok(mut admin) = Client::connect(ADMIN, NoTls) {
-                for name in &self.0 {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                }
-            }
-        })
-    }
+fn databases(tag: &str) -> [Database; 2] {
+    ["shop", "mes"].map(|stage| Database::create(&format!("dozor_flow_logs_{tag}_{stage}")))
 }
 
 /// Inserts orders `ids` into shop, `age` old, and into mes all of them but a random `lose`;
 /// returns the ids lost.
 fn orders(
-    dbs: &Databases,
+    dbs: &[Database; 2],
     ids: std::ops::RangeInclusive<i64>,
     age: &str,
     lose: i64,
 ) -> BTreeSet<String> {
     let (first, last) = (*ids.start(), *ids.end());
-    dbs.client(0)
+    dbs[0]
+        .admin()
         .execute(
             &format!(
                 "INSERT INTO orders SELECT i, now() - interval '{age}' + i * interval '1 second'
@@ -317,8 +273,8 @@ fn orders(
             &[&first, &last],
         )
         .unwrap();
-    let lost: BTreeSet<String> = dbs
-        .client(0)
+    let lost: BTreeSet<String> = dbs[0]
+        .admin()
         .query(
             "SELECT id::text FROM orders WHERE id BETWEEN $1 AND $2 ORDER BY random() LIMIT $3",
             &[&first, &last, &lose],
@@ -331,7 +287,7 @@ fn orders(
         .map(|i| i.to_string())
         .filter(|i| !lost.contains(i))
         .collect();
-    dbs.client(1)
+    dbs[1].admin()
         .execute(
             &format!(
                 "INSERT INTO jobs SELECT k, now() - interval '{age}' + k::bigint * interval '1 second' + interval '5 seconds'
@@ -343,7 +299,7 @@ fn orders(
     lost
 }
 
-fn config(protocol: &str, port: u16, dir: &Path, dbs: &Databases) -> String {
+fn config(protocol: &str, port: u16, dir: &Path, dbs: &[Database; 2]) -> String {
     format!(
         "agent:\n  interval: 1s\nresource:\n  instance_id: flow-agent\n\
          integrations:\n  host:\n    enabled: false\n  demo:\n    enabled: true\n    interval: 500ms\n    series: 2\n\
@@ -360,8 +316,8 @@ fn config(protocol: &str, port: u16, dir: &Path, dbs: &Databases) -> String {
          \x20   buffer:\n      path: {buffer}\n\
          \x20   logs:\n      max_batch_records: 3\n",
         state = dir.join("flow").display(),
-        shop = dbs.dsn(0),
-        mes = dbs.dsn(1),
+        shop = dbs[0].url(),
+        mes = dbs[1].url(),
         buffer = dir.join("buffer").display(),
     )
 }
@@ -375,14 +331,16 @@ fn appended_log_records(log: &str) -> u64 {
 }
 
 async fn lost_orders_arrive_once_across_an_outage(protocol: &str) {
-    let dbs = blocking(|| Databases::create(protocol));
+    let dbs = databases(protocol);
     blocking(|| {
-        dbs.client(0)
+        dbs[0]
+            .admin()
             .batch_execute(
                 "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)",
             )
             .unwrap();
-        dbs.client(1)
+        dbs[1]
+            .admin()
             .batch_execute(
                 "CREATE TABLE jobs (order_ref text PRIMARY KEY, received_at timestamptz NOT NULL)",
             )

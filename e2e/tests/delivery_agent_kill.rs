@@ -6,7 +6,7 @@
 //! The kill moments come from a seed printed at the start (`DOZOR_E2E_SEED` replays a run).
 
 use dozor_e2e::delivery::{Accepted, appended, missing, pending_on_disk};
-use dozor_e2e::{Collector, start_agent, wait_for};
+use dozor_testkit::{Collector, start_agent, wait_for};
 use std::time::Duration;
 
 const ROUNDS: usize = 20;

@@ -2,7 +2,7 @@
 //! started on a buffer holding 200 MB of unsent batches, with no collector to send them to,
 //! holds about as much memory as one started on an empty buffer.
 
-use dozor_e2e::{free_port, start_agent, wait_for};
+use dozor_testkit::{free_port, rss_kib, start_agent, wait_for};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,15 +17,6 @@ fn config(dir: &Path, name: &str, dead: u16) -> String {
          integrations:\n  host:\n    enabled: false\n  demo:\n    enabled: true\n    series: 10\n",
         dir.join(format!("{name}-buffer")).display()
     )
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Starts the agent, waits until its buffer is open and it has tried to send, and returns its

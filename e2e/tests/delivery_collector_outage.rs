@@ -7,7 +7,7 @@
 //! `DOZOR_E2E_OUTAGE_SECS` seconds (60 by default, as the issue asks).
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
-use dozor_e2e::{Collector, Proc, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
 use std::path::Path;
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! ledger accepted.
 
 use dozor_e2e::delivery::{Accepted, appended, metric, metric_sum, missing};
-use dozor_e2e::{Collector, free_port, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, free_port, http_get, start_agent, wait_for};
 use std::time::Duration;
 
 #[test]

@@ -4,7 +4,7 @@
 //! the load falls they catch up: every batch arrives, exactly once.
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
-use dozor_e2e::{Collector, Proc, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, Proc, http_get, rss_kib, start_agent, wait_for};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -24,13 +24,7 @@ fn config(dir: &Path, name: &str, grpc: u16, interval: &str) -> String {
 }
 
 fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
+    rss_kib(pid) * 1024
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! while a well-behaved agent keeps delivering every batch throughout.
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
-use dozor_e2e::{Collector, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, http_get, rss_kib, start_agent, wait_for};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::path::Path;
 use std::process::Command;
@@ -37,15 +37,6 @@ fn pki(dir: &Path) {
     ] {
         std::fs::write(dir.join(name), text).unwrap();
     }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -1,18 +1,18 @@
 //! The whole order-flow path with the real binaries: orders in PostgreSQL (stage one) and
 //! MariaDB (stage two), the real `dozor-agent` running the `flow` integration and exporting to
 //! the real `dozor-collector`, which indexes lost-order events into the fake Elasticsearch of
-//! `dozor_e2e::elasticsearch`. Ground truth is the 3 order ids the test withheld from stage two.
+//! `dozor_testkit::elasticsearch`. Ground truth is the 3 order ids the test withheld from stage two.
 //!
-//! The databases are made with the `psql` and `mariadb` command-line clients (the e2e crate has
-//! no database client of its own), under names unique to the test, and dropped at its end.
+//! The databases are made by `dozor_testkit`, under names unique to the test, and dropped at its
+//! end.
 
 use dozor_e2e::delivery::{metric, metric_sum};
-use dozor_e2e::elasticsearch::FakeEs;
-use dozor_e2e::{Collector, Proc, http_get, start_agent, tool, wait_for};
+use dozor_testkit::elasticsearch::FakeEs;
+use dozor_testkit::{Collector, Proc, http_get, mariadb, pg, start_agent, wait_for};
+use mysql::prelude::Queryable;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ORDERS: u64 = 1000;
@@ -22,86 +22,20 @@ const SLA_SECS: f64 = 3.0;
 const HOST: &str = "flow-e2e-host";
 const INSTANCE: &str = "flow-e2e-agent";
 
-/// Runs `sql` with `psql` on `db`, as postgres over TCP; panics with its output on failure.
-fn psql(db: &str, sql: &str) {
-    let out = Command::new(tool("psql", "postgresql-client"))
-        .args("-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U postgres -d".split(' '))
-        .args([db, "-c", sql])
-        .output()
-        .expect("running psql");
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}\nPostgreSQL is needed on 127.0.0.1:5432 with trust auth for postgres: \
-         pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `sql` with `mariadb` as root without a password; panics with its output on failure.
-fn mariadb(db: &str, sql: &str) {
-    let out = Command::new(tool("mariadb", "mariadb-client"))
-        .args("-h 127.0.0.1 -P 3306 -u root -D".split(' '))
-        .args([db, "-e", sql])
-        .output()
-        .expect("running mariadb");
-    assert!(
-        out.status.success(),
-        "mariadb {sql:?}: {}\nMariaDB is needed on 127.0.0.1:3306, root without a password: \
-         start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The shop database (PostgreSQL) and the MES database (MariaDB) of one test, dropped when it
 /// ends.
 struct Databases {
-    shop: String,
-    mes: String,
+    shop: pg::Database,
+    mes: mariadb::Database,
 }
 
 impl Databases {
     fn create(tag: &str) -> Databases {
-        let name = format!("dozor_e2e_flow_{tag}_{}", std::process::id());
-        let dbs = Databases {
-            shop: format!("{name}_shop"),
-            mes: format!("{name}_mes"),
-        };
-        // Separate commands: PostgreSQL refuses CREATE DATABASE inside a transaction.
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", dbs.shop),
-        );
-        psql("postgres", &format!("CREATE DATABASE {}", dbs.shop));
-        mariadb(
-            "mysql",
-            &format!("DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}", dbs.mes),
-        );
-        dbs
-    }
-
-    fn shop_dsn(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.shop)
-    }
-
-    fn mes_dsn(&self) -> String {
-        format!("mysql://root@127.0.0.1:3306/{}", self.mes)
-    }
-}
-
-impl Drop for Databases {
-    fn drop(&mut self) {
-        // Best effort, and never a panic while unwinding from a failed assertion.
-        let _ = Command::new("psql")
-            .args("-X -q -h 127.0.0.1 -U postgres -d postgres -c".split(' '))
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.shop
-            ))
-            .output();
-        let _ = Command::new("mariadb")
-            .args("-h 127.0.0.1 -P 3306 -u root -e".split(' '))
-            .arg(format!("DROP DATABASE IF EXISTS {}", self.mes))
-            .output();
+        let name = format!("dozor_e2e_flow_{tag}");
+        Databases {
+            shop: pg::Database::create(&format!("{name}_shop")),
+            mes: mariadb::Database::create(&format!("{name}_mes")),
+        }
     }
 }
 
@@ -132,26 +66,26 @@ fn orders(dbs: &Databases, withheld: &BTreeSet<u64>) {
         .unwrap()
         .as_secs_f64()
         - 6.0;
-    psql(
-        &dbs.shop,
-        &format!(
+    dbs.shop
+        .admin()
+        .batch_execute(&format!(
             "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
              INSERT INTO orders SELECT i, to_timestamp({base:.6}) + i * interval '5 milliseconds'
              FROM generate_series(1, {ORDERS}) AS i"
-        ),
-    );
+        ))
+        .expect("creating the shop's orders");
     let withheld: Vec<String> = withheld.iter().map(u64::to_string).collect();
     // DATETIME holding UTC; seq_1_to_N is MariaDB's Sequence engine.
-    mariadb(
-        &dbs.mes,
-        &format!(
+    dbs.mes
+        .conn()
+        .query_drop(format!(
             "SET time_zone = '+00:00';
              CREATE TABLE jobs (order_ref VARCHAR(32) PRIMARY KEY, received_at DATETIME(6) NOT NULL);
              INSERT INTO jobs SELECT seq, FROM_UNIXTIME({base:.6} + seq * 0.005 + 0.5)
              FROM seq_1_to_{ORDERS} WHERE seq NOT IN ({})",
             withheld.join(", ")
-        ),
-    );
+        ))
+        .expect("creating the MES's jobs");
 }
 
 /// The collector's `exporters.elasticsearch` (and delivery ledger) for the fake at `es`.
@@ -183,8 +117,8 @@ fn agent_config(dir: &Path, dbs: &Databases, protocol: &str, port: u16) -> Strin
          \x20   retry:\n      initial_backoff: 100ms\n      max_backoff: 500ms\n\
          \x20   buffer:\n      path: {buffer}\n",
         state = dir.join("flow").display(),
-        shop = dbs.shop_dsn(),
-        mes = dbs.mes_dsn(),
+        shop = dbs.shop.url(),
+        mes = dbs.mes.url(),
         buffer = dir.join("agent-buffer").display(),
     )
 }

@@ -1,7 +1,7 @@
 //! The agent over OTLP/HTTP with two endpoints, the first one dead: its batches fail over to the
 //! second, and both outcomes are counted in its own export metrics.
 
-use dozor_e2e::{Collector, Proc, bin, free_port, http_get, wait_for};
+use dozor_testkit::{Collector, Proc, bin, free_port, http_get, wait_for};
 use std::process::Command;
 use std::time::Duration;
 

@@ -1,14 +1,14 @@
 //! Lost-order events from agents reach Elasticsearch exactly once: the real `dozor-collector`,
 //! a hand-built OTLP/HTTP logs client with dozor delivery headers, and the fake Elasticsearch
-//! of `dozor_e2e::elasticsearch`. Through Elasticsearch down for a while, items answered 429,
+//! of `dozor_testkit::elasticsearch`. Through Elasticsearch down for a while, items answered 429,
 //! batches delivered twice, and the collector killed with SIGKILL while its outbox holds
 //! unsent records, every record the test sent becomes exactly one document with the right
 //! `_id` and fields; records Elasticsearch rejects for their mapping are counted and not
 //! retried. Ground truth is what the test sent.
 
 use dozor_e2e::delivery::metric;
-use dozor_e2e::elasticsearch::FakeEs;
-use dozor_e2e::{Collector, http_get, wait_for};
+use dozor_testkit::elasticsearch::FakeEs;
+use dozor_testkit::{Collector, http_get, wait_for};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};

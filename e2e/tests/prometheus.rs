@@ -3,7 +3,7 @@
 //! the exposition passes `promtool check metrics`, that every dashboard query executes, and that
 //! after the agent stops its last-seen age grows and its series go stale.
 
-use dozor_e2e::{Collector, Proc, bin, free_port, http_get, prom_result, tool, wait_for};
+use dozor_testkit::{Collector, Proc, bin, free_port, http_get, prom_result, tool, wait_for};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -173,7 +173,7 @@ fn run_every_dashboard_query(prom: &str) {
     let mut with_data = 0;
     for (file, expr) in &queries {
         let promql = substitute(expr);
-        let v = dozor_e2e::prom_query(prom, &promql);
+        let v = dozor_testkit::prom_query(prom, &promql);
         if v["status"] != "success" {
             failures.push(format!("{}: {promql}: {}", file.display(), v["error"]));
         } else if v["data"]["result"]

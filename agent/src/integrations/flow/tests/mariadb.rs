@@ -2,49 +2,16 @@
 //! 127.0.0.1:3306 (root, no password). The test creates its own MariaDB database and drops it.
 
 use super::*;
+use dozor_testkit::mariadb;
 use mysql::prelude::Queryable;
-
-const MARIADB: &str = "mysql://root@127.0.0.1:3306/test";
-
-/// A MariaDB database for one test, dropped when it ends.
-struct MariaDb(String);
-
-impl MariaDb {
-    fn create() -> (Self, mysql::Conn) {
-        let mut conn = mysql::Conn::new(mysql::Opts::from_url(MARIADB).unwrap()).unwrap_or_else(|e| {
-            panic!(
-                "MariaDB is needed on 127.0.0.1:3306, user root without password ({e}); start it with: \
-                 start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"
-            )
-        });
-        let name = format!("dozor_flow_test_{}", std::process::id());
-        conn.query_drop(format!("DROP DATABASE IF EXISTS {name}"))
-            .unwrap();
-        conn.query_drop(format!("CREATE DATABASE {name}")).unwrap();
-        conn.query_drop(format!("USE {name}")).unwrap();
-        (MariaDb(name), conn)
-    }
-
-    fn dsn(&self) -> String {
-        format!("mysql://root@127.0.0.1:3306/{}", self.0)
-    }
-}
-
-impl Drop for MariaDb {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = mysql::Conn::new(mysql::Opts::from_url(MARIADB).unwrap()) {
-            let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS {}", self.0));
-        }
-    }
-}
 
 /// 200 orders in PostgreSQL, 198 of them in MariaDB (DATETIME(6) in UTC): exactly the 2
 /// missing ids are lost; a query without `seen_at` is named with its fix; the session is
 /// read-only.
 #[test]
 fn orders_lost_between_postgresql_and_mariadb() {
-    let pg = Databases::create(1);
-    pg.client(0)
+    let pg = Database::create(DB);
+    pg.admin()
         .batch_execute(
             "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
              INSERT INTO orders SELECT i, now() - interval '2 hours' + i * interval '10 seconds'
@@ -52,7 +19,7 @@ fn orders_lost_between_postgresql_and_mariadb() {
         )
         .unwrap();
     let times: Vec<(i64, String)> = pg
-        .client(0)
+        .admin()
         .query(
             "SELECT id, to_char(created_at AT TIME ZONE 'UTC' + interval '3 seconds', 'YYYY-MM-DD HH24:MI:SS.US') FROM orders ORDER BY id",
             &[],
@@ -61,7 +28,8 @@ fn orders_lost_between_postgresql_and_mariadb() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let (db, mut conn) = MariaDb::create();
+    let db = mariadb::Database::create(DB);
+    let mut conn = db.conn();
     conn.query_drop(
         "CREATE TABLE jobs (order_ref VARCHAR(32) PRIMARY KEY, received_at DATETIME(6) NOT NULL)",
     )
@@ -83,10 +51,10 @@ fn orders_lost_between_postgresql_and_mariadb() {
             FlowConfig {
                 name: "orders".into(),
                 stages: vec![
-                    stage("shop", pg.dsn(0), SHOP_QUERY, secs(600)),
+                    stage("shop", pg.url(), SHOP_QUERY, secs(600)),
                     stage(
                         "mes",
-                        db.dsn(),
+                        db.url(),
                         "SELECT order_ref AS `key`, received_at AS seen_at FROM jobs WHERE received_at > $1",
                         None,
                     ),
@@ -96,10 +64,10 @@ fn orders_lost_between_postgresql_and_mariadb() {
             FlowConfig {
                 name: "columns".into(),
                 stages: vec![
-                    stage("shop", pg.dsn(0), SHOP_QUERY, secs(600)),
+                    stage("shop", pg.url(), SHOP_QUERY, secs(600)),
                     stage(
                         "mes",
-                        db.dsn(),
+                        db.url(),
                         "SELECT order_ref AS `key`, received_at FROM jobs WHERE received_at > $1",
                         None,
                     ),
@@ -109,10 +77,10 @@ fn orders_lost_between_postgresql_and_mariadb() {
             FlowConfig {
                 name: "writes".into(),
                 stages: vec![
-                    stage("shop", pg.dsn(0), SHOP_QUERY, secs(600)),
+                    stage("shop", pg.url(), SHOP_QUERY, secs(600)),
                     stage(
                         "mes",
-                        db.dsn(),
+                        db.url(),
                         "SELECT order_ref AS `key`, received_at AS seen_at FROM jobs WHERE received_at > $1 FOR UPDATE",
                         None,
                     ),

@@ -10,67 +10,13 @@ use dozor_config::Duration as ConfigDuration;
 use dozor_metrics::otlp::common::v1::any_value;
 use dozor_metrics::otlp::logs::v1::LogRecord;
 use dozor_metrics::sample::Recorder;
-use postgres::{Client, NoTls};
+use dozor_testkit::pg::Database;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Databases created for one test, dropped when it ends.
-struct Databases(Vec<String>);
-
-impl Databases {
-    fn create(count: usize) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let mut admin = admin();
-        let names: Vec<String> = (0..count)
-            .map(|i| {
-                let n = NEXT.fetch_add(1, Ordering::Relaxed);
-                format!("dozor_flow_test_{}_{n}_{i}", std::process::id())
-            })
-            .collect();
-        for name in &names {
-            // Two statements: a multi-statement string runs as one transaction, which these refuse.
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .unwrap();
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-        }
-        Databases(names)
-    }
-
-    fn dsn(&self, i: usize) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.0[i])
-    }
-
-    fn client(&self, i: usize) -> Client {
-        Client::connect(&self.dsn(i), NoTls).unwrap()
-    }
-}
-
-impl Drop for Databases {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(ADMIN, NoTls) {
-            for name in &self.0 {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-fn admin() -> Client {
-    Client::connect(ADMIN, NoTls).unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is needed on 127.0.0.1:5432 with trust auth ({e}); start it with: \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        )
-    })
-}
+/// The prefix of this module's database names (the MariaDB test's errors show it).
+const DB: &str = "dozor_flow_test";
 
 fn secs(s: u64) -> Option<ConfigDuration> {
     Some(ConfigDuration(Duration::from_secs(s)))
@@ -148,16 +94,17 @@ const MES_QUERY: &str =
 /// it restarts from its state file half way.
 #[test]
 fn three_of_a_thousand_orders_lost_between_two_databases() {
-    let dbs = Databases::create(2);
+    let dbs = [Database::create(DB), Database::create(DB)];
     // 1,000 orders, 5 s apart, the newest 37 minutes old: all past the 10 minute SLA.
-    dbs.client(0)
+    dbs[0]
+        .admin()
         .batch_execute(
             "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
              INSERT INTO orders SELECT i, now() - interval '2 hours' + i * interval '5 seconds'
              FROM generate_series(1, 1000) AS i;",
         )
         .unwrap();
-    let mut mes = dbs.client(1);
+    let mut mes = dbs[1].admin();
     mes.batch_execute(
         // `timestamp` without time zone, holding UTC: read as UTC.
         "SET TIME ZONE 'Asia/Kolkata';
@@ -188,8 +135,8 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
             name: "orders".into(),
             max_rows_per_query: 300,
             stages: vec![
-                stage("shop", dbs.dsn(0), SHOP_QUERY, secs(600)),
-                stage("mes", dbs.dsn(1), MES_QUERY, None),
+                stage("shop", dbs[0].url(), SHOP_QUERY, secs(600)),
+                stage("mes", dbs[1].url(), MES_QUERY, None),
             ],
             ..FlowConfig::default()
         }],
@@ -275,8 +222,8 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
 /// the stages that work are still read and reported.
 #[test]
 fn broken_stages_are_named_and_the_rest_keep_running() {
-    let dbs = Databases::create(1);
-    dbs.client(0)
+    let db = Database::create(DB);
+    db.admin()
         .batch_execute(
             "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL,
                                   price numeric NOT NULL DEFAULT 1);
@@ -284,7 +231,7 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
         )
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let good = || stage("shop", dbs.dsn(0), SHOP_QUERY, secs(600));
+    let good = || stage("shop", db.url(), SHOP_QUERY, secs(600));
     let flow = |name: &str, second: StageConfig| FlowConfig {
         name: name.into(),
         stages: vec![good(), second],
@@ -312,12 +259,12 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
                     None,
                 ),
             ),
-            flow("missing_table", stage("mes", dbs.dsn(0), MES_QUERY, None)),
+            flow("missing_table", stage("mes", db.url(), MES_QUERY, None)),
             flow(
                 "columns",
                 stage(
                     "mes",
-                    dbs.dsn(0),
+                    db.url(),
                     "SELECT id AS order_id, created_at FROM orders WHERE created_at > $1",
                     None,
                 ),
@@ -326,7 +273,7 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
                 "types",
                 stage(
                     "mes",
-                    dbs.dsn(0),
+                    db.url(),
                     "SELECT price AS key, created_at AS seen_at FROM orders WHERE created_at > $1",
                     None,
                 ),
@@ -335,7 +282,7 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
                 "writes",
                 stage(
                     "mes",
-                    dbs.dsn(0),
+                    db.url(),
                     "SELECT x::text AS key, now() AS seen_at FROM (SELECT nextval('s') AS x) q WHERE now() > $1",
                     None,
                 ),
@@ -343,7 +290,7 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
         ],
         ..Config::default()
     };
-    dbs.client(0).batch_execute("CREATE SEQUENCE s").unwrap();
+    db.admin().batch_execute("CREATE SEQUENCE s").unwrap();
     let mut integration = FlowIntegration::new(&config, Duration::from_secs(10), None);
     let mut r = Recorder::new();
     integration.collect(&mut r).unwrap();
@@ -397,8 +344,8 @@ fn broken_stages_are_named_and_the_rest_keep_running() {
 /// (`statement_timeout`), so the run ends within its timeout and says why.
 #[test]
 fn a_slow_query_is_cancelled_within_the_run_timeout() {
-    let dbs = Databases::create(1);
-    dbs.client(0)
+    let db = Database::create(DB);
+    db.admin()
         .batch_execute(
             "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
              INSERT INTO orders VALUES (1, now());",
@@ -413,8 +360,8 @@ fn a_slow_query_is_cancelled_within_the_run_timeout() {
         flows: vec![FlowConfig {
             name: "orders".into(),
             stages: vec![
-                stage("shop", dbs.dsn(0), SHOP_QUERY, secs(600)),
-                stage("mes", dbs.dsn(0), slow, None),
+                stage("shop", db.url(), SHOP_QUERY, secs(600)),
+                stage("mes", db.url(), slow, None),
             ],
             ..FlowConfig::default()
         }],

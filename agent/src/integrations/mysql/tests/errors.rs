@@ -8,37 +8,31 @@ use crate::integrations::mysql::Mysql;
 use crate::integrations::mysql::config::{Config, Dsn, HeartbeatConfig};
 use crate::integrations::{Context, Section};
 use crate::scheduler::spawn_all;
+use dozor_testkit::mariadb::{self, root as shared};
 use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder};
 use std::time::Duration;
 
 const SHARED: &str = "mysql://root@127.0.0.1:3306/";
 
-/// Root on the shared server; a loud failure with the command that starts it.
-fn shared() -> Conn {
-    let opts = OptsBuilder::new()
-        .ip_or_hostname(Some("127.0.0.1"))
-        .user(Some("root"))
-        .prefer_socket(false);
-    Conn::new(opts).unwrap_or_else(|e| {
-        panic!("MariaDB on 127.0.0.1:3306: {e}: start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`")
-    })
-}
-
-/// A user and a database of this test process, dropped on drop.
+/// A user of this test, and a database of the same name, dropped on drop.
 struct Account {
     user: String,
+    _database: mariadb::Database,
 }
 
 impl Account {
     fn create() -> Account {
-        let user = format!("dozor_t{}", std::process::id());
+        let database = mariadb::Database::create("dozor_t");
+        let user = database.name().to_string();
         shared()
             .query_drop(format!(
-                "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pw'; CREATE DATABASE IF NOT EXISTS {user}"
+                "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pw'"
             ))
             .unwrap();
-        Account { user }
+        Account {
+            user,
+            _database: database,
+        }
     }
 
     fn dsn(&self, password: &str) -> String {
@@ -48,10 +42,7 @@ impl Account {
 
 impl Drop for Account {
     fn drop(&mut self) {
-        let _ = shared().query_drop(format!(
-            "DROP USER IF EXISTS '{0}'@'%'; DROP DATABASE IF EXISTS {0}",
-            self.user
-        ));
+        let _ = shared().query_drop(format!("DROP USER IF EXISTS '{}'@'%'", self.user));
     }
 }
 

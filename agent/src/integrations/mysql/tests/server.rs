@@ -2,9 +2,9 @@
 //! `mariadbd` on a free loopback port, stopped and deleted on drop, so tests that need exact
 //! counters or a replica never disturb the shared server on :3306.
 
+use dozor_testkit::free_port;
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -144,14 +144,6 @@ fn connect(port: u16) -> mysql::Result<Conn> {
             // As the agent does: without it, connecting runs `SELECT @@max_allowed_packet`.
             .max_allowed_packet(Some(16 << 20)),
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls until the server answers (true) or exits or 30 s pass (false).

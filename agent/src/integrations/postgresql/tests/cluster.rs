@@ -57,12 +57,7 @@ fn is_root() -> bool {
 }
 
 /// A free TCP port on loopback (free when asked; the cluster binds it right after).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use dozor_testkit::free_port;
 
 /// A directory the `postgres` user may write.
 fn temp_dir() -> tempfile::TempDir {

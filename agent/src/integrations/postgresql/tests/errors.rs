@@ -5,6 +5,7 @@ use super::cluster::{Cluster, free_port};
 use super::*;
 use crate::scheduler;
 use dozor_metrics::sample::ScopeBatch;
+use dozor_testkit::pg::Database;
 
 #[test]
 fn unreachable_server_is_down_with_a_connect_error() {
@@ -34,51 +35,41 @@ fn unreachable_server_is_down_with_a_connect_error() {
 #[test]
 fn missing_pg_stat_statements_is_reported_once_and_the_rest_collected() {
     // Created in a database but not preloaded (the shared server does not preload it).
-    let db = unique("dozor_pgss");
-    let mut admin = shared_admin("postgres");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
+    let database = Database::create("dozor_pgss");
+    let db = database.name().to_string();
+    database
+        .admin()
+        .batch_execute("CREATE EXTENSION pg_stat_statements")
         .unwrap();
-    let outcome = std::panic::catch_unwind(|| {
-        shared_admin(&db)
-            .batch_execute("CREATE EXTENSION pg_stat_statements")
-            .unwrap();
-        let mut config = instance("shared", &format!("{SHARED} dbname={db}"));
-        config.statements.enabled = true;
-        let mut p = integration(&config);
-        let (samples, result) = collect(&mut p);
-        let e = result.unwrap_err();
-        eprintln!("{e}");
-        assert_eq!(e.kind, "config");
-        assert!(
-            e.message
-                .starts_with("instance shared: pg_stat_statements not usable"),
-            "{e}"
-        );
-        assert!(e.message.contains("shared_preload_libraries"), "{e}");
-        assert_eq!(
-            value(&samples, "dozor.postgresql.up", &["shared"]),
-            Some(1.0)
-        );
-        assert!(value(&samples, "postgresql.commits", &["shared", &db]).is_some());
-        // Not a failure on every run.
-        let (samples, result) = collect(&mut p);
-        result.unwrap();
-        // The session runs under statement_timeout at 80% of the 5 s timeout, named.
-        let client = p.conn.client.as_mut().expect("connected");
-        let setting = |c: &mut postgres::Client, name: &str| -> String {
-            c.query_one(&format!("SHOW {name}"), &[]).unwrap().get(0)
-        };
-        assert_eq!(setting(client, "statement_timeout"), "4s");
-        assert_eq!(setting(client, "application_name"), "dozor-agent");
-        assert!(value(&samples, "postgresql.commits", &["shared", &db]).is_some());
-    });
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .unwrap();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let mut config = instance("shared", &format!("{SHARED} dbname={db}"));
+    config.statements.enabled = true;
+    let mut p = integration(&config);
+    let (samples, result) = collect(&mut p);
+    let e = result.unwrap_err();
+    eprintln!("{e}");
+    assert_eq!(e.kind, "config");
+    assert!(
+        e.message
+            .starts_with("instance shared: pg_stat_statements not usable"),
+        "{e}"
+    );
+    assert!(e.message.contains("shared_preload_libraries"), "{e}");
+    assert_eq!(
+        value(&samples, "dozor.postgresql.up", &["shared"]),
+        Some(1.0)
+    );
+    assert!(value(&samples, "postgresql.commits", &["shared", &db]).is_some());
+    // Not a failure on every run.
+    let (samples, result) = collect(&mut p);
+    result.unwrap();
+    // The session runs under statement_timeout at 80% of the 5 s timeout, named.
+    let client = p.conn.client.as_mut().expect("connected");
+    let setting = |c: &mut postgres::Client, name: &str| -> String {
+        c.query_one(&format!("SHOW {name}"), &[]).unwrap().get(0)
+    };
+    assert_eq!(setting(client, "statement_timeout"), "4s");
+    assert_eq!(setting(client, "application_name"), "dozor-agent");
+    assert!(value(&samples, "postgresql.commits", &["shared", &db]).is_some());
 }
 
 #[test]

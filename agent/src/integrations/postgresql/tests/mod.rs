@@ -33,27 +33,8 @@ use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::sample::Recorder;
 use std::time::Duration;
 
-/// The shared server, as its superuser.
-pub const SHARED: &str = "host=127.0.0.1 port=5432 user=postgres";
-
-/// How to start the shared server when it is not running.
-pub const START_SHARED: &str =
-    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
-
-/// A name no other test run uses: `prefix_<pid>_<nanoseconds>`.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
-
-/// A superuser connection to the shared server's database `db`; a missing server is a loud
-/// failure that says how to start it.
-pub fn shared_admin(db: &str) -> postgres::Client {
-    postgres::Client::connect(&format!("{SHARED} dbname={db}"), postgres::NoTls)
-        .unwrap_or_else(|e| panic!("shared PostgreSQL on 127.0.0.1:5432 is not reachable ({e}); start it: {START_SHARED}"))
-}
+/// The shared server, as its superuser (key/value, without a database).
+pub use dozor_testkit::pg::SERVER as SHARED;
 
 /// An instance named `name` on `dsn`, with statements and heartbeat off unless changed.
 pub fn instance(name: &str, dsn: &str) -> InstanceConfig {

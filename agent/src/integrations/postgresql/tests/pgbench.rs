@@ -2,6 +2,7 @@
 //! `postgresql.commits + postgresql.rollbacks` between two collections.
 
 use super::*;
+use dozor_testkit::pg::Database;
 use std::process::Command;
 
 /// Commits plus rollbacks of `db` in one collection.
@@ -41,45 +42,34 @@ fn pgbench(args: &[&str]) -> String {
 
 #[test]
 fn exported_transactions_match_pgbench_within_one_percent() {
-    let db = unique("dozor_bench");
-    let mut admin = shared_admin("postgres");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .unwrap();
-    let outcome = std::panic::catch_unwind(|| {
-        pgbench(&["-i", "-q", "-s", "1", &db]);
-        // The agent's own connection is to `postgres`: its queries are not counted in `db`.
-        let mut p = integration(&instance("bench", &format!("{SHARED} dbname=postgres")));
-        let before = transactions(&mut p, &db);
-        // pgbench -i -s 1 loads 100,000 accounts: several MB.
-        let (samples, _) = collect(&mut p);
-        let size = value(&samples, "postgresql.db_size", &["bench", &db]).expect("size of db");
-        assert!(size > 10e6, "{db} is {size} bytes");
-        let output = pgbench(&["-n", "-c", "2", "-t", "1500", &db]);
-        let reported = processed(&output);
-        // Backends publish their counters at transaction end, rate-limited; pgbench's exit
-        // flushes them. Poll until two readings 300 ms apart agree.
-        let mut last = f64::NAN;
-        let after = poll(Duration::from_secs(15), || {
-            let now = transactions(&mut p, &db);
-            let stable = now == last;
-            last = now;
-            std::thread::sleep(Duration::from_millis(300));
-            stable.then_some(now)
-        })
-        .expect("pg_stat_database settles");
-        let exported = after - before;
-        let error = (exported - reported).abs() / reported;
-        eprintln!(
-            "pgbench reported {reported} transactions; exported counters moved by {exported} ({:.3}% off)",
-            error * 100.0
-        );
-        assert!(error < 0.01, "pgbench {reported}, exported {exported}");
-    });
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .unwrap();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let database = Database::create("dozor_bench");
+    let db = database.name().to_string();
+    pgbench(&["-i", "-q", "-s", "1", &db]);
+    // The agent's own connection is to `postgres`: its queries are not counted in `db`.
+    let mut p = integration(&instance("bench", &format!("{SHARED} dbname=postgres")));
+    let before = transactions(&mut p, &db);
+    // pgbench -i -s 1 loads 100,000 accounts: several MB.
+    let (samples, _) = collect(&mut p);
+    let size = value(&samples, "postgresql.db_size", &["bench", &db]).expect("size of db");
+    assert!(size > 10e6, "{db} is {size} bytes");
+    let output = pgbench(&["-n", "-c", "2", "-t", "1500", &db]);
+    let reported = processed(&output);
+    // Backends publish their counters at transaction end, rate-limited; pgbench's exit
+    // flushes them. Poll until two readings 300 ms apart agree.
+    let mut last = f64::NAN;
+    let after = poll(Duration::from_secs(15), || {
+        let now = transactions(&mut p, &db);
+        let stable = now == last;
+        last = now;
+        std::thread::sleep(Duration::from_millis(300));
+        stable.then_some(now)
+    })
+    .expect("pg_stat_database settles");
+    let exported = after - before;
+    let error = (exported - reported).abs() / reported;
+    eprintln!(
+        "pgbench reported {reported} transactions; exported counters moved by {exported} ({:.3}% off)",
+        error * 100.0
+    );
+    assert!(error < 0.01, "pgbench {reported}, exported {exported}");
 }

@@ -3,9 +3,10 @@
 //! for a server that refuses it.
 
 use super::cluster::Cluster;
-use super::{START_SHARED, collect, instance, integration};
+use super::{collect, instance, integration};
 use crate::integrations::db;
 use crate::integrations::db::tls::Mode;
+use dozor_testkit::pg::START as START_SHARED;
 
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 

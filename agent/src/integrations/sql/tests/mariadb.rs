@@ -1,56 +1,31 @@
 //! Against the shared MariaDB: exact counts, the read-only session, and result mismatches.
 
-use super::{ORDERS, collect, count, insert_orders, integration, metric, query, unique, value};
+use super::{ORDERS, collect, count, insert_orders, integration, metric, query, value};
 use crate::integrations::sql::config::Kind;
+use dozor_testkit::mariadb::{self, root};
 use mysql::prelude::Queryable;
 
-fn root() -> mysql::Conn {
-    let opts = mysql::OptsBuilder::new()
-        .ip_or_hostname(Some("127.0.0.1"))
-        .user(Some("root"))
-        .prefer_socket(false);
-    mysql::Conn::new(opts).unwrap_or_else(|e| {
-        panic!("MariaDB on 127.0.0.1:3306: {e}: start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`")
-    })
-}
-
 /// A database of this test with the orders of [`ORDERS`], dropped on drop.
-struct Db {
-    name: String,
-}
-
-impl Db {
-    fn create() -> Db {
-        let name = unique("dozor_sql");
-        root()
-            .query_drop(format!(
-                "CREATE DATABASE {name}; CREATE TABLE {name}.orders (id INT AUTO_INCREMENT PRIMARY KEY, status VARCHAR(20) NOT NULL, created DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP); USE {name}; {}",
-                insert_orders()
-            ))
-            .unwrap();
-        Db { name }
-    }
-
-    fn dsn(&self, scheme: &str) -> String {
-        format!("{scheme}://root@127.0.0.1:3306/{}", self.name)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = root().query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
-    }
+fn orders_db() -> mariadb::Database {
+    let db = mariadb::Database::create("dozor_sql");
+    db.conn()
+        .query_drop(format!(
+            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, status VARCHAR(20) NOT NULL, created DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP); {}",
+            insert_orders()
+        ))
+        .unwrap();
+    db
 }
 
 const BY_STATUS: &str = "SELECT status, count(*) AS n FROM orders GROUP BY status";
 
 #[test]
 fn gauges_and_counters_equal_the_inserted_rows() {
-    let db = Db::create();
+    let db = orders_db();
     for scheme in ["mysql", "mariadb"] {
         let q = query(
             "my_orders",
-            &db.dsn(scheme),
+            &db.url_with(scheme),
             BY_STATUS,
             vec![
                 metric("sql_my_orders", Kind::Gauge, "n", &["status"]),
@@ -71,7 +46,7 @@ fn gauges_and_counters_equal_the_inserted_rows() {
     }
     let q = query(
         "my_oldest",
-        &db.dsn("mysql"),
+        &db.url(),
         "SELECT TIMESTAMPDIFF(SECOND, MIN(created), NOW()) AS age_seconds FROM orders WHERE status = 'open'",
         vec![metric(
             "sql_my_oldest_open_age_seconds",
@@ -88,10 +63,10 @@ fn gauges_and_counters_equal_the_inserted_rows() {
 
 #[test]
 fn a_write_is_refused_by_the_read_only_session() {
-    let db = Db::create();
+    let db = orders_db();
     let q = query(
         "my_delete",
-        &db.dsn("mysql"),
+        &db.url(),
         "DELETE FROM orders",
         vec![metric("sql_my_w", Kind::Gauge, "n", &[])],
     );
@@ -100,20 +75,20 @@ fn a_write_is_refused_by_the_read_only_session() {
     assert_eq!(e.kind, "read_only", "{e}");
     assert!(e.message.starts_with("query my_delete: "), "{e}");
     let total: Option<u64> = root()
-        .query_first(format!("SELECT count(*) FROM {}.orders", db.name))
+        .query_first(format!("SELECT count(*) FROM {}.orders", db.name()))
         .unwrap();
     assert_eq!(total, Some(ORDERS.iter().map(|(_, n)| *n as u64).sum()));
 }
 
 #[test]
 fn mismatches_name_the_query_and_the_fix() {
-    let db = Db::create();
+    let db = orders_db();
     let n = || vec![metric("sql_my_err", Kind::Gauge, "n", &["status"])];
     let cases = [
         (
             query(
                 "my_column",
-                &db.dsn("mysql"),
+                &db.url(),
                 "SELECT status, count(*) AS total FROM orders GROUP BY status",
                 n(),
             ),
@@ -123,7 +98,7 @@ fn mismatches_name_the_query_and_the_fix() {
         (
             query(
                 "my_value",
-                &db.dsn("mysql"),
+                &db.url(),
                 "SELECT status, status AS n FROM orders",
                 n(),
             ),
@@ -133,7 +108,7 @@ fn mismatches_name_the_query_and_the_fix() {
         (
             query(
                 "my_table",
-                &db.dsn("mysql"),
+                &db.url(),
                 "SELECT status, 1 AS n FROM ordres",
                 n(),
             ),
@@ -189,10 +164,10 @@ fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
 
 #[test]
 fn a_connection_killed_on_the_server_is_reopened_within_the_run() {
-    let db = Db::create();
+    let db = orders_db();
     let q = query(
         "my_reconnect",
-        &db.dsn("mysql"),
+        &db.url(),
         BY_STATUS,
         vec![metric("sql_my_reconnect", Kind::Gauge, "n", &["status"])],
     );
@@ -202,7 +177,7 @@ fn a_connection_killed_on_the_server_is_reopened_within_the_run() {
     let ids: Vec<u64> = admin
         .query(format!(
             "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
-            db.name
+            db.name()
         ))
         .unwrap();
     assert_eq!(ids.len(), 1, "{ids:?}");

@@ -12,13 +12,7 @@ use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::sample::{DynamicMetric, Recorder, Sample};
 use std::time::Duration;
 
-/// A name no other test run uses: `prefix_<pid>_<nanoseconds>`.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
+pub use dozor_testkit::unique;
 
 /// A metric of `kind` named `name` from `value`, labelled by `labels`.
 pub fn metric(name: &str, kind: Kind, value: &str, labels: &[&str]) -> MetricConfig {

@@ -3,60 +3,26 @@
 
 use super::{ORDERS, collect, count, insert_orders, integration, metric, query, unique, value};
 use crate::integrations::sql::config::Kind;
+use dozor_testkit::pg::{self, SERVER};
 use std::time::Duration;
 
-const SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
-
 /// A database of this test with the orders of [`ORDERS`], dropped on drop.
-struct Db {
-    name: String,
-}
-
-fn admin(db: &str) -> postgres::Client {
-    postgres::Client::connect(&format!("{SERVER} dbname={db}"), postgres::NoTls).unwrap_or_else(|e| {
-        panic!("PostgreSQL on 127.0.0.1:5432 is not reachable ({e}); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
-    })
-}
-
-impl Db {
-    fn create() -> Db {
-        let name = unique("dozor_sql");
-        admin("postgres")
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let db = Db { name };
-        db.admin()
-            .batch_execute(&format!(
-                "CREATE TABLE orders (id serial PRIMARY KEY, status text NOT NULL, created timestamptz NOT NULL DEFAULT now()); {}",
-                insert_orders()
-            ))
-            .unwrap();
-        db
-    }
-
-    fn dsn(&self) -> String {
-        format!("{SERVER} dbname={}", self.name)
-    }
-
-    fn admin(&self) -> postgres::Client {
-        admin(&self.name)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = admin("postgres").batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
+fn orders_db() -> pg::Database {
+    let db = pg::Database::create("dozor_sql");
+    db.admin()
+        .batch_execute(&format!(
+            "CREATE TABLE orders (id serial PRIMARY KEY, status text NOT NULL, created timestamptz NOT NULL DEFAULT now()); {}",
+            insert_orders()
+        ))
+        .unwrap();
+    db
 }
 
 const BY_STATUS: &str = "SELECT status, count(*) AS n FROM orders GROUP BY status";
 
 #[test]
 fn gauges_and_counters_equal_the_inserted_rows() {
-    let db = Db::create();
+    let db = orders_db();
     let q = query(
         "pg_orders",
         &db.dsn(),
@@ -108,7 +74,7 @@ fn gauges_and_counters_equal_the_inserted_rows() {
 
 #[test]
 fn min_interval_reemits_the_last_result_without_querying() {
-    let db = Db::create();
+    let db = orders_db();
     let mut q = query(
         "pg_cached",
         &db.dsn(),
@@ -151,7 +117,7 @@ fn min_interval_reemits_the_last_result_without_querying() {
 
 #[test]
 fn series_beyond_max_series_are_dropped_and_counted() {
-    let db = Db::create();
+    let db = orders_db();
     let mut q = query(
         "pg_budget",
         &db.dsn(),
@@ -179,7 +145,7 @@ fn series_beyond_max_series_are_dropped_and_counted() {
 
 #[test]
 fn a_write_is_refused_by_the_read_only_session() {
-    let db = Db::create();
+    let db = orders_db();
     for (name, sql) in [
         (
             "pg_insert",
@@ -218,7 +184,7 @@ fn a_write_is_refused_by_the_read_only_session() {
 
 #[test]
 fn errors_name_the_query_and_the_fix_and_others_keep_running() {
-    let db = Db::create();
+    let db = orders_db();
     let refused = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -226,7 +192,9 @@ fn errors_name_the_query_and_the_fix_and_others_keep_running() {
         .port();
     let role = unique("dozor_sql_ro");
     db.admin()
-        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
+        ))
         .unwrap();
     let n = || vec![metric("sql_pg_err", Kind::Gauge, "n", &["status"])];
     let cases = [
@@ -251,7 +219,7 @@ fn errors_name_the_query_and_the_fix_and_others_keep_running() {
             "syntax error at or near \"FORM\": fix the query's sql".into(),
         ),
         (
-            query("no_grant", &format!("{SERVER} dbname={} user={role}", db.name), BY_STATUS, n()),
+            query("no_grant", &format!("{SERVER} dbname={} user={role}", db.name()), BY_STATUS, n()),
             "permission",
             format!("permission denied for table orders: GRANT SELECT ON the tables the query reads TO {role}"),
         ),
@@ -276,10 +244,12 @@ fn errors_name_the_query_and_the_fix_and_others_keep_running() {
     r.unwrap();
     assert_eq!(value(&s, "sql_pg_err", &["open"]), Some(7.0));
     drop(cases);
-    let _ = admin("postgres").batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {0} WITH (FORCE); DROP ROLE IF EXISTS {role}",
-        db.name
-    ));
+    // The database first, which ends the role's sessions; then the role, in a statement of
+    // its own (DROP DATABASE refuses the transaction of a multi-statement string).
+    drop(db);
+    if let Err(e) = pg::admin("postgres").batch_execute(&format!("DROP ROLE IF EXISTS {role}")) {
+        eprintln!("DROP ROLE {role} failed, the role is left behind: {e}");
+    }
 }
 
 #[test]
@@ -315,7 +285,7 @@ fn a_slow_query_is_stopped_by_the_server_below_the_timeout() {
 
 #[test]
 fn a_connection_closed_by_the_server_is_reopened_within_the_run() {
-    let db = Db::create();
+    let db = orders_db();
     let app = unique("dozor_sql_app");
     let q = query(
         "pg_reconnect",
