@@ -104,7 +104,8 @@ impl Client {
             Conn::Mysql(c) => mysql_table(c, sql).map_err(|e| Cause::mysql(&e)),
         };
         result.map_err(|cause| {
-            let broken = matches!(cause, Cause::Network(..))
+            // Regression: a terminated backend's FATAL (57P01) once left the connection kept.
+            let broken = cause.ends_connection()
                 || matches!(&self.conn, Some(Conn::Postgres(c)) if c.is_closed());
             if broken {
                 self.drop_conn();

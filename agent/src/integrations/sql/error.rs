@@ -21,6 +21,21 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// True when the connection cannot be used after this: no answer, or the server ended the
+    /// session (SQLSTATE class 08, connection exception; 57P01-57P03, the backend was
+    /// terminated or the server is shutting down). The server's FATAL can arrive before the
+    /// client sees the socket close, so the client may not know yet.
+    pub fn ends_connection(&self) -> bool {
+        match self {
+            Cause::Network(..) => true,
+            Cause::Postgres(code, _) => {
+                let code = code.code();
+                code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&code)
+            }
+            Cause::Mysql(..) | Cause::Tls(_) => false,
+        }
+    }
+
     /// What a PostgreSQL client error says.
     pub fn postgres(e: &postgres::Error) -> Cause {
         if let Some(db) = e.as_db_error() {
