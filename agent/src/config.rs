@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 /// The whole agent configuration.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// Schedule defaults for every integration.
@@ -30,6 +31,7 @@ pub struct Config {
 
 /// Schedule defaults.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct AgentConfig {
     /// Time between runs of an integration that does not set its own `interval`.
@@ -49,6 +51,7 @@ impl Default for AgentConfig {
 
 /// Identity: `host.name`, `service.instance.id` and free-form labels such as `site` and `role`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct ResourceConfig {
     /// `host.name`; the kernel host name when unset.
@@ -63,6 +66,7 @@ pub struct ResourceConfig {
 
 /// Exporters.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct ExportersConfig {
     /// OTLP to one or more dozor collectors (or any OTLP receiver).
@@ -71,6 +75,7 @@ pub struct ExportersConfig {
 
 /// File system roots (`--path.*` flags override these).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct PathsConfig {
     /// procfs mount, `/proc` by default.
@@ -169,6 +174,45 @@ mod tests {
             assert_eq!(Gzip::Auto.applies_to(endpoint), compressed, "{endpoint}");
             assert!(Gzip::On.applies_to(endpoint));
             assert!(!Gzip::Off.applies_to(endpoint));
+        }
+    }
+}
+
+/// `docs/configuration.md`'s table of every key, generated from the structs' `///` comments and
+/// defaults (`UPDATE_GOLDEN=1 cargo test -p dozor-agent key_reference` rewrites it).
+#[cfg(test)]
+mod key_reference {
+    use super::Config;
+
+    const BEGIN: &str = "<!-- BEGIN agent keys: generated from the config structs by `UPDATE_GOLDEN=1 cargo test -p dozor-agent key_reference`; do not edit -->\n";
+    const END: &str = "<!-- END agent keys -->";
+
+    #[test]
+    fn key_reference_is_current() {
+        let table = dozor_config::reference::markdown(&schemars::schema_for!(Config), "");
+        // Two config types with one schema name would show one's keys under the other's.
+        for key in [
+            "`integrations.mysql.instances[].commands`",
+            "`integrations.postgresql.instances[].statements.top_n`",
+        ] {
+            assert!(table.contains(key), "{key} missing: schema names collide?");
+        }
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+            panic!("{} has no {BEGIN:?} ... {END:?} section", path.display());
+        };
+        let current = &doc[b + BEGIN.len()..e];
+        if current != table {
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                let updated = format!("{}{BEGIN}{table}{}", &doc[..b], &doc[e..]);
+                std::fs::write(&path, updated).unwrap();
+            } else {
+                panic!(
+                    "docs/configuration.md's agent keys are stale: run UPDATE_GOLDEN=1 cargo test -p dozor-agent key_reference"
+                );
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ pub const MAX_MAX_REQUEST_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The whole file.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// Where agents send OTLP.
@@ -39,6 +40,7 @@ pub struct Config {
 /// any sender and without `tls` they speak plain text: set both, or restrict who can reach these
 /// ports with a firewall.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Receivers {
     /// OTLP over gRPC.
@@ -49,6 +51,7 @@ pub struct Receivers {
 
 /// OTLP/gRPC receiver settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct OtlpGrpc {
     /// Address to listen on, `IP:port`. Default `0.0.0.0:4317`.
@@ -72,6 +75,7 @@ impl Default for OtlpGrpc {
 
 /// TLS settings of a receiver (rustls; TLS 1.2 and 1.3).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Tls {
     /// PEM certificate chain the receiver presents, leaf first. Empty (default): no TLS.
@@ -112,6 +116,7 @@ impl Tls {
 
 /// OTLP/HTTP receiver settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct OtlpHttp {
     /// Address to listen on, `IP:port`. Default `0.0.0.0:4318`.
@@ -135,6 +140,7 @@ impl Default for OtlpHttp {
 
 /// The exporters.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Exporters {
     /// The Prometheus pull endpoint.
@@ -145,6 +151,7 @@ pub struct Exporters {
 
 /// Prometheus exposition settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Prometheus {
     /// Address serving `/metrics`, `IP:port`. Default `0.0.0.0:9464`: Prometheus scrapes it
@@ -162,6 +169,7 @@ impl Default for Prometheus {
 
 /// Series store settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct StoreConfig {
     /// A series no point updated for this long is removed. Default `5m`.
@@ -194,6 +202,7 @@ pub const DEFAULT_LEDGER_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Delivery tracking settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct DeliveryConfig {
     /// File recording which batches of every agent stream were received, so that a batch
@@ -216,6 +225,7 @@ impl Default for DeliveryConfig {
 
 /// Authentication of senders.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct AuthConfig {
     /// File of agent tokens: one `<agent> <token>` pair a line (`#` starts a comment line).
@@ -228,6 +238,7 @@ pub struct AuthConfig {
 /// Backpressure limits. Reaching one refuses requests with a retryable status (the agent keeps
 /// the data and retries later); every refusal is counted by reason.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Limits {
     /// Memory limiter.
@@ -238,6 +249,7 @@ pub struct Limits {
 
 /// The memory limiter (like the OpenTelemetry Collector's `memory_limiter`).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct MemoryLimit {
     /// Bytes. New requests are refused (UNAVAILABLE / 503) while the process's resident memory
@@ -253,6 +265,7 @@ pub struct MemoryLimit {
 /// Limits applied to each agent (the name its token maps to, or its `dozor-agent` header;
 /// requests naming no agent are not limited per agent).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct PerAgent {
     /// Data points per second, averaged by a token bucket holding two seconds' worth. Over it:
@@ -451,5 +464,33 @@ c.yaml:8:30: store.resource_to_labels[1]: site is listed twice
 c.yaml:8:36: store.resource_to_labels[2]: service.name is always mapped to job/instance
 c.yaml:9:3: store.colour: unknown key \"colour\"";
         assert_eq!(err.trim_end(), want);
+    }
+}
+
+/// `docs/configuration.md`'s table of every key of the collector, generated from the structs'
+/// `///` comments and defaults (`UPDATE_GOLDEN=1 cargo test -p dozor-collector key_reference`
+/// rewrites it).
+#[cfg(test)]
+mod key_reference {
+    const BEGIN: &str = "<!-- BEGIN collector keys: generated from the config structs by `UPDATE_GOLDEN=1 cargo test -p dozor-collector key_reference`; do not edit -->\n";
+    const END: &str = "<!-- END collector keys -->";
+
+    #[test]
+    fn key_reference_is_current() {
+        let table = dozor_config::reference::markdown(&schemars::schema_for!(super::Config), "");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+            panic!("{} has no {BEGIN:?} ... {END:?} section", path.display());
+        };
+        if doc[b + BEGIN.len()..e] != table {
+            assert!(
+                std::env::var_os("UPDATE_GOLDEN").is_some(),
+                "docs/configuration.md's collector keys are stale: run UPDATE_GOLDEN=1 cargo test -p dozor-collector key_reference"
+            );
+            let updated = format!("{}{BEGIN}{table}{}", &doc[..b], &doc[e..]);
+            std::fs::write(&path, updated).unwrap();
+        }
     }
 }

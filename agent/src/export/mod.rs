@@ -9,7 +9,7 @@
 //!   form serves both protocols and survives a change of `protocol` or `gzip` across restarts.
 //!   When the buffer is full it drops the oldest segments (counted exactly) or pauses.
 //! - Two lanes send ([`lanes`]): fresh batches at once, the backlog in order at a bounded rate.
-//! - Every request carries the stream identity and its seq (`/work/notes/protocol.md`).
+//! - Every request carries the stream identity and its seq (`docs/adr/0005-delivery-protocol.md`).
 //! - Log records take the same path from their own buffer, the logs outbox ([`logs`]), which
 //!   integrations append to directly; its replay lane sends them to the logs endpoint.
 

@@ -1,5 +1,5 @@
 //! When and whether to try a batch again: the classification of every collector answer
-//! (as `/work/notes/protocol.md` fixes it), exponential backoff with full jitter, and the
+//! (as `docs/adr/0005-delivery-protocol.md` fixes it), exponential backoff with full jitter, and the
 //! collector's own `retry-after` (gRPC metadata or `RetryInfo` detail, HTTP header).
 
 use std::time::Duration;

@@ -16,7 +16,7 @@ use tracing::{error, info};
 
 /// The lock file that keeps a second agent off the same buffer directory.
 const LOCK_FILE: &str = "lock";
-/// The stream id file (`/work/notes/protocol.md`).
+/// The stream id file (`docs/adr/0005-delivery-protocol.md`).
 const STREAM_FILE: &str = "stream";
 
 /// The buffer, its window and the replay lane's read position.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 /// `integrations.demo`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// Off by default.

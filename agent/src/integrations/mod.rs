@@ -52,6 +52,7 @@ macro_rules! registry {
     ($( $(#[doc = $doc:literal])* $name:ident = $feature:literal, )*) => {
         /// One section per integration.
         #[derive(Debug, Default, serde::Deserialize)]
+        #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
         #[serde(default)]
         pub struct IntegrationsConfig {
             $(

@@ -135,6 +135,57 @@ impl<T: Instance> Section for Instances<T> {
     }
 }
 
+/// The schema of the section, for the configuration reference (test builds only): the keys
+/// of [`Instances`] with the docs of its fields.
+#[cfg(test)]
+impl<T: Instance + schemars::JsonSchema + Default + serde::Serialize> schemars::JsonSchema
+    for Instances<T>
+{
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Instances_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut duration = |doc: &str| {
+            let mut s = g.subschema_for::<Option<Duration>>();
+            s.insert("description".into(), doc.into());
+            s.insert("default".into(), serde_json::Value::Null);
+            s
+        };
+        let interval = duration("Time between collections; `agent.interval` when unset.");
+        let timeout = duration("Longest a collection may take; `agent.timeout` when unset.");
+        let mut items = g.subschema_for::<Vec<T>>();
+        items.insert(
+            "description".into(),
+            "One integration each, on its own connection and schedule.".into(),
+        );
+        items.insert("default".into(), serde_json::json!([]));
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "enabled": {"type": "boolean", "default": false, "description": "Off by default."},
+                "interval": interval,
+                "timeout": timeout,
+                (T::LIST): items,
+            }
+        })
+    }
+}
+
+/// Serialized as the section's keys, for the defaults of the configuration reference.
+#[cfg(test)]
+impl<T: Instance + serde::Serialize> serde::Serialize for Instances<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("enabled", &self.enabled)?;
+        map.serialize_entry("interval", &self.interval)?;
+        map.serialize_entry("timeout", &self.timeout)?;
+        map.serialize_entry(T::LIST, &self.instances)?;
+        map.end()
+    }
+}
+
 /// By hand rather than derived, for the list's key that depends on `T` ([`Instance::LIST`]).
 /// Unknown keys are handed to serde as ignored, so the loader reports them like any other.
 impl<'de, T: Instance> Deserialize<'de> for Instances<T> {

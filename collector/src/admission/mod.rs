@@ -3,7 +3,7 @@
 //! Before the body is read: shutting down (UNAVAILABLE / 503), the token
 //! (UNAUTHENTICATED / 401), the memory limiter (UNAVAILABLE / 503). After decoding, when the
 //! number of points is known: the agent's rate (RESOURCE_EXHAUSTED / 429). Retryable refusals
-//! carry `retry-after` in seconds; `notes/protocol.md` lists what the agent does with each.
+//! carry `retry-after` in seconds; `docs/adr/0005-delivery-protocol.md` lists what the agent does with each.
 
 pub mod memory;
 pub mod rate;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// The Elasticsearch exporter. Absent (default): the collector refuses OTLP logs with
 /// UNIMPLEMENTED / 404 and the agents keep them on their own disk.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Elasticsearch {
     /// Base URLs, `http(s)://host:port`, tried in order: the next one after a connection
@@ -72,6 +73,7 @@ impl Default for Elasticsearch {
 
 /// TLS settings of a client connection.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct ClientTls {
     /// PEM CA certificates the server's certificate must chain to, instead of the system's.
@@ -84,6 +86,7 @@ pub struct ClientTls {
 
 /// Exponential backoff with full jitter.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Retry {
     /// First wait. Default `500ms`.
@@ -104,6 +107,7 @@ impl Default for Retry {
 /// The outbox: accepted log requests on disk (`lib/dozor-buffer`) until every document in
 /// them is settled in Elasticsearch.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Outbox {
     /// Directory. Empty (default): `$STATE_DIRECTORY/elasticsearch-outbox` under systemd,

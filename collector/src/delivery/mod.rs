@@ -2,7 +2,7 @@
 //! twice, and which never will.
 //!
 //! dozor-agent numbers its batches (`dozor-seq`) per stream (`dozor-stream`) and says which is
-//! the oldest it may still send (`dozor-oldest`); `notes/protocol.md` is the contract. For each
+//! the oldest it may still send (`dozor-oldest`); `docs/adr/0005-delivery-protocol.md` is the contract. For each
 //! (agent, stream) the collector keeps a [`tracker::Stream`]: a floor plus the received runs
 //! above it. A batch already received (or below the floor) is a duplicate: answered OK, not
 //! stored, counted. When `dozor-oldest` passes the floor, every sequence number below it that

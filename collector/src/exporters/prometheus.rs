@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 const INDEX: &str = "dozor-collector\n\n\
     GET /metrics     every series received from agents and the collector's own metrics\n\
     GET /-/healthy   200 while the collector runs\n\n\
-    OTLP receivers: gRPC (default :4317) and HTTP POST /v1/metrics (default :4318).\n";
+    OTLP receivers: gRPC (default :4317) and HTTP POST /v1/metrics and /v1/logs (default :4318).\n";
 
 #[derive(Clone, Debug)]
 struct Exporter {

@@ -49,7 +49,7 @@ pub struct Pipeline {
     pub logs: Option<Arc<Outbox>>,
 }
 
-/// The delivery headers of a request (`notes/protocol.md`): `None` when it carries neither
+/// The delivery headers of a request (`docs/adr/0005-delivery-protocol.md`): `None` when it carries neither
 /// `dozor-stream` nor `dozor-seq` (an OpenTelemetry SDK, another collector: not tracked).
 /// `agent` is the name the request's token maps to, which then overrides `dozor-agent`.
 pub fn delivery_batch(

@@ -110,6 +110,21 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "duration",
+            "description": "Whole numbers with units d, h, m, s, ms, largest first: 500ms, 15s, 1m30s.",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,8 @@ mod keymap;
 mod load;
 mod position;
 mod problem;
+#[cfg(feature = "schemars")]
+pub mod reference;
 mod regex_pattern;
 mod saphyr;
 mod sink;

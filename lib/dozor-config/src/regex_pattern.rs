@@ -57,6 +57,21 @@ impl<'de> Deserialize<'de> for RegexPattern {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for RegexPattern {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RegexPattern".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "regex",
+            "description": "A regular expression (regex crate syntax), not anchored.",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// What the buffer does when it is full.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum WhenFull {
     /// Delete the oldest segments; their points are counted exactly as `dropped`.
@@ -18,6 +19,7 @@ pub enum WhenFull {
 
 /// When the buffer forces data to disk (every policy survives the death of the process).
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
     /// Never fsync: a power loss may lose recent batches.
@@ -31,6 +33,7 @@ pub enum SyncMode {
 
 /// The on-disk write-ahead buffer.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct BufferConfig {
     /// Directory; when unset `$STATE_DIRECTORY/buffer` (systemd), else
@@ -71,6 +74,7 @@ impl BufferConfig {
 
 /// Log records: the outbox they wait in, and how many go in one request.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct LogsConfig {
     /// Log records per request at most; more are split over several requests.
@@ -90,6 +94,7 @@ impl Default for LogsConfig {
 
 /// The logs outbox on disk; the same settings as `buffer`, with its own defaults.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct LogsBufferConfig {
     /// Directory; when unset, `logs` inside the metrics buffer's directory (`buffer.path`).

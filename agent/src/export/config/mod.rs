@@ -57,6 +57,28 @@ impl Gzip {
     }
 }
 
+#[cfg(test)]
+impl serde::Serialize for Gzip {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Gzip::Auto => s.serialize_str("auto"),
+            Gzip::On => s.serialize_bool(true),
+            Gzip::Off => s.serialize_bool(false),
+        }
+    }
+}
+
+#[cfg(test)]
+impl schemars::JsonSchema for Gzip {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Gzip".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"oneOf": [{"const": "auto"}, {"const": true}, {"const": false}]})
+    }
+}
+
 impl<'de> Deserialize<'de> for Gzip {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         dozor_config::leaf(d, Gzip::parse, Gzip::default)
@@ -65,6 +87,7 @@ impl<'de> Deserialize<'de> for Gzip {
 
 /// Wire protocol of the OTLP exporter.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// OTLP/gRPC (collector port 4317).
@@ -77,6 +100,7 @@ pub enum Protocol {
 
 /// The OTLP exporter.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct OtlpConfig {
     /// Send at all. `false` keeps the agent collecting (for `collect --once`) without sending.
@@ -141,6 +165,7 @@ impl Default for OtlpConfig {
 
 /// Exponential backoff with full jitter between attempts.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct RetryConfig {
     /// Upper bound of the first wait.
@@ -161,6 +186,7 @@ impl Default for RetryConfig {
 /// Per-endpoint circuit breaker: open after `failures` consecutive failures, then skip the
 /// endpoint for `cooldown` before one probe request.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct BreakerConfig {
     /// Consecutive failed requests that open the breaker.
@@ -180,6 +206,7 @@ impl Default for BreakerConfig {
 
 /// TLS for `https://` endpoints (rustls; there is no option to skip verification).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct TlsConfig {
     /// PEM file of the CA certificates to trust instead of the system's.
@@ -195,6 +222,7 @@ pub struct TlsConfig {
 /// Where the bearer token comes from: exactly one of the two, or neither (no token). The
 /// token itself is read at start and never kept in the configuration.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct AuthConfig {
     /// File holding the token (surrounding whitespace is trimmed).

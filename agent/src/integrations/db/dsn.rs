@@ -9,6 +9,7 @@ use std::fmt;
 
 /// A connection string from the configuration.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(transparent)]
 pub struct Dsn(pub String);
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 /// `integrations.flow`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// Off by default.
@@ -31,6 +32,7 @@ pub struct Config {
 
 /// One flow: keys (order ids) passing through stages in order.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct FlowConfig {
     /// The `flow` label and the state file's name: letters, digits, `_`, `-`.
@@ -67,6 +69,7 @@ impl Default for FlowConfig {
 
 /// One stage of a flow, in its own database.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct StageConfig {
     /// The `stage` label: letters, digits, `_`, `-`.

@@ -50,6 +50,7 @@ pub const OWN_CONTAINER_NAME: &str = "dozor-agent";
 
 /// Settings of the `host` integration.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// Collect host metrics at all.
@@ -123,6 +124,7 @@ impl Section for Config {
 
 /// Mount filters, applied to `/proc/self/mounts`.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct FilesystemConfig {
     /// Mount points to leave out; `null` leaves none out. Default (node_exporter's):
@@ -146,6 +148,7 @@ impl Default for FilesystemConfig {
 
 /// Block device filter, applied to `/proc/diskstats` names.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct DiskConfig {
     /// Devices to leave out; `null` leaves none out. Default (node_exporter's): RAM, loop and
@@ -163,6 +166,7 @@ impl Default for DiskConfig {
 
 /// Interface filter, applied to `/proc/net/dev` names.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct NetworkConfig {
     /// Interfaces to leave out, e.g. `^(lo|veth.*)$`. Default: none, so every interface the
@@ -175,6 +179,7 @@ pub struct NetworkConfig {
 /// slower schedule. Between walks the collector keeps exposing the last counts (keep
 /// `interval` below its `store.series_ttl`).
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct WalkConfig {
     /// Walk at all.
@@ -195,6 +200,7 @@ impl Default for WalkConfig {
 
 /// Cgroups reported as `container.*` metrics.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct CgroupsConfig {
     /// Report the agent's own cgroup (from `/proc/self/cgroup`) as `container.name`
@@ -219,6 +225,7 @@ impl Default for CgroupsConfig {
 
 /// One configured cgroup.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 pub struct CgroupTarget {
     /// `container.name` of its metrics.
     pub name: String,

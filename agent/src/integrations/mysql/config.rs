@@ -17,6 +17,8 @@ pub type Config = Instances<InstanceConfig>;
 /// MariaDB 10.5 and later, `REPLICATION CLIENT` on MySQL and older MariaDB. TLS from the DSN's
 /// `ssl-mode`, `ssl-ca`, `ssl-cert` and `ssl-key` (see docs/configuration.md).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[cfg_attr(test, schemars(rename = "MysqlInstanceConfig"))]
 #[serde(default)]
 pub struct InstanceConfig {
     /// The `mysql.instance` attribute of every series, e.g. `mes` or `mes-replica`; unique
@@ -40,6 +42,8 @@ pub struct InstanceConfig {
 /// replica, so the replica's delay stays true while the primary is idle and a broken replica
 /// never reads as up to date.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[cfg_attr(test, schemars(rename = "MysqlHeartbeatConfig"))]
 #[serde(default)]
 pub struct HeartbeatConfig {
     /// Off by default: it needs a table the agent may write on the primary.

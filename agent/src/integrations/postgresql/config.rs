@@ -16,6 +16,8 @@ pub type Config = Instances<InstanceConfig>;
 /// `pg_stat_statements` must be preloaded and created in the DSN's database for statement
 /// metrics. TLS as libpq does it, from the DSN's `sslmode`, `sslrootcert`, `sslcert` and `sslkey`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[cfg_attr(test, schemars(rename = "PostgresqlInstanceConfig"))]
 #[serde(default)]
 pub struct InstanceConfig {
     /// The `postgresql.instance` attribute of every series, e.g. `shop` or `shop-replica`;
@@ -58,6 +60,8 @@ impl Default for InstanceConfig {
 /// `pg_stat_statements` settings. No query text is ever exported: statements are labelled by
 /// `queryid` only.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[cfg_attr(test, schemars(rename = "PostgresqlStatementsConfig"))]
 #[serde(default)]
 pub struct StatementsConfig {
     /// Read `pg_stat_statements` when it is installed (a missing extension is logged once).
@@ -80,6 +84,8 @@ impl Default for StatementsConfig {
 /// replica, so the replica's delay stays true while the primary is idle and a broken replica
 /// never reads as up to date.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[cfg_attr(test, schemars(rename = "PostgresqlHeartbeatConfig"))]
 #[serde(default)]
 pub struct HeartbeatConfig {
     /// Off by default: it needs a table the role may create and write on the primary.

@@ -13,6 +13,7 @@ pub type Config = Instances<QueryConfig>;
 
 /// One read-only query and the metrics made from its rows.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct QueryConfig {
     /// Unique name: the `sql.query` label of the self-metrics and `sql/<name>` in
@@ -58,6 +59,7 @@ impl Default for QueryConfig {
 
 /// A gauge or counter read from one column of every row.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct MetricConfig {
     /// Metric name, `sql_` then lower-case letters, digits and `_`: `sql_orders_open`. A counter
@@ -76,6 +78,7 @@ pub struct MetricConfig {
 
 /// The instrument of a user metric.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A level.
