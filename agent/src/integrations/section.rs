@@ -256,3 +256,52 @@ impl Section for NotBuilt {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Root {
+        integrations: Sections,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Sections {
+        postgresql: NotBuilt,
+    }
+
+    impl dozor_config::Validate for Root {
+        fn validate(&self, v: &mut dozor_config::Validator) {
+            let mut at = v.at("integrations.postgresql");
+            self.integrations.postgresql.validate(&mut at);
+        }
+    }
+
+    fn load(text: &str) -> Result<Root, String> {
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None).map_err(|e| e.to_string())
+    }
+
+    /// A build without an integration accepts its section while it is off, whatever it holds,
+    /// and names the fix when it is on.
+    #[test]
+    fn a_section_left_out_of_the_build_is_refused_only_when_enabled() {
+        let off = "integrations:\n  postgresql:\n    enabled: false\n    instances: [{name: a, dsn: x}]\n";
+        let root = load(off).unwrap();
+        assert!(
+            root.integrations
+                .postgresql
+                .build(&Context::for_tests(
+                    std::time::Duration::from_secs(1),
+                    std::time::Duration::from_secs(1)
+                ))
+                .is_empty()
+        );
+        let on = "integrations:\n  postgresql:\n    enabled: true\n    instances: []\n";
+        let e = load(on).unwrap_err();
+        assert!(
+            e.contains("agent.yaml:3:5: integrations.postgresql.enabled: this dozor-agent was built without the postgresql integration"),
+            "{e}"
+        );
+    }
+}
