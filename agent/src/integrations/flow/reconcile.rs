@@ -86,6 +86,21 @@ pub struct Totals {
 pub struct FlowState {
     /// One entry per configured stage, in order.
     pub stages: Vec<StageState>,
+    /// The flow's own counters, kept with the state for the same reason as the stages'
+    /// [`Totals`] (a file written before they were kept reads as zeros).
+    #[serde(default)]
+    pub counts: FlowCounts,
+}
+
+/// Cumulative counts of one flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowCounts {
+    /// New keys not followed because `max_keys_in_flight` was reached.
+    pub untracked: u64,
+    /// Lost-key events appended to the logs outbox.
+    pub events_written: u64,
+    /// Lost-key events the outbox refused (tried again on the next run).
+    pub events_failed: u64,
 }
 
 /// The settings reconciliation needs.
@@ -154,6 +169,7 @@ impl FlowState {
                     ..StageState::default()
                 })
                 .collect(),
+            counts: FlowCounts::default(),
         }
     }
 

@@ -41,9 +41,6 @@ struct Flow {
     /// Loaded on the first run.
     state: Option<FlowState>,
     last: Outcome,
-    untracked: u64,
-    events_written: u64,
-    events_failed: u64,
 }
 
 /// The integration: every configured flow, read on one schedule.
@@ -108,9 +105,6 @@ impl FlowIntegration {
                 state_path: state::path(&dir, &f.name),
                 state: None,
                 last: Outcome::default(),
-                untracked: 0,
-                events_written: 0,
-                events_failed: 0,
             })
             .collect();
         FlowIntegration {
@@ -266,7 +260,7 @@ impl Integration for FlowIntegration {
                 );
                 self.errors.push(message);
             }
-            flow.untracked += outcome.untracked;
+            state.counts.untracked += outcome.untracked;
             if outcome.untracked > 0 {
                 warn!(flow = %flow.name, keys = outcome.untracked, max_keys_in_flight = flow.params.max_keys, "Flow keys not tracked: max_keys_in_flight reached.");
             }
@@ -291,10 +285,10 @@ impl Integration for FlowIntegration {
                 continue;
             };
             let (written, failure) = append_events(outbox.as_ref(), &events, now);
-            flow.events_written += written as u64;
+            state.counts.events_written += written as u64;
             if let Some(e) = failure {
                 let unsent = outcome.lost.split_off(written);
-                flow.events_failed += unsent.len() as u64;
+                state.counts.events_failed += unsent.len() as u64;
                 reconcile::unreport(state, &mut outcome, &unsent, now);
                 warn!(flow = %flow.name, events = unsent.len(), error = %e, "Lost-order events not written to the logs outbox; they stay unreported and are tried again next run.");
             }
@@ -404,7 +398,8 @@ fn record(flow: &Flow, r: &mut Recorder) {
         r.record(&m::SLA, stage.sla.as_secs_f64(), &labels);
     }
     let labels = [flow.name.as_str()];
-    r.record(&m::UNTRACKED, flow.untracked as f64, &labels);
-    r.record(&m::EVENTS_WRITTEN, flow.events_written as f64, &labels);
-    r.record(&m::EVENTS_FAILED, flow.events_failed as f64, &labels);
+    let counts = &state.counts;
+    r.record(&m::UNTRACKED, counts.untracked as f64, &labels);
+    r.record(&m::EVENTS_WRITTEN, counts.events_written as f64, &labels);
+    r.record(&m::EVENTS_FAILED, counts.events_failed as f64, &labels);
 }

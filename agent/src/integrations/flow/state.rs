@@ -44,6 +44,7 @@ pub fn load(path: &Path, flow: &str, names: &[&str]) -> io::Result<FlowState> {
     let saved = file.state.stages;
     let position = |name: &str| saved.iter().position(|s| s.name == name);
     let mut out = FlowState::new(names);
+    out.counts = file.state.counts;
     for (i, name) in names.iter().enumerate() {
         let Some(j) = position(name) else { continue };
         let mut stage: StageState = saved[j].clone();

@@ -200,6 +200,11 @@ fn three_of_a_thousand_orders_lost_between_two_databases() {
         value(&baseline, "dozor.flow.stage.lost", &labels),
         Some(3.0)
     );
+    // Regression: #11. The flow's own counters go on across a restart too.
+    assert_eq!(
+        value(&baseline, "dozor.flow.events.written", &["orders"]),
+        Some(3.0)
+    );
     assert_eq!(
         value(&baseline, "dozor.flow.stage.passed", &labels),
         Some(997.0)
