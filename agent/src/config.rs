@@ -38,6 +38,12 @@ pub struct AgentConfig {
     pub interval: Duration,
     /// Longest an integration run may take before it counts as a timeout.
     pub timeout: Duration,
+    /// Where the agent keeps its state: the buffers (unless `exporters.otlp.buffer.path` says
+    /// otherwise), the order flow's state files (unless `integrations.flow.state_dir` does) and
+    /// the replication heartbeats waiting to be applied. When unset, `$STATE_DIRECTORY`
+    /// (systemd), else `/var/lib/dozor-agent` as root, else `$XDG_STATE_HOME/dozor-agent` or
+    /// `~/.local/state/dozor-agent`.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -45,7 +51,17 @@ impl Default for AgentConfig {
         AgentConfig {
             interval: Duration(std::time::Duration::from_secs(15)),
             timeout: Duration(std::time::Duration::from_secs(10)),
+            state_dir: None,
         }
+    }
+}
+
+impl AgentConfig {
+    /// The state directory: `state_dir`, or the default for how the agent runs.
+    pub fn resolved_state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| dozor_config::state_dir("dozor-agent"))
     }
 }
 

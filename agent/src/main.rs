@@ -128,7 +128,7 @@ fn main() -> ExitCode {
             let resource = resource::attributes(&config.resource, &paths);
             // No exporter, so no logs outbox: lost-order events are logged only, and flow
             // state is not saved (nothing is marked reported).
-            let ctx = context(&config, paths, None);
+            let ctx = context(&config, paths, None, false);
             let scheduled = config.integrations.build(&ctx);
             let (out, failed) = once::collect(scheduled, &resource, &promoted(), format);
             print!("{out}");
@@ -186,20 +186,29 @@ fn context(
     config: &Config,
     paths: Paths,
     logs: Option<Arc<dyn sink::LogSink>>,
+    save_state: bool,
 ) -> integrations::Context {
     integrations::Context {
         paths,
         interval: config.agent.interval.0,
         timeout: config.agent.timeout.0,
+        state_dir: config.agent.resolved_state_dir(),
+        save_state,
         logs,
     }
 }
 
+/// Loads the file (or the defaults), with the buffer's default directory under
+/// `agent.state_dir`.
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
-    match path {
-        None => Ok(Config::default()),
-        Some(p) => dozor_config::load::<Config>(p).map_err(|e| e.to_string()),
-    }
+    let mut config = match path {
+        None => Config::default(),
+        Some(p) => dozor_config::load::<Config>(p).map_err(|e| e.to_string())?,
+    };
+    let state_dir = config.agent.resolved_state_dir();
+    let buffer = &mut config.exporters.otlp.buffer.path;
+    buffer.get_or_insert_with(|| state_dir.join("buffer"));
+    Ok(config)
 }
 
 fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
@@ -224,7 +233,9 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
             None
         };
         let sink = logs.clone().map(|l| l as Arc<dyn sink::LogSink>);
-        let scheduled = config.integrations.build(&context(&config, paths, sink));
+        let scheduled = config
+            .integrations
+            .build(&context(&config, paths, sink, true));
         let names: Vec<&str> = scheduled.iter().map(|s| s.integration.name()).collect();
         info!(integrations = ?names, endpoints = ?otlp.endpoints, "Agent started.");
         let shutdown_timeout = otlp.shutdown_timeout.0;

@@ -37,6 +37,12 @@ pub struct Context {
     pub interval: Duration,
     /// `agent.timeout`: for a section that sets none.
     pub timeout: Duration,
+    /// The agent's state directory (`agent.state_dir`), for what an integration keeps across
+    /// restarts.
+    pub state_dir: PathBuf,
+    /// Whether integrations may write their state there: false in `collect --once`, which
+    /// reads the running agent's state but never changes it.
+    pub save_state: bool,
     /// Where log records go; `None` without an exporter (`collect --once`, or
     /// `exporters.otlp.enabled: false`), when records are only logged.
     pub logs: Option<Arc<dyn LogSink>>,
@@ -51,6 +57,9 @@ impl Context {
             paths: Paths::default(),
             interval,
             timeout,
+            state_dir: std::env::temp_dir()
+                .join(format!("dozor-test-state-{}", std::process::id())),
+            save_state: false,
             logs: None,
         }
     }

@@ -36,9 +36,9 @@ pub enum SyncMode {
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct BufferConfig {
-    /// Directory; when unset `$STATE_DIRECTORY/buffer` (systemd), else
-    /// `/var/lib/dozor-agent/buffer` as root, else `$XDG_STATE_HOME/dozor-agent/buffer` or
-    /// `~/.local/state/dozor-agent/buffer`.
+    /// Directory; when unset, `buffer` in the agent's state directory (`agent.state_dir`:
+    /// `$STATE_DIRECTORY/buffer` under systemd, else `/var/lib/dozor-agent/buffer` as root,
+    /// else `$XDG_STATE_HOME/dozor-agent/buffer` or `~/.local/state/dozor-agent/buffer`).
     pub path: Option<PathBuf>,
     /// Bytes on disk at most.
     pub max_bytes: u64,

@@ -1,10 +1,11 @@
-//! What the database integrations (`postgresql`, `mysql`, `sql`, `flow`) share about their
-//! connections: one DSN type ([`Dsn`]) with parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
-//! and result sets as text.
+//! What the database integrations (`postgresql`, `mysql`, `sql`, `flow`) share: one DSN type
+//! ([`Dsn`]) with parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
+//! result sets as text, and the replication heartbeats waiting to be applied ([`pending`]).
 
 mod dsn;
 #[cfg(feature = "my")]
 pub mod my;
+pub mod pending;
 #[cfg(feature = "pg")]
 pub mod pg;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// `integrations.flow`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Config {
@@ -22,16 +22,15 @@ pub struct Config {
     /// Longest a run may take; `agent.timeout` when unset. Connecting to a stage's database may
     /// take a quarter of it, its query half (`statement_timeout`).
     pub timeout: Option<Duration>,
-    /// Where the state files (`<flow>.state.json`) are kept. Default: `flow` next to the
-    /// agent's buffer (`$STATE_DIRECTORY/flow`, as root `/var/lib/dozor-agent/flow`, else
-    /// `~/.local/state/dozor-agent/flow`). Lost-key events go to the exporter's logs outbox.
+    /// Where the state files (`<flow>.state.json`) are kept. Default: `flow` in the agent's
+    /// state directory (`agent.state_dir`). Lost-key events go to the exporter's logs outbox.
     pub state_dir: Option<PathBuf>,
     /// The flows to reconcile.
     pub flows: Vec<FlowConfig>,
 }
 
 /// One flow: keys (order ids) passing through stages in order.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct FlowConfig {
@@ -68,7 +67,7 @@ impl Default for FlowConfig {
 }
 
 /// One stage of a flow, in its own database.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct StageConfig {
@@ -119,8 +118,11 @@ impl Section for Config {
             return Vec::new();
         }
         let (interval, timeout) = ctx.schedule(self.interval, self.timeout);
+        let mut config = self.clone();
+        let state_dir = ctx.state_dir.join("flow");
+        config.state_dir.get_or_insert(state_dir);
         vec![Scheduled {
-            integration: Box::new(FlowIntegration::new(self, timeout, ctx.logs.clone())),
+            integration: Box::new(FlowIntegration::new(&config, timeout, ctx.logs.clone())),
             interval,
             timeout,
         }]

@@ -171,9 +171,11 @@ impl Instance for InstanceConfig {
         }
     }
 
-    fn build(&self, timeout: std::time::Duration, _: &Context) -> Option<Box<dyn Integration>> {
+    fn build(&self, timeout: std::time::Duration, ctx: &Context) -> Option<Box<dyn Integration>> {
         match Mysql::new(self, timeout) {
-            Ok(integration) => Some(Box::new(integration)),
+            Ok(integration) => Some(Box::new(
+                integration.keep_state(&ctx.state_dir, ctx.save_state),
+            )),
             // Unreachable after validation, which checks the same DSNs.
             Err(error) => {
                 tracing::error!(error = %error, "MySQL instance not started.");

@@ -5,54 +5,19 @@
 //! With `heartbeat.primary_dsn`, every run first reads on the replica the heartbeat it last
 //! applied (`SELECT ts FROM t WHERE server_id = <primary's id>`), then writes a new one on the
 //! primary: `SELECT @@server_id, UTC_TIMESTAMP(6)` and an upsert of that row (one row per
-//! primary server id). The delay is the age, on the agent's monotonic clock, of the oldest
-//! heartbeat written but not yet applied, 0 when all are: clock differences between the hosts
-//! do not matter, and delays shorter than the interval read as 0. Without `primary_dsn`, a
-//! primary instance writes into itself and a replica instance reads
-//! `UTC_TIMESTAMP(6) - MAX(ts)`, which includes up to one interval of whatever agent writes.
+//! primary server id). The delay is the age, on the agent's clock, of the oldest heartbeat
+//! written but not yet applied, 0 when all are (`db::pending`, kept in the agent's state
+//! directory so that it goes on across restarts): clock differences between the hosts do not
+//! matter, and delays shorter than the interval read as 0. Without `primary_dsn`, a primary
+//! instance writes into itself and a replica instance reads `UTC_TIMESTAMP(6) - MAX(ts)`, which
+//! includes up to one interval of whatever agent writes.
 
 use super::IntegrationError;
 use super::client::{Client, Failure};
 use super::config::{HeartbeatConfig, quoted_table};
 use super::error::Doing;
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
-/// Heartbeats remembered at most; beyond it the second oldest is forgotten, so the oldest,
-/// which decides the delay, stays (4096 runs are 17 hours at 15 s).
-const MAX_PENDING: usize = 4096;
-
-/// Heartbeats written and not yet seen applied, oldest first: (timestamp in microseconds,
-/// when it was taken).
-#[derive(Debug, Default)]
-pub struct Pending(VecDeque<(i64, Instant)>);
-
-impl Pending {
-    /// Remembers a heartbeat with timestamp `ts` taken at `at`.
-    pub fn push(&mut self, ts: i64, at: Instant) {
-        if self.0.len() >= MAX_PENDING {
-            self.0.remove(1);
-        }
-        self.0.push_back((ts, at));
-    }
-
-    /// Forgets the heartbeats the replica has applied, given the timestamp it holds: the one
-    /// with exactly that value and all older ones (writes apply in order), or, for a value the
-    /// agent did not write, all with timestamps up to it.
-    pub fn applied(&mut self, ts: i64) {
-        match self.0.iter().position(|(t, _)| *t == ts) {
-            Some(i) => drop(self.0.drain(..=i)),
-            None => self.0.retain(|(t, _)| *t > ts),
-        }
-    }
-
-    /// The age of the oldest heartbeat not applied at `now`; zero when there is none.
-    pub fn delay(&self, now: Instant) -> Duration {
-        self.0
-            .front()
-            .map_or(Duration::ZERO, |(_, at)| now.saturating_duration_since(*at))
-    }
-}
+use crate::integrations::db::pending::{self, Pending, now_micros};
+use std::time::Duration;
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]` as microseconds since 1970-01-01 00:00:00.
 pub fn micros(text: &str) -> Option<i64> {
@@ -122,6 +87,16 @@ impl Heartbeat {
         }))
     }
 
+    /// Keeps the list of heartbeats waiting to be applied in `state_dir` (read now; written
+    /// back only when `save`), so that the delay goes on across restarts.
+    pub fn keep_state(&mut self, state_dir: &std::path::Path, instance: &str, save: bool) {
+        if self.primary.is_some() {
+            self.pending = Pending::load(pending::path(state_dir, "mysql", instance), save);
+            // The list belongs to the primary whose server id is kept with it.
+            self.primary_server_id = self.pending.writer.parse().ok();
+        }
+    }
+
     /// One run on `server`, which is a replica (`Some(true)`), a primary, or of unknown role
     /// (its replica status could not be read). Returns the delay to record, if any, and the
     /// first error: a delay read before the write to the primary failed is still returned.
@@ -136,36 +111,69 @@ impl Heartbeat {
                     Ok(delay) => (delay, Ok(())),
                     Err(e) => (None, Err(e)),
                 },
-                Some(false) => (None, write(&self.table, &self.shown, server).map(|_| ())),
+                Some(false) => {
+                    let (table, shown) = (&self.table, &self.shown);
+                    let written = primary_now(table, shown, server, false)
+                        .and_then(|now| upsert(table, shown, server, &now));
+                    (None, written)
+                }
                 None => (None, Ok(())),
             };
         }
-        let mut delay = None;
         let mut result = Ok(());
-        // Before the first write there is nothing to be behind on: reading 0 then would hide a
-        // replica that was already broken when the agent started.
-        if let Some(id) = self.primary_server_id {
+        let primary = self.primary.as_mut().expect("checked above");
+        // The primary's id and clock, and with nothing remembered its row as it stands.
+        let seeding = self.pending.is_empty();
+        let now = match primary_now(&self.table, &self.shown, primary, seeding) {
+            Ok(now) => Some(now),
+            Err(e) => {
+                result = Err(e);
+                None
+            }
+        };
+        let id = now.as_ref().map(|n| n.id).or(self.primary_server_id);
+        let mut delay = None;
+        if let Some(id) = id {
             match self.read_applied(server, id) {
                 Ok(applied) => {
+                    if let Some(now) = &now
+                        && seeding
+                    {
+                        self.pending.seed(applied, now.last, now.ts, now_micros());
+                    }
                     if let Some(ts) = applied {
                         self.pending.applied(ts);
                     }
-                    delay = Some(self.pending.delay(Instant::now()));
+                    // Nothing remembered and no row on the primary: no heartbeat was ever
+                    // written, so there is nothing to be behind on yet.
+                    let never = seeding && now.as_ref().is_some_and(|n| n.last.is_none());
+                    if !never {
+                        let d = self.pending.delay(now_micros());
+                        delay = Some(Duration::from_secs_f64(d));
+                    }
                 }
                 Err(e) => result = Err(e),
             }
         }
-        let primary = self.primary.as_mut().expect("checked above");
-        match write(&self.table, &self.shown, primary) {
-            Ok((id, ts, at)) => {
-                self.primary_server_id = Some(id);
-                self.pending.push(ts, at);
-            }
-            Err(e) => {
-                if result.is_ok() {
-                    result = Err(e);
+        if let Some(now) = now {
+            let primary = self.primary.as_mut().expect("checked above");
+            match upsert(&self.table, &self.shown, primary, &now) {
+                Ok(()) => {
+                    if self.primary_server_id != Some(now.id) {
+                        self.primary_server_id = Some(now.id);
+                        self.pending.writer = now.id.to_string();
+                    }
+                    self.pending.written(now.ts, now.at);
+                }
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
                 }
             }
+        }
+        if let Err(e) = self.pending.save() {
+            tracing::warn!(error = %e, "Heartbeat state not saved; a restart would report the replica delay from its next write.");
         }
         (delay, result)
     }
@@ -217,22 +225,52 @@ fn read_doing(grant: &str) -> Doing<'_> {
     }
 }
 
-/// Writes a heartbeat on `primary`, creating the table when it is missing; returns the
-/// primary's server id, the timestamp written and when it was taken.
-fn write(
+/// The primary's side of one heartbeat.
+struct PrimaryNow {
+    /// Its server id, the row's key.
+    id: u64,
+    /// Its clock, microseconds since the epoch: the value to write.
+    ts: i64,
+    /// `ts` as the server wrote it, safe as an SQL literal (digits, '-', ':', '.', ' ').
+    text: String,
+    /// Its row as it stands, when asked for.
+    last: Option<i64>,
+    /// When the agent read it, on the agent's clock.
+    at: i64,
+}
+
+fn write_doing(grant: &str) -> Doing<'_> {
+    Doing::Query {
+        source: "heartbeat write",
+        grant,
+    }
+}
+
+fn write_grant(shown: &str) -> String {
+    format!(
+        "GRANT INSERT, UPDATE ON {shown} TO {{user}} (and CREATE, for the agent to create the table)"
+    )
+}
+
+/// `SELECT @@server_id, UTC_TIMESTAMP(6)` on `primary`, with the row as it stands when `last`
+/// (a missing table reads as no row).
+fn primary_now(
     table: &str,
     shown: &str,
     primary: &mut Client,
-) -> Result<(u64, i64, Instant), IntegrationError> {
-    let grant = format!(
-        "GRANT INSERT, UPDATE ON {shown} TO {{user}} (and CREATE, for the agent to create the table)"
-    );
-    let doing = Doing::Query {
-        source: "heartbeat write",
-        grant: &grant,
+    last: bool,
+) -> Result<PrimaryNow, IntegrationError> {
+    let grant = write_grant(shown);
+    let plain = "SELECT @@server_id AS id, UTC_TIMESTAMP(6) AS ts";
+    let with_last =
+        format!("{plain}, (SELECT ts FROM {table} WHERE server_id = @@server_id) AS last");
+    let now = match primary.table(if last { &with_last } else { plain }, write_doing(&grant)) {
+        Err(Failure {
+            code: Some(1146), ..
+        }) if last => primary.table(plain, write_doing(&grant))?,
+        other => other.map_err(|f| f.error)?,
     };
-    let now = primary.table("SELECT @@server_id AS id, UTC_TIMESTAMP(6) AS ts", doing)?;
-    let at = Instant::now();
+    let at = now_micros();
     let (Some(id), Some(text)) = (now.get(0, &["id"]), now.get(0, &["ts"])) else {
         return Err(IntegrationError::new(
             "parse",
@@ -248,7 +286,25 @@ fn write(
             format!("heartbeat write: unreadable time {text:?}"),
         )
     })?;
-    // `text` is digits, '-', ':', '.' and a space (checked by `micros`): safe as a literal.
+    Ok(PrimaryNow {
+        id,
+        ts,
+        text: text.to_string(),
+        last: now.get(0, &["last"]).and_then(micros),
+        at,
+    })
+}
+
+/// Writes the heartbeat `now` on `primary`, creating the table when it is missing.
+fn upsert(
+    table: &str,
+    shown: &str,
+    primary: &mut Client,
+    now: &PrimaryNow,
+) -> Result<(), IntegrationError> {
+    let grant = write_grant(shown);
+    let doing = write_doing(&grant);
+    let (id, text) = (now.id, &now.text);
     let upsert = format!(
         "INSERT INTO {table} (server_id, ts) VALUES ({id}, '{text}') ON DUPLICATE KEY UPDATE ts = '{text}'"
     );
@@ -264,7 +320,7 @@ fn write(
         }
         other => other?,
     }
-    Ok((id, ts, at))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -292,41 +348,5 @@ mod tests {
         ] {
             assert_eq!(micros(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn delay_is_the_age_of_the_oldest_unapplied_heartbeat() {
-        let t0 = Instant::now();
-        let at = |s| t0 + Duration::from_secs(s);
-        let mut p = Pending::default();
-        assert_eq!(p.delay(at(100)), Duration::ZERO);
-        p.push(10, at(0));
-        p.push(20, at(15));
-        p.push(30, at(30));
-        // Replication stopped before the first: the delay grows with the clock.
-        assert_eq!(p.delay(at(40)), Duration::from_secs(40));
-        assert_eq!(p.delay(at(55)), Duration::from_secs(55));
-        p.applied(20);
-        assert_eq!(p.delay(at(55)), Duration::from_secs(25));
-        // A value the agent did not write (another writer): everything up to it is applied.
-        p.applied(35);
-        assert_eq!(p.delay(at(60)), Duration::ZERO);
-        // The primary's clock stepped back: the exact value still matches.
-        p.push(50, at(60));
-        p.push(40, at(75));
-        p.applied(50);
-        assert_eq!(p.delay(at(80)), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn pending_is_bounded_and_keeps_the_oldest() {
-        let t0 = Instant::now();
-        let mut p = Pending::default();
-        for i in 0..(MAX_PENDING as i64 + 10) {
-            p.push(i, t0 + Duration::from_secs(i as u64));
-        }
-        assert_eq!(p.0.len(), MAX_PENDING);
-        assert_eq!(p.0.front().map(|e| e.0), Some(0));
-        assert_eq!(p.0.back().map(|e| e.0), Some(MAX_PENDING as i64 + 9));
     }
 }

@@ -79,6 +79,15 @@ impl Mysql {
         })
     }
 
+    /// Keeps the heartbeats waiting to be applied in `state_dir` (read now; written back only
+    /// when `save`), so that the replica's delay goes on across restarts.
+    pub fn keep_state(mut self, state_dir: &std::path::Path, save: bool) -> Mysql {
+        if let Some(hb) = &mut self.heartbeat {
+            hb.keep_state(state_dir, &self.instance, save);
+        }
+        self
+    }
+
     /// `max_connections`, read again after a reconnect or when older than [`VARIABLES_TTL`].
     fn max_connections(&mut self) -> Result<f64, IntegrationError> {
         if let Some((value, generation, at)) = self.max_connections

@@ -64,7 +64,8 @@ impl Default for InstanceConfig {
 #[cfg_attr(test, schemars(rename = "PostgresqlStatementsConfig"))]
 #[serde(default)]
 pub struct StatementsConfig {
-    /// Read `pg_stat_statements` when it is installed (a missing extension is logged once).
+    /// Read `pg_stat_statements` when it is installed. A missing extension is no failure: the
+    /// rest is collected, no error is counted, and the agent logs once (WARN) how to install it.
     pub enabled: bool,
     /// Statements reported one by one, by total execution time; the rest are summed into
     /// `postgresql.queryid="other"`.
@@ -139,8 +140,9 @@ impl Instance for InstanceConfig {
         }
     }
 
-    fn build(&self, timeout: std::time::Duration, _: &Context) -> Option<Box<dyn Integration>> {
-        Some(Box::new(Postgresql::new(self, timeout)))
+    fn build(&self, timeout: std::time::Duration, ctx: &Context) -> Option<Box<dyn Integration>> {
+        let integration = Postgresql::new(self, timeout).keep_state(&ctx.state_dir, ctx.save_state);
+        Some(Box::new(integration))
     }
 }
 

@@ -32,6 +32,7 @@ mod tests;
 
 pub use config::{Config, InstanceConfig};
 
+use super::db::pending::{self, Pending, now_micros};
 use super::{Integration, IntegrationError, Sources};
 use connection::{Connection, Session};
 use dozor_metrics::catalogue::postgresql as m;
@@ -49,7 +50,8 @@ struct Heartbeat {
     own: heartbeat::Writer,
     /// Writes on `primary_dsn` when the instance is a replica.
     primary: Option<(Connection, heartbeat::Writer)>,
-    pending: heartbeat::Pending,
+    /// Heartbeats written on the primary, not yet replayed here.
+    pending: Pending,
 }
 
 /// The integration for one instance.
@@ -89,7 +91,7 @@ impl Postgresql {
                     heartbeat::Writer::new(&config.heartbeat.table, &config.name),
                 )
             }),
-            pending: heartbeat::Pending::default(),
+            pending: Pending::default(),
         });
         Postgresql {
             name: format!("postgresql/{}", config.name),
@@ -108,6 +110,18 @@ impl Postgresql {
                 .then(|| i64::try_from(config.max_tables).unwrap_or(i64::MAX)),
             heartbeat,
         }
+    }
+
+    /// Keeps the list of heartbeats waiting to be replayed in `state_dir` (read now; written
+    /// back only when `save`), so that the delay goes on across restarts.
+    pub fn keep_state(mut self, state_dir: &std::path::Path, save: bool) -> Postgresql {
+        if let Some(hb) = &mut self.heartbeat
+            && hb.primary.is_some()
+        {
+            let file = pending::path(state_dir, "postgresql", &self.instance);
+            hb.pending = Pending::load(file, save);
+        }
+        self
     }
 
     /// Runs every source on an open connection, noting each in `sources`.
@@ -167,8 +181,11 @@ impl Postgresql {
             }
         }
         if let Some(statements) = &mut self.statements {
-            let result = statements.collect(s.client, rec, inst, role);
-            s.sources.note("pg_stat_statements", result);
+            // Absent (not installed) is not a source that failed: nothing is noted.
+            match statements.collect(s.client, rec, inst, role) {
+                Ok(false) => {}
+                result => s.sources.note("pg_stat_statements", result.map(|_| ())),
+            }
         }
         recovery
     }
@@ -183,27 +200,52 @@ impl Postgresql {
             sources.note("heartbeat", hb.own.write(client, inst, role).map(|_| ()));
             return;
         }
-        let pending = match &mut hb.primary {
-            Some((primary, writer)) => {
-                let written = primary.open(inst, role).and_then(|(c, fresh)| {
-                    if fresh {
-                        writer.reset();
-                    }
-                    writer.write(c, inst, role)
-                });
-                primary.check();
-                match written {
-                    Ok(t) => hb.pending.written(t),
-                    Err(e) => sources.note("heartbeat", Err(e)),
-                }
-                Some(&mut hb.pending)
-            }
-            None => None,
+        let Some((primary, writer)) = &mut hb.primary else {
+            let newest = heartbeat::read_newest(client, rec, &hb.table, inst, role);
+            sources.note("heartbeat", newest);
+            return;
         };
-        sources.note(
-            "heartbeat",
-            heartbeat::read(client, rec, &hb.table, inst, pending, role),
-        );
+        // What the replica replayed, then the write: the delay is that of the heartbeats
+        // written before this run, and the first run after a start (with the list of its
+        // predecessor, or seeded from the servers) reports one.
+        let replayed = heartbeat::replayed(client, &hb.table, inst, role);
+        let pending = &mut hb.pending;
+        let written = primary.open(inst, role).and_then(|(c, fresh)| {
+            if fresh {
+                writer.reset();
+            }
+            if pending.is_empty()
+                && let Ok(seen) = &replayed
+            {
+                let (last, primary_now) = writer.last(c, inst, role)?;
+                let micros = |t: f64| heartbeat::micros(t);
+                pending.seed(
+                    seen.map(micros),
+                    last.map(micros),
+                    micros(primary_now),
+                    now_micros(),
+                );
+            }
+            writer.write(c, inst, role)
+        });
+        primary.check();
+        match replayed {
+            Ok(seen) => {
+                if let Some(seen) = seen {
+                    pending.applied(heartbeat::micros(seen));
+                }
+                rec.record(&m::HEARTBEAT_DELAY, pending.delay(now_micros()), &[inst]);
+                sources.note("heartbeat", Ok(()));
+            }
+            Err(e) => sources.note("heartbeat", Err(e)),
+        }
+        match written {
+            Ok(t) => pending.written(heartbeat::micros(t), now_micros()),
+            Err(e) => sources.note("heartbeat", Err(e)),
+        }
+        if let Err(e) = pending.save() {
+            tracing::warn!(instance = inst, error = %e, "Heartbeat state not saved; a restart would report the replica delay from its next write.");
+        }
     }
 }
 

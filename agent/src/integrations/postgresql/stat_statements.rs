@@ -131,16 +131,19 @@ impl Statements {
         }
     }
 
-    /// Queries and records. A missing extension returns a `config` error the first time only.
+    /// Queries and records; `Ok(false)` when the extension is not there. An optional source
+    /// this server does not have is not an error (the run does not fail and no error is
+    /// counted): it is logged once at WARN with the fix, and looked for again every
+    /// [`RECHECK`].
     pub fn collect(
         &mut self,
         client: &mut postgres::Client,
         recorder: &mut Recorder,
         instance: &str,
         role: &str,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<bool, IntegrationError> {
         if self.missing_since.is_some_and(|t| t.elapsed() < RECHECK) {
-            return Ok(());
+            return Ok(false);
         }
         let candidates = i64::try_from(2 * self.top_n).unwrap_or(i64::MAX);
         match client.query(SQL, &[&candidates]) {
@@ -175,22 +178,21 @@ impl Statements {
                     .map(key)
                     .collect();
                 record(recorder, instance, &statements);
-                Ok(())
+                Ok(true)
             }
             Err(e) if error::statements_missing(&e) => {
                 self.missing_since = Some(Instant::now());
-                if std::mem::replace(&mut self.reported, true) {
-                    return Ok(());
+                if !std::mem::replace(&mut self.reported, true) {
+                    let why = e
+                        .as_db_error()
+                        .map_or(e.to_string(), |d| d.message().to_string());
+                    tracing::warn!(
+                        instance,
+                        reason = %why,
+                        "pg_stat_statements not usable: statement metrics are off, the rest is collected. Add pg_stat_statements to shared_preload_libraries (restart), then CREATE EXTENSION pg_stat_statements in the DSN's database, or set statements.enabled: false."
+                    );
                 }
-                let why = e
-                    .as_db_error()
-                    .map_or(e.to_string(), |d| d.message().to_string());
-                Err(IntegrationError::new(
-                    "config",
-                    format!(
-                        "instance {instance}: pg_stat_statements not usable ({why}); statement metrics are off, the rest is collected: add pg_stat_statements to shared_preload_libraries (restart), then CREATE EXTENSION pg_stat_statements in the DSN's database, or set statements.enabled: false"
-                    ),
-                ))
+                Ok(false)
             }
             Err(e) => Err(error::classify(
                 instance,

@@ -156,7 +156,7 @@ metrics! {
             instrument: Gauge,
             unit: "s",
             attributes: ["mysql.instance"],
-            source: "replica: age of the oldest heartbeat the agent wrote on the primary (heartbeat.primary_dsn) that the replica has not applied, 0 when all are applied; without heartbeat.primary_dsn, NOW(6) - the newest timestamp in the heartbeat table",
+            source: "replica: age, on the agent's clock, of the oldest heartbeat the agent wrote on the primary (heartbeat.primary_dsn) that the replica has not applied, 0 when all are applied (kept in the agent's state directory across restarts); without heartbeat.primary_dsn, NOW(6) - the newest timestamp in the heartbeat table",
             description: "Replication delay measured with heartbeat rows the agent writes on the primary; keeps growing while replication is broken and stays true when the primary is idle.",
         },
     }

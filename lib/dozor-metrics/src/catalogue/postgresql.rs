@@ -288,7 +288,7 @@ metrics! {
             instrument: Gauge,
             unit: "s",
             attributes: ["postgresql.instance"],
-            source: "replica: age of the oldest heartbeat the agent wrote on the primary that the replica has not replayed (0 when all are replayed); without heartbeat.primary_dsn, now() - the newest heartbeat timestamp in the table",
+            source: "replica: age, on the agent's clock, of the oldest heartbeat the agent wrote on the primary that the replica has not replayed (0 when all are replayed; kept in the agent's state directory across restarts); without heartbeat.primary_dsn, now() - the newest heartbeat timestamp in the table",
             description: "Replication delay measured with heartbeat rows the agent writes on the primary; stays true when the primary is idle.",
         },
         STATEMENT_CALLS {

@@ -181,3 +181,60 @@ fn heartbeat_delay_grows_while_the_sql_thread_is_stopped() {
     assert!(value(&s, DELAY, &[]).is_some());
     assert_eq!(value(&s, "dozor.mysql.up", &[]), Some(1.0));
 }
+
+/// Regression: #11. MariaDB's heartbeat shares the design of PostgreSQL's: with the SQL thread
+/// stopped, the delay goes on across a restart (the integration dropped between runs, as
+/// SIGKILL leaves it), in a one-shot run that must not change the state, and, seeded from the
+/// servers, without any state.
+#[test]
+fn heartbeat_delay_survives_restarts_and_one_shot_runs() {
+    let (primary, replica) = pair();
+    let state = tempfile::tempdir().unwrap();
+    let agent = |dir: &std::path::Path, save: bool| {
+        let m = with_heartbeat(
+            "replica",
+            &replica.dsn("monitoring"),
+            Some(primary.dsn("monitoring")),
+        );
+        m.keep_state(dir, save)
+    };
+    let mut first = agent(state.path(), true);
+    let caught_up = poll(Duration::from_secs(10), || {
+        let (s, r) = collect(&mut first);
+        r.unwrap();
+        value(&s, DELAY, &[]).filter(|d| *d == 0.0)
+    });
+    assert!(caught_up.is_some(), "the replica never applied a heartbeat");
+    replica.sql("STOP SLAVE SQL_THREAD");
+    let stopped = Instant::now();
+    // Collections every 500 ms; the delay is the age of the first heartbeat written since.
+    for _ in 0..6 {
+        collect(&mut first).1.unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(first);
+    std::thread::sleep(Duration::from_secs(2));
+    let within_a_tenth = |what: &str, m: &mut Mysql| {
+        let (s, r) = collect(m);
+        r.unwrap();
+        let d = value(&s, DELAY, &[]).expect("a delay");
+        let since = stopped.elapsed().as_secs_f64();
+        eprintln!("{what}: delay {d:.3} s, SQL thread stopped {since:.3} s ago");
+        assert!(
+            (d - since).abs() <= 0.1 * since,
+            "{what}: {d} s against {since} s"
+        );
+    };
+    within_a_tenth("restarted", &mut agent(state.path(), true));
+    let file = state.path().join("heartbeat/mysql-replica.json");
+    let before = std::fs::read(&file).unwrap();
+    within_a_tenth("one-shot", &mut agent(state.path(), false));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the one-shot run wrote the state"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    within_a_tenth("without state", &mut agent(empty.path(), true));
+    replica.sql("START SLAVE SQL_THREAD");
+}

@@ -222,3 +222,137 @@ fn replica_delay_is_true_when_the_primary_is_idle() {
         Some(0.0)
     );
 }
+
+/// Asserts that `delay` is within 10% of `since`, the time since replay stopped.
+fn within_a_tenth(what: &str, delay: f64, since: f64) {
+    eprintln!("{what}: delay {delay:.3} s, replay stopped {since:.3} s ago");
+    assert!(
+        (delay - since).abs() <= 0.1 * since,
+        "{what}: delay {delay:.3} s, but replay stopped {since:.3} s ago"
+    );
+}
+
+/// Regression: #11. The delay of a stalled replica goes on across an agent restart (the
+/// integration dropped between two runs, as SIGKILL leaves it, and made again), in a one-shot
+/// run of the real binary after the agent was killed (which must not change the agent's
+/// state), and, seeded from the servers, for an agent without any state.
+#[test]
+fn replica_delay_survives_restarts_and_one_shot_runs() {
+    let primary = Cluster::primary("", &[]);
+    let replica = primary.replica("replica2");
+    let state = tempfile::tempdir().unwrap();
+    let mut config = instance("replica2", &replica.dsn());
+    config.heartbeat.enabled = true;
+    config.heartbeat.primary_dsn = Some(Dsn(primary.dsn()));
+    let delay = "dozor.postgresql.replica.heartbeat.delay";
+    let agent = |dir: &std::path::Path, save: bool| integration(&config).keep_state(dir, save);
+    let mut first = agent(state.path(), true);
+    // Until the replica has replayed one of this agent's heartbeats.
+    let mut on_replica = replica.admin();
+    let replayed = poll(Duration::from_secs(30), || {
+        gauge(&mut first, delay, &["replica2"]);
+        let sql = "SELECT count(*) FROM dozor_heartbeat WHERE id = 'replica2'";
+        let rows = on_replica.query_one(sql, &[]).ok();
+        rows.filter(|r| r.get::<_, i64>(0) > 0)
+    });
+    assert!(replayed.is_some(), "the replica never replayed a heartbeat");
+    let settled = poll(Duration::from_secs(10), || {
+        gauge(&mut first, delay, &["replica2"]).filter(|d| *d < 1.0)
+    });
+    assert!(
+        settled.is_some(),
+        "heartbeat delay under 1 s while replaying"
+    );
+
+    set_replay(&replica, true);
+    let stopped = Instant::now();
+    growth(&mut first, delay, &["replica2"], Duration::from_secs(3));
+    drop(first);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut restarted = agent(state.path(), true);
+    let d = gauge(&mut restarted, delay, &["replica2"]).expect("a delay after the restart");
+    within_a_tenth("restarted", d, stopped.elapsed().as_secs_f64());
+    drop(restarted);
+
+    // The real binary, once, on the same state directory: it reads the list, never writes it.
+    let file = std::fs::read_dir(state.path().join("heartbeat"))
+        .unwrap()
+        .next()
+        .expect("a state file")
+        .unwrap()
+        .path();
+    let before = std::fs::read(&file).unwrap();
+    let yaml = state.path().join("agent.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "agent: {{state_dir: \"{}\"}}\nexporters: {{otlp: {{enabled: false}}}}\nintegrations:\n  host: {{enabled: false}}\n  postgresql:\n    enabled: true\n    instances:\n      - name: replica2\n        dsn: \"{}\"\n        statements: {{enabled: false}}\n        heartbeat: {{enabled: true, primary_dsn: \"{}\"}}\n",
+            state.path().display(),
+            replica.dsn(),
+            primary.dsn()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(dozor_testkit::bin("dozor-agent"))
+        .args(["collect", "--once", "--format", "json", "--config"])
+        .arg(&yaml)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let once = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["name"] == delay)
+        .and_then(|v| v["value"].as_f64())
+        .unwrap_or_else(|| panic!("no {delay} in:\n{text}"));
+    within_a_tenth("collect --once", once, stopped.elapsed().as_secs_f64());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "collect --once wrote the state"
+    );
+
+    // No state at all: seeded from the servers, an upper bound by at most one interval.
+    let empty = tempfile::tempdir().unwrap();
+    let d = gauge(&mut agent(empty.path(), true), delay, &["replica2"]).expect("a delay");
+    within_a_tenth("without state", d, stopped.elapsed().as_secs_f64());
+    set_replay(&replica, false);
+}
+
+/// Regression: #11. A primary's and a replica's instance of one agent creating the missing
+/// heartbeat table at the same moment: neither fails.
+#[test]
+fn instances_racing_to_create_the_heartbeat_table_both_succeed() {
+    let server = dozor_testkit::pg::Database::create("dozor_hb_race");
+    let mut failures = Vec::new();
+    for round in 0..20 {
+        let table = format!("hb_race_{round}");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let (barrier, dsn, table) = (barrier.clone(), server.dsn(), table.clone());
+                std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+                    let mut writer = crate::integrations::postgresql::heartbeat::Writer::new(
+                        &table,
+                        &format!("w{i}"),
+                    );
+                    barrier.wait();
+                    writer.write(&mut client, "race", "postgres").map(|_| ())
+                })
+            })
+            .collect();
+        for w in writers {
+            if let Err(e) = w.join().unwrap() {
+                failures.push(format!("round {round}: {e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
