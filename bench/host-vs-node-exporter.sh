@@ -14,9 +14,12 @@
 # The issue asks for a 10 s interval; CPU per collection does not depend on it, so the default
 # runs 100 collections 1 s apart to finish in a few minutes. Pass 10 to use 10 s.
 #
-# The agent runs twice: with its default schedule scaled to the interval (the TCP state and
-# process walks, 60 s by default against 10 s collections, run every 6th collection), and with
-# both walks on every collection (`tcp.interval` and `processes.interval` 0s).
+# The agent runs with its default schedule scaled to the interval (the TCP state and process
+# walks, 60 s by default against 10 s collections, run every 6th collection), with both walks on
+# every collection (`tcp.interval` and `processes.interval` 0s), and as the workstation build
+# (`--no-default-features --features host`: no database clients linked). node_exporter runs with
+# its defaults and, like for like, with only the collectors that read what the host integration
+# reads. The sizes of the binaries are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
@@ -24,6 +27,9 @@ interval=${2:-1}
 command -v prometheus-node-exporter >/dev/null || { echo "apt-get install prometheus-node-exporter" >&2; exit 1; }
 cargo build --release --locked --bins -q
 bin=${CARGO_TARGET_DIR:-target}/release
+ws_target=${CARGO_TARGET_DIR:-target}/workstation
+cargo build --release --locked -q -p dozor-agent --no-default-features --features host --target-dir "$ws_target"
+ws_bin=$ws_target/release
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -52,6 +58,10 @@ read -r ne_idle ne_rss ne_cpu ne_series < <(measure_ne)
 read -r net_idle net_rss net_cpu net_series < <(measure_ne --collector.tcpstat)
 # As Prometheus scrapes it: gzip-compressed (compare with the agent row that gzips too).
 read -r nez_idle nez_rss nez_cpu nez_series < <(CURL_OPTS=--compressed measure_ne)
+# Like for like: only the collectors that read what the host integration reads.
+read -r nel_idle nel_rss nel_cpu nel_series < <(measure_ne --collector.disable-defaults \
+  --collector.cpu --collector.meminfo --collector.loadavg --collector.filesystem \
+  --collector.diskstats --collector.netdev --collector.stat --collector.pressure --collector.time)
 
 # dozor: collector + agent with the host integration every $interval s
 g=$(port); h=$(port); m=$(port)
@@ -67,7 +77,8 @@ for _ in $(seq 50); do curl -sf "127.0.0.1:$m/-/healthy" >/dev/null && break; sl
 scrapes() { curl -s "127.0.0.1:$m/metrics" | awk -v i="$1" '$0 ~ "^dozor_agent_scrapes_total.*instance=\""i"\"" {print $NF}'; }
 
 # One agent run: host integration every $interval s, walks every $1 s, instance $2, `gzip: $3`
-# (auto: uncompressed to this loopback collector; true: as to a collector over the network).
+# (auto: uncompressed to this loopback collector; true: as to a collector over the network),
+# the binary in $AGENT_BIN (default: the full build).
 # Prints "idle_kb after_kb cpu_s collections series".
 measure_agent() {
   local agent s0 s1 c0 c1 idle
@@ -82,7 +93,7 @@ exporters:
 integrations:
   host: {tcp: {interval: $1s}, processes: {interval: $1s}}
 YAML
-  $bin/dozor-agent --config "$tmp/agent.yaml" >"$tmp/agent-$2.log" 2>&1 &
+  "${AGENT_BIN:-$bin/dozor-agent}" --config "$tmp/agent.yaml" >"$tmp/agent-$2.log" 2>&1 &
   agent=$!
   for _ in $(seq 100); do [ -n "$(scrapes "$2")" ] && break; sleep 0.1; done
   idle=$(rss_kb $agent)
@@ -95,6 +106,7 @@ YAML
 read -r ag_idle ag_rss ag_cpu ag_k ag_series < <(measure_agent $((6 * interval)) bench-agent)
 read -r az_idle az_rss az_cpu az_k az_series < <(measure_agent $((6 * interval)) bench-agent-gzip true)
 read -r at_idle at_rss at_cpu at_k at_series < <(measure_agent 0 bench-agent-tcp)
+read -r aw_idle aw_rss aw_cpu aw_k aw_series < <(AGENT_BIN=$ws_bin/dozor-agent measure_agent $((6 * interval)) bench-agent-ws)
 
 row() { awk -v n="$1" -v idle="$3" -v rss="$4" -v cpu="$5" -v k="$6" -v series="$7" -v name="$2" 'BEGIN {
   printf "| %s | %.1f | %.1f | %.2f | %d |\n", name, idle/1024, rss/1024, cpu*1000/k, series }'; }
@@ -102,6 +114,11 @@ printf "| | RSS idle (MiB) | RSS after %d collections (MiB) | CPU per collection
 row "$n" "node_exporter 1.5 (default collectors)" "$ne_idle" "$ne_rss" "$ne_cpu" "$n" "$ne_series"
 row "$n" "node_exporter 1.5 (default + tcpstat)" "$net_idle" "$net_rss" "$net_cpu" "$n" "$net_series"
 row "$n" "node_exporter 1.5 (default collectors, gzip as Prometheus asks)" "$nez_idle" "$nez_rss" "$nez_cpu" "$n" "$nez_series"
+row "$n" "node_exporter 1.5 (only cpu, meminfo, loadavg, filesystem, diskstats, netdev, stat, pressure, time)" "$nel_idle" "$nel_rss" "$nel_cpu" "$n" "$nel_series"
 row "$n" "dozor-agent (defaults: TCP and process walks every 6th collection)" "$ag_idle" "$ag_rss" "$ag_cpu" "$ag_k" "$ag_series"
 row "$n" "dozor-agent (defaults, gzip as to a remote collector)" "$az_idle" "$az_rss" "$az_cpu" "$az_k" "$az_series"
 row "$n" "dozor-agent (TCP and process walks every collection)" "$at_idle" "$at_rss" "$at_cpu" "$at_k" "$at_series"
+row "$n" "dozor-agent, workstation build (host only; defaults)" "$aw_idle" "$aw_rss" "$aw_cpu" "$aw_k" "$aw_series"
+size() { stat -c %s "$1" | awk '{printf "%.1f MiB", $1 / 1048576}'; }
+printf "\nBinary sizes: dozor-agent %s, dozor-agent workstation build %s, dozor-collector %s\n" \
+  "$(size $bin/dozor-agent)" "$(size $ws_bin/dozor-agent)" "$(size $bin/dozor-collector)"
