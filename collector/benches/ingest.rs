@@ -112,6 +112,7 @@ fn main() {
             dozor_metrics::exposition::Format::Text,
             gzip,
             0,
+            false,
         );
         println!(
             "scrape ({what}) of {} series: {:.0} ms, {} bytes, RSS +{:.1} MiB",

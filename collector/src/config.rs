@@ -157,12 +157,20 @@ pub struct Prometheus {
     /// Address serving `/metrics`, `IP:port`. Default `0.0.0.0:9464`: Prometheus scrapes it
     /// from another machine.
     pub endpoint: String,
+    /// Write each counter's and histogram's start time as an OpenMetrics `_created` sample (the
+    /// sender's `start_time_unix_nano`), for a Prometheus that turns them into created
+    /// timestamps (`--enable-feature=created-timestamp-zero-ingestion`, Prometheus 3 with
+    /// OpenMetrics 1.0 `_created` parsing). Default false: Prometheus 2 stores each as a
+    /// series of its own, nearly doubling the counters' series (prometheus/prometheus#6541);
+    /// the alert rules count a counter born above zero without them.
+    pub created_samples: bool,
 }
 
 impl Default for Prometheus {
     fn default() -> Self {
         Prometheus {
             endpoint: "0.0.0.0:9464".into(),
+            created_samples: false,
         }
     }
 }

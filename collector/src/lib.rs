@@ -263,7 +263,13 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
                 .map_err(|e| server_error("otlp_http", e))
         });
     }
-    let (router, sig) = (exporters::prometheus::router(pipeline.clone()), signal());
+    let (router, sig) = (
+        exporters::prometheus::router(
+            pipeline.clone(),
+            config.exporters.prometheus.created_samples,
+        ),
+        signal(),
+    );
     tasks.spawn(async move {
         axum::serve(prom, router)
             .with_graceful_shutdown(sig)

@@ -164,3 +164,36 @@ async fn exposition_passes_promtool_check_metrics() {
     }
     running.shutdown().await.unwrap();
 }
+
+/// Regression: #17. With `exporters.prometheus.created_samples`, a counter's
+/// `start_time_unix_nano` is its OpenMetrics `_created`; without it (the default), none.
+#[tokio::test(flavor = "multi_thread")]
+async fn created_samples_only_when_configured() {
+    use dozor_metrics::otlp::metrics::v1::metric::Data;
+    let mut req = sample_request(3.0);
+    for m in &mut req.resource_metrics[0].scope_metrics[0].metrics {
+        if let Some(Data::Sum(sum)) = &mut m.data {
+            sum.data_points[0].start_time_unix_nano = 1_700_000_000_250_000_000;
+        }
+    }
+    let om = "application/openmetrics-text;version=1.0.0";
+    for created in [true, false] {
+        let running = start(|c| c.exporters.prometheus.created_samples = created).await;
+        post(&running, req.encode_to_vec()).await;
+        let r = http1(
+            running.addrs.prometheus,
+            "GET",
+            "/metrics",
+            &[("accept", om)],
+            vec![],
+        )
+        .await;
+        let text = r.text();
+        let line = "\nsystem_cpu_time_seconds_created{cpu_mode=\"user\",instance=\"a1\",job=\"dozor-agent\",role=\"web\",site=\"plant-a\"} 1700000000.25\n";
+        assert_eq!(text.contains(line), created, "{text}");
+        assert!(
+            !text.contains("system_memory_usage_bytes_created"),
+            "{text}"
+        );
+    }
+}

@@ -27,15 +27,18 @@ const INDEX: &str = "dozor-collector\n\n\
 #[derive(Clone, Debug)]
 struct Exporter {
     pipeline: Pipeline,
+    /// Write OpenMetrics `_created` samples (`exporters.prometheus.created_samples`).
+    created: bool,
     /// Size of the previous plain exposition: the next buffer starts that large, so a big
     /// exposition is not copied over and over while it grows.
     last_size: Arc<AtomicUsize>,
 }
 
-/// The exporter's routes.
-pub fn router(pipeline: Pipeline) -> Router {
+/// The exporter's routes; `created`: write OpenMetrics `_created` samples.
+pub fn router(pipeline: Pipeline, created: bool) -> Router {
     let state = Exporter {
         pipeline,
+        created,
         last_size: Arc::new(AtomicUsize::new(0)),
     };
     Router::new()
@@ -58,7 +61,13 @@ async fn metrics(State(state): State<Exporter>, headers: HeaderMap) -> Response 
     // Rendering walks every series: keep it off the threads that serve receivers.
     let rendered = tokio::task::spawn_blocking(move || {
         let hint = state.last_size.load(Ordering::Relaxed);
-        let body = render(&state.pipeline, format, gzip, hint + hint / 8);
+        let body = render(
+            &state.pipeline,
+            format,
+            gzip,
+            hint + hint / 8,
+            state.created,
+        );
         if !gzip {
             state.last_size.store(body.len(), Ordering::Relaxed);
         }
@@ -90,8 +99,14 @@ async fn metrics(State(state): State<Exporter>, headers: HeaderMap) -> Response 
 /// Families are materialised and encoded one at a time from a compact snapshot, and with gzip
 /// each is compressed as soon as it is encoded, so a scrape of a million series never holds
 /// them all as label strings at once.
-/// `capacity` is a guess of the plain size.
-pub fn render(pipeline: &Pipeline, format: Format, gzip: bool, capacity: usize) -> Vec<u8> {
+/// `capacity` is a guess of the plain size; `created` adds the OpenMetrics `_created` samples.
+pub fn render(
+    pipeline: &Pipeline,
+    format: Format,
+    gzip: bool,
+    capacity: usize,
+    created: bool,
+) -> Vec<u8> {
     SeriesExpired {
         count: pipeline.store.expire(),
     }
@@ -104,7 +119,7 @@ pub fn render(pipeline: &Pipeline, format: Format, gzip: bool, capacity: usize) 
     let own = pipeline
         .telemetry
         .families(pipeline.store.len(), &pipeline.fleet.rows(), &delivery);
-    let stored = pipeline.store.snapshot();
+    let stored = pipeline.store.snapshot().with_created(created);
     let mut out = Output::new(gzip, capacity);
     let mut own = own.into_iter().peekable();
     let mut buf = String::with_capacity(64 * 1024);

@@ -100,6 +100,7 @@ mod tests {
             ],
             value: Value::Number(1.0),
             delta: false,
+            start_ns: 0,
         }
     }
 

@@ -64,6 +64,10 @@ struct Entry {
     updated_ms: u64,
     /// `time_unix_nano` of the newest point applied (0: none carried a timestamp).
     time_ns: u64,
+    /// When a counter or histogram started counting, Unix nanoseconds (0: unknown): the
+    /// sender's `start_time_unix_nano` of a cumulative series (a reset moves it), or the
+    /// start of the first delta the collector added up.
+    created_ns: u64,
 }
 
 impl Store {
@@ -205,6 +209,7 @@ impl Store {
                         value: Stored::new(value),
                         updated_ms: now_ms,
                         time_ns: time,
+                        created_ns: p.start_ns,
                     };
                     table.insert_unique(hash, entry, |e| e.hash);
                     result.stored += counted(p);
@@ -274,15 +279,16 @@ impl Store {
     /// exporter to render one family at a time.
     pub fn snapshot(&self) -> Snapshot {
         let families = self.families.read().unwrap_or_else(|e| e.into_inner());
-        let mut series: Vec<Vec<(LabelSet, Stored)>> =
+        let mut series: Vec<Vec<snapshot::Copied>> =
             (0..families.slots()).map(|_| Vec::new()).collect();
         for shard in self.shards.iter() {
             let table = shard.lock().unwrap_or_else(|e| e.into_inner());
             for e in table.iter() {
-                series[e.family as usize].push((e.labels.clone(), e.value.clone()));
+                let copied = (e.labels.clone(), e.value.clone(), e.created_ns);
+                series[e.family as usize].push(copied);
             }
         }
-        let mut out: Vec<(families::FamilyMeta, Vec<(LabelSet, Stored)>)> = series
+        let mut out: Vec<(families::FamilyMeta, Vec<snapshot::Copied>)> = series
             .into_iter()
             .enumerate()
             .filter(|(_, s)| !s.is_empty())
@@ -308,6 +314,9 @@ fn apply(e: &mut Entry, p: &mut Point, time: u64, now_ms: u64, result: &mut Inge
     e.value.update(value, p.delta);
     e.updated_ms = now_ms;
     e.time_ns = e.time_ns.max(time);
+    if !p.delta && p.start_ns != 0 {
+        e.created_ns = p.start_ns;
+    }
     result.stored += counted(p);
 }
 

@@ -13,6 +13,7 @@ fn point(family: &str, kind: Kind, labels: &[(&str, &str)], v: f64, delta: bool)
             .collect(),
         value: Value::Number(v),
         delta,
+        start_ns: 0,
     }
 }
 
@@ -164,4 +165,47 @@ fn many_series_across_shards_sorted_output() {
     assert_eq!(f[0].series.len(), 1000);
     assert!(f[0].series.windows(2).all(|w| w[0].labels < w[1].labels));
     assert_eq!(f[0].series[999].value, Value::Number(999.0));
+}
+
+/// Regression: #17. A counter's start (`start_time_unix_nano`) reaches the exposition as its
+/// `_created` when asked for: a reset moves it, later deltas keep the first one, gauges have
+/// none.
+#[test]
+fn created_follows_the_counters_start() {
+    let s = store(100);
+    let at = |family: &str, kind, v, delta, start_ns| Point {
+        start_ns,
+        ..point(family, kind, &[], v, delta)
+    };
+    s.ingest_at(
+        vec![
+            at("c_total", Kind::Counter, 5.0, false, 1_000_000_000),
+            at("d_total", Kind::Counter, 1.0, true, 3_000_000_000),
+            at("g", Kind::Gauge, 1.0, false, 0),
+        ],
+        0,
+    );
+    s.ingest_at(
+        vec![
+            at("c_total", Kind::Counter, 1.0, false, 2_000_000_000),
+            at("d_total", Kind::Counter, 1.0, true, 4_000_000_000),
+        ],
+        0,
+    );
+    let created = |with: bool| -> Vec<(String, Option<f64>)> {
+        s.snapshot()
+            .with_created(with)
+            .into_iter()
+            .map(|f| (f.name, f.series[0].created))
+            .collect()
+    };
+    assert_eq!(
+        created(true),
+        [
+            ("c_total".to_string(), Some(2.0)),
+            ("d_total".to_string(), Some(3.0)),
+            ("g".to_string(), None),
+        ]
+    );
+    assert!(created(false).iter().all(|(_, c)| c.is_none()));
 }

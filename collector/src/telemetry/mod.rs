@@ -219,6 +219,7 @@ fn row(values: &[&str], value: Value) -> Series {
             .map(|v| (String::new(), (*v).to_string()))
             .collect(),
         value,
+        created: None,
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Series {
     pub labels: Vec<(String, String)>,
     /// The value.
     pub value: Value,
+    /// When a counter or histogram started counting, Unix seconds: written as its OpenMetrics
+    /// `_created` sample (the text format 0.0.4 has none).
+    pub created: Option<f64>,
 }
 
 /// A metric family: name, type, help, unit and its series.
@@ -136,6 +139,7 @@ pub fn encode_family(family: &Family, format: Format, out: &mut String) {
                     _ => family.name.clone(),
                 };
                 write_sample(out, &sample_name, &series.labels, None, *v);
+                write_created(out, format, family, family_name, series);
             }
             Value::Histogram {
                 bounds,
@@ -170,8 +174,24 @@ pub fn encode_family(family: &Family, format: Format, out: &mut String) {
                     None,
                     *count as f64,
                 );
+                write_created(out, format, family, family_name, series);
             }
         }
+    }
+}
+
+/// The OpenMetrics `_created` sample of a counter or histogram series, when it has one.
+fn write_created(out: &mut String, format: Format, family: &Family, name: &str, series: &Series) {
+    if let (Format::OpenMetrics, Kind::Counter | Kind::Histogram, Some(created)) =
+        (format, family.kind, series.created)
+    {
+        write_sample(
+            out,
+            &format!("{name}_created"),
+            &series.labels,
+            None,
+            created,
+        );
     }
 }
 
@@ -255,8 +275,32 @@ mod tests {
             series: vec![Series {
                 labels: vec![("a".into(), "x\"y\\z\n".into())],
                 value,
+                created: None,
             }],
         }
+    }
+
+    /// Regression: #17. Counters and histograms carry their start as `_created` in OpenMetrics
+    /// only; gauges never.
+    #[test]
+    fn created_samples_in_openmetrics_only() {
+        let mut families = vec![
+            family(Kind::Counter, "c_total", Value::Number(3.0)),
+            family(Kind::Gauge, "g", Value::Number(1.0)),
+        ];
+        for f in &mut families {
+            f.series[0].created = Some(1_700_000_000.5);
+        }
+        let mut om = String::new();
+        encode(&families, Format::OpenMetrics, &mut om);
+        assert!(
+            om.contains("\nc_created{a=\"x\\\"y\\\\z\\n\"} 1700000000.5\n"),
+            "{om}"
+        );
+        assert!(!om.contains("g_created"), "{om}");
+        let mut text = String::new();
+        encode(&families, Format::Text, &mut text);
+        assert!(!text.contains("_created"), "{text}");
     }
 
     #[test]

@@ -18,6 +18,33 @@ pub struct Sample {
     pub attributes: Vec<(&'static str, String)>,
     /// The value, already in the declared unit.
     pub value: f64,
+    /// Since when a counter has counted: its OTLP `start_time_unix_nano`.
+    pub since: Since,
+}
+
+/// Since when a counter has counted. A wrong start time is worse than none: a consumer that
+/// turns it into a zero sample (Prometheus's created timestamps) would read a counter of the
+/// kernel's, a database's or a state file's as having risen by its whole value at that time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// The agent's start: counters the agent keeps in memory (its own, `sql` and `demo`).
+    Agent,
+    /// Unknown (sent as 0): counters read from a source that counts on its own (the kernel,
+    /// cgroups, PostgreSQL, MySQL, the user's queries).
+    Unknown,
+    /// A known time, Unix nanoseconds (the order flow's state file's creation).
+    At(u64),
+}
+
+impl Since {
+    /// What a catalogue metric counts from when nothing else is said: the agent's start for
+    /// counters the agent keeps itself, unknown for those it reads.
+    fn default_for(metric: &MetricDef) -> Since {
+        match metric.emitter {
+            "agent" | "demo" | "sql" => Since::Agent,
+            _ => Since::Unknown,
+        }
+    }
 }
 
 /// Collects the samples of one integration run.
@@ -60,16 +87,30 @@ impl Recorder {
         value: f64,
         attributes: &[&str; N],
     ) {
-        self.push(metric.def(), value, attributes);
+        self.push(metric.def(), value, attributes, Since::default_for(metric));
+    }
+
+    /// [`Recorder::record`] for a counter whose start the integration knows (`Some`, Unix
+    /// nanoseconds) or knows to be unknown (`None`).
+    pub fn record_since<const N: usize>(
+        &mut self,
+        metric: &'static catalogue::Metric<N>,
+        value: f64,
+        attributes: &[&str; N],
+        since: Option<u64>,
+    ) {
+        let since = since.map_or(Since::Unknown, Since::At);
+        self.push(metric.def(), value, attributes, since);
     }
 
     /// Records one value of a metric declared from configuration; attribute values in the
     /// order of its declared keys.
     pub fn record_dynamic(&mut self, metric: DynamicMetric, value: f64, attributes: &[&str]) {
-        self.push(metric.0, value, attributes);
+        // The user's counters come from their database, which counts on its own.
+        self.push(metric.0, value, attributes, Since::Unknown);
     }
 
-    fn push(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str]) {
+    fn push(&mut self, metric: &'static MetricDef, value: f64, attributes: &[&str], since: Since) {
         debug_assert_eq!(
             attributes.len(),
             metric.attributes.len(),
@@ -96,6 +137,7 @@ impl Recorder {
             metric,
             attributes,
             value,
+            since,
         });
     }
 
@@ -221,7 +263,8 @@ pub struct ScopeBatch {
 
 /// Builds one OTLP request: one resource, a scope per batch, a metric per declaration.
 ///
-/// `start_time_unix_nano` is the start of the cumulative counters (the agent's start).
+/// `start_time_unix_nano` is the start of the counters the agent keeps itself (the agent's
+/// start); each sample says whether it is one of them ([`Since`]).
 pub fn to_request(
     resource: &[(String, String)],
     batches: &[ScopeBatch],
@@ -270,10 +313,10 @@ fn metrics_of(batch: &ScopeBatch, start: u64) -> Vec<Metric> {
                 .iter()
                 .map(|(k, v)| string_kv(k, v))
                 .collect(),
-            start_time_unix_nano: if sample.metric.instrument == Instrument::Gauge {
-                0
-            } else {
-                start
+            start_time_unix_nano: match (sample.metric.instrument, sample.since) {
+                (Instrument::Gauge, _) | (_, Since::Unknown) => 0,
+                (_, Since::Agent) => start,
+                (_, Since::At(t)) => t,
             },
             time_unix_nano: batch.time_unix_nano,
             value: Some(number_data_point::Value::AsDouble(sample.value)),
@@ -408,7 +451,44 @@ mod tests {
         };
         assert!(sum.is_monotonic);
         assert_eq!(sum.data_points.len(), 2);
-        assert_eq!(sum.data_points[1].start_time_unix_nano, 3);
+        // The kernel counts CPU time since boot, not since the agent started: unknown here.
+        assert_eq!(sum.data_points[1].start_time_unix_nano, 0);
         assert_eq!(sum.data_points[1].time_unix_nano, 7);
+    }
+
+    /// Regression: #17. Start times only where they are true: the agent's own counters since
+    /// its start, a counter with a known start since then, gauges none.
+    #[test]
+    fn start_times_are_the_counters_own() {
+        let mut r = Recorder::new();
+        r.record(&crate::catalogue::agent::SCRAPES, 1.0, &["host"]);
+        r.record_since(&crate::catalogue::flow::LOST, 2.0, &["f", "s"], Some(11));
+        r.record_since(&crate::catalogue::flow::PASSED, 2.0, &["f", "s"], None);
+        r.record(&crate::catalogue::agent::SCRAPE_DURATION, 0.1, &["host"]);
+        let batch = ScopeBatch {
+            scope: "s".into(),
+            time_unix_nano: 7,
+            samples: r.take(),
+        };
+        let req = to_request(&[], &[batch], 3);
+        let starts: Vec<(String, u64)> = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| {
+                let start = match &m.data {
+                    Some(metric::Data::Sum(s)) => s.data_points[0].start_time_unix_nano,
+                    Some(metric::Data::Gauge(g)) => g.data_points[0].start_time_unix_nano,
+                    _ => panic!("{m:?}"),
+                };
+                (m.name.clone(), start)
+            })
+            .collect();
+        let want = [
+            ("dozor.agent.scrapes", 3),
+            ("dozor.flow.stage.lost", 11),
+            ("dozor.flow.stage.passed", 0),
+            ("dozor.agent.scrape.duration", 0),
+        ];
+        assert_eq!(starts, want.map(|(n, s)| (n.to_string(), s)));
     }
 }

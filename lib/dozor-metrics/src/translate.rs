@@ -34,6 +34,9 @@ pub struct Point {
     pub value: Value,
     /// True when the point is a delta to add to the current state, not a cumulative state.
     pub delta: bool,
+    /// When the counter or histogram started counting (OTLP `start_time_unix_nano`), Unix
+    /// nanoseconds; 0 for gauges and when not sent.
+    pub start_ns: u64,
 }
 
 /// What a request contained that cannot be exposed.
@@ -116,6 +119,7 @@ pub fn translate(rm: &ResourceMetrics, opts: &Options, out: &mut Vec<Point>) -> 
         labels: info,
         value: Value::Number(1.0),
         delta: false,
+        start_ns: 0,
     });
 
     let mut rejected = Rejected::default();
@@ -144,6 +148,7 @@ pub fn translate(rm: &ResourceMetrics, opts: &Options, out: &mut Vec<Point>) -> 
                             p.flags,
                             p.value.as_ref(),
                             false,
+                            0,
                         );
                     }
                 }
@@ -167,6 +172,11 @@ pub fn translate(rm: &ResourceMetrics, opts: &Options, out: &mut Vec<Point>) -> 
                             p.flags,
                             p.value.as_ref(),
                             delta,
+                            if kind == Kind::Counter {
+                                p.start_time_unix_nano
+                            } else {
+                                0
+                            },
                         );
                     }
                 }
@@ -192,6 +202,7 @@ pub fn translate(rm: &ResourceMetrics, opts: &Options, out: &mut Vec<Point>) -> 
                                 count: p.count,
                             },
                             delta,
+                            start_ns: p.start_time_unix_nano,
                         });
                     }
                 }
@@ -214,6 +225,7 @@ fn push_number(
     flags: u32,
     value: Option<&number_data_point::Value>,
     delta: bool,
+    start_ns: u64,
 ) {
     let v = match value {
         Some(number_data_point::Value::AsDouble(v)) => *v,
@@ -234,6 +246,7 @@ fn push_number(
         labels: labels(base, attributes),
         value: Value::Number(v),
         delta,
+        start_ns,
     });
 }
 
@@ -315,7 +328,11 @@ pub fn into_families(points: Vec<Point>) -> Vec<Family> {
             help,
             series: series
                 .into_iter()
-                .map(|(labels, value)| Series { labels, value })
+                .map(|(labels, value)| Series {
+                    labels,
+                    value,
+                    created: None,
+                })
                 .collect(),
         })
         .collect()

@@ -66,6 +66,10 @@ pub struct StageState {
     /// nor count them twice.
     #[serde(default)]
     pub totals: Totals,
+    /// When `totals` started counting, Unix microseconds: the counters' start time (`None` in
+    /// a file written before it was kept: unknown).
+    #[serde(default)]
+    pub created: Option<Micros>,
 }
 
 /// Cumulative counts of one stage.
@@ -90,6 +94,9 @@ pub struct FlowState {
     /// [`Totals`] (a file written before they were kept reads as zeros).
     #[serde(default)]
     pub counts: FlowCounts,
+    /// When `counts` started counting, as [`StageState::created`].
+    #[serde(default)]
+    pub created: Option<Micros>,
 }
 
 /// Cumulative counts of one flow.
@@ -161,15 +168,18 @@ pub struct Outcome {
 impl FlowState {
     /// A fresh state for stages with these names.
     pub fn new(names: &[&str]) -> Self {
+        let now = Some(super::pg::micros(std::time::SystemTime::now()));
         FlowState {
             stages: names
                 .iter()
                 .map(|n| StageState {
                     name: (*n).to_owned(),
+                    created: now,
                     ..StageState::default()
                 })
                 .collect(),
             counts: FlowCounts::default(),
+            created: now,
         }
     }
 

@@ -376,7 +376,8 @@ fn record(flow: &Flow, r: &mut Recorder) {
     for (i, stage) in flow.stages.iter().enumerate() {
         let labels = [flow.name.as_str(), stage.name.as_str()];
         let t = &state.stages[i].totals;
-        r.record(&m::ENTERED, t.entered as f64, &labels);
+        let since = nanos(state.stages[i].created);
+        r.record_since(&m::ENTERED, t.entered as f64, &labels, since);
         if i + 1 == n {
             continue;
         }
@@ -386,9 +387,9 @@ fn record(flow: &Flow, r: &mut Recorder) {
             .get(i)
             .cloned()
             .unwrap_or(StageDelta::default());
-        r.record(&m::PASSED, t.passed as f64, &labels);
-        r.record(&m::LOST, t.lost as f64, &labels);
-        r.record(&m::RECOVERED, t.recovered as f64, &labels);
+        r.record_since(&m::PASSED, t.passed as f64, &labels, since);
+        r.record_since(&m::LOST, t.lost as f64, &labels, since);
+        r.record_since(&m::RECOVERED, t.recovered as f64, &labels, since);
         r.record(&m::IN_FLIGHT, last.in_flight as f64, &labels);
         r.record(
             &m::OLDEST_IN_FLIGHT_AGE,
@@ -398,8 +399,23 @@ fn record(flow: &Flow, r: &mut Recorder) {
         r.record(&m::SLA, stage.sla.as_secs_f64(), &labels);
     }
     let labels = [flow.name.as_str()];
-    let counts = &state.counts;
-    r.record(&m::UNTRACKED, counts.untracked as f64, &labels);
-    r.record(&m::EVENTS_WRITTEN, counts.events_written as f64, &labels);
-    r.record(&m::EVENTS_FAILED, counts.events_failed as f64, &labels);
+    let (counts, since) = (&state.counts, nanos(state.created));
+    r.record_since(&m::UNTRACKED, counts.untracked as f64, &labels, since);
+    r.record_since(
+        &m::EVENTS_WRITTEN,
+        counts.events_written as f64,
+        &labels,
+        since,
+    );
+    r.record_since(
+        &m::EVENTS_FAILED,
+        counts.events_failed as f64,
+        &labels,
+        since,
+    );
+}
+
+/// A counter's start time, Unix nanoseconds, from microseconds.
+fn nanos(us: Option<Micros>) -> Option<u64> {
+    us.and_then(|us| u64::try_from(us).ok()).map(|us| us * 1000)
 }
