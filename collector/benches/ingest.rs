@@ -203,7 +203,10 @@ fn ingest(pipeline: &Pipeline, bodies: &[Vec<u8>]) {
     for b in bodies {
         let req = ExportMetricsServiceRequest::decode(b.as_slice()).unwrap();
         let resp = pipeline.export_batch(Receiver::OtlpGrpc, &req, None, None);
-        assert!(resp.partial_success.is_none(), "{resp:?}");
+        assert!(
+            resp.as_ref().is_ok_and(|r| r.partial_success.is_none()),
+            "{resp:?}"
+        );
     }
 }
 

@@ -50,7 +50,10 @@ impl Refused {
         match self.reason {
             Refusal::Unauthenticated => Code::Unauthenticated,
             Refusal::RateLimited | Refusal::TooLarge => Code::ResourceExhausted,
-            Refusal::MemoryLimit | Refusal::ShuttingDown | Refusal::OutboxFull => Code::Unavailable,
+            Refusal::MemoryLimit
+            | Refusal::ShuttingDown
+            | Refusal::OutboxFull
+            | Refusal::LedgerUnwritable => Code::Unavailable,
             Refusal::NotFound
             | Refusal::MethodNotAllowed
             | Refusal::UnsupportedMediaType
@@ -67,9 +70,10 @@ impl Refused {
         match self.reason {
             Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
             Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::MemoryLimit | Refusal::ShuttingDown | Refusal::OutboxFull => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Refusal::MemoryLimit
+            | Refusal::ShuttingDown
+            | Refusal::OutboxFull
+            | Refusal::LedgerUnwritable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::NotFound | Refusal::LogsDisabled => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -77,6 +81,18 @@ impl Refused {
             Refusal::DecodeError | Refusal::BadEncoding | Refusal::BadDeliveryHeader => {
                 StatusCode::BAD_REQUEST
             }
+        }
+    }
+}
+
+/// Seconds an agent waits before sending again a batch the ledger could not record.
+pub const LEDGER_RETRY_AFTER_SECONDS: u64 = 5;
+
+impl From<crate::delivery::Unrecorded> for Refused {
+    fn from(e: crate::delivery::Unrecorded) -> Self {
+        Refused {
+            retry_after: Some(LEDGER_RETRY_AFTER_SECONDS),
+            ..Refused::new(Refusal::LedgerUnwritable, e.to_string())
         }
     }
 }

@@ -90,6 +90,12 @@ pub struct Batch {
     pub oldest: u64,
 }
 
+/// A batch the ledger could not record (its disk is full): it must be refused, so that the
+/// agent keeps it and sends it again; every batch answered OK is in the ledger.
+#[derive(Debug, thiserror::Error)]
+#[error("the delivery ledger could not record the batch: {0}")]
+pub struct Unrecorded(pub LedgerError);
+
 /// What became of a tracked batch.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivered<R> {
@@ -209,22 +215,20 @@ impl Delivery {
 
     /// Decides whether `batch` is new; if so runs `store` and records the batch, all under the
     /// stream's lock. Gaps that `batch.oldest` reveals are counted and logged. The ledger line
-    /// is written before this returns (so before the response is sent).
+    /// is written before this returns (so before the response is sent); when it cannot be
+    /// written the batch is [`Unrecorded`], to be refused so that the agent sends it again.
     pub fn deliver<R>(
         &self,
         batch: &Batch,
         points: u64,
         store: impl FnOnce() -> R,
-    ) -> Delivered<R> {
-        match self.try_deliver(batch, points, || Ok::<R, std::convert::Infallible>(store())) {
-            Ok(d) => d,
-            Err(never) => match never {},
-        }
+    ) -> Result<Delivered<R>, Unrecorded> {
+        self.try_deliver(batch, points, || Ok::<R, Unrecorded>(store()))
     }
 
     /// [`Delivery::deliver`] with a `store` that may fail (the logs outbox is full): then
     /// nothing is recorded, not even the stream, so the batch is new again when it is retried.
-    pub fn try_deliver<R, E>(
+    pub fn try_deliver<R, E: From<Unrecorded>>(
         &self,
         batch: &Batch,
         points: u64,
@@ -240,35 +244,56 @@ impl Delivery {
                 .is_some_and(|t| t.stream.is_duplicate(batch.seq))
         };
         let result = if duplicate { None } else { Some(store()?) };
-        self.record(batch, points, duplicate);
+        match self.record(batch, points, duplicate) {
+            Err(e) if !duplicate => return Err(Unrecorded(e).into()),
+            // A duplicate was recorded before: its answer does not depend on this line.
+            _ => {}
+        }
         Ok(match result {
             Some(r) => Delivered::Stored(r),
             None => Delivered::Duplicate,
         })
     }
 
-    /// Updates the stream after the decision: the batch, the floor, the counters, the ledger.
-    fn record(&self, batch: &Batch, points: u64, duplicate: bool) {
+    /// Records the batch: the ledger line first, then, only once it is written, the stream,
+    /// the floor and the counters. A batch whose line cannot be written leaves no trace, so
+    /// its retry is new (what the store did with it is idempotent: the same cumulative and
+    /// gauge values again, the same Elasticsearch ids).
+    fn record(&self, batch: &Batch, points: u64, duplicate: bool) -> Result<(), LedgerError> {
         let now = Instant::now();
         let mut inner = self.lock();
         let inner = &mut *inner;
         let mut lines = String::new();
-        let tracked = inner.streams.entry(batch.key.clone()).or_insert_with(|| {
+        let known = inner.streams.get(&batch.key).map(|t| t.stream.floor());
+        if known.is_none() {
             ledger::floor(&mut lines, &batch.key, batch.oldest);
-            Tracked {
+        }
+        if !duplicate {
+            ledger::accepted(&mut lines, &batch.key, batch.seq, points);
+        }
+        if batch.oldest > known.unwrap_or(batch.oldest) {
+            ledger::floor(&mut lines, &batch.key, batch.oldest);
+        }
+        if let Some(file) = inner.ledger.as_mut()
+            && let Err(e) = file.append(&lines)
+        {
+            self.ledger_failed(&e);
+            return Err(e);
+        }
+        let tracked = inner
+            .streams
+            .entry(batch.key.clone())
+            .or_insert_with(|| Tracked {
                 stream: Stream::new(batch.oldest),
                 last_seen: now,
-            }
-        });
+            });
         tracked.last_seen = now;
         let mut missing: Vec<Missing> = Vec::new();
         if !duplicate {
             missing.extend(tracked.stream.insert(batch.seq));
-            ledger::accepted(&mut lines, &batch.key, batch.seq, points);
         }
         if batch.oldest > tracked.stream.floor() {
             missing.extend(tracked.stream.advance(batch.oldest));
-            ledger::floor(&mut lines, &batch.key, batch.oldest);
         }
         let counts = inner
             .agents
@@ -300,20 +325,16 @@ impl Delivery {
                 "Batches missing: the agent will never send them."
             );
         }
-        let mut failed = None;
-        if let Some(file) = inner.ledger.as_mut() {
-            if let Err(e) = file.append(&lines) {
-                failed = Some(e);
-            } else if file.needs_compaction() {
-                let streams = inner.streams.iter().map(|(k, t)| (k, &t.stream));
-                if let Err(e) = file.compact(streams) {
-                    failed = Some(e);
-                }
+        if let Some(file) = inner.ledger.as_mut()
+            && file.needs_compaction()
+        {
+            // A compaction that fails leaves the appended file as it was: still whole.
+            let streams = inner.streams.iter().map(|(k, t)| (k, &t.stream));
+            if let Err(e) = file.compact(streams) {
+                self.ledger_failed(&e);
             }
         }
-        if let Some(e) = failed {
-            self.ledger_failed(&e);
-        }
+        Ok(())
     }
 
     /// Forgets streams and agent counters silent for longer than `agent_ttl`, and compacts
@@ -354,7 +375,7 @@ impl Delivery {
         self.ledger_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(suppressed) = self.ledger_log.ready() {
-            error!(error = %e, suppressed, "Delivery ledger error: duplicates may go unrecognised after a restart.");
+            error!(error = %e, suppressed, "Delivery ledger error: batches are refused until it can be written again.");
         }
     }
 

@@ -15,23 +15,26 @@ fn batch(agent: &str, seq: u64, oldest: u64) -> Batch {
 fn duplicates_and_gaps_are_counted_per_agent() {
     let d = Delivery::in_memory(Duration::from_secs(60));
     assert_eq!(
-        d.deliver(&batch("a1", 5, 5), 10, || 1),
+        d.deliver(&batch("a1", 5, 5), 10, || 1).unwrap(),
         Delivered::Stored(1)
     );
     assert_eq!(
-        d.deliver(&batch("a1", 5, 5), 10, || 2),
+        d.deliver(&batch("a1", 5, 5), 10, || 2).unwrap(),
         Delivered::Duplicate
     );
     assert_eq!(
-        d.deliver(&batch("a1", 7, 5), 10, || 3),
+        d.deliver(&batch("a1", 7, 5), 10, || 3).unwrap(),
         Delivered::Stored(3)
     );
     // The agent gave up on 6 (and everything below 9): 6 and 8 are missing.
     assert_eq!(
-        d.deliver(&batch("a1", 9, 9), 10, || 4),
+        d.deliver(&batch("a1", 9, 9), 10, || 4).unwrap(),
         Delivered::Stored(4)
     );
-    assert_eq!(d.deliver(&batch("a2", 1, 1), 3, || 5), Delivered::Stored(5));
+    assert_eq!(
+        d.deliver(&batch("a2", 1, 1), 3, || 5).unwrap(),
+        Delivered::Stored(5)
+    );
     assert_eq!(
         d.rows(),
         vec![
@@ -65,7 +68,8 @@ fn concurrent_redelivery_is_stored_once() {
                         // Widen the window between the decision and the record.
                         std::thread::yield_now();
                         stored.fetch_add(1, Ordering::SeqCst);
-                    });
+                    })
+                    .unwrap();
                 }
             })
         })
@@ -88,7 +92,7 @@ fn ledger_survives_reopening_and_counts_bad_lines() {
     let ttl = Duration::from_secs(60);
     let d = Delivery::with_ledger(&path, 1 << 20, ttl).unwrap();
     for seq in 1..=5 {
-        d.deliver(&batch("a1", seq, 1), 4, || ());
+        d.deliver(&batch("a1", seq, 1), 4, || ()).unwrap();
     }
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
@@ -107,11 +111,11 @@ fn ledger_survives_reopening_and_counts_bad_lines() {
     let d = Delivery::with_ledger(&path, 1 << 20, ttl).unwrap();
     assert_eq!(d.ledger_errors(), 1);
     assert_eq!(
-        d.deliver(&batch("a1", 3, 1), 4, || ()),
+        d.deliver(&batch("a1", 3, 1), 4, || ()).unwrap(),
         Delivered::Duplicate
     );
     assert_eq!(
-        d.deliver(&batch("a1", 6, 1), 4, || ()),
+        d.deliver(&batch("a1", 6, 1), 4, || ()).unwrap(),
         Delivered::Stored(())
     );
 }
@@ -123,7 +127,7 @@ fn compaction_keeps_the_state() {
     let ttl = Duration::from_secs(60);
     let d = Delivery::with_ledger(&path, 200, ttl).unwrap();
     for seq in (1..=100).rev() {
-        d.deliver(&batch("a1", seq * 2, 2), 1, || ());
+        d.deliver(&batch("a1", seq * 2, 2), 1, || ()).unwrap();
     }
     // Compacted on the way: R lines only come from compaction.
     let text = std::fs::read_to_string(&path).unwrap();
@@ -132,12 +136,12 @@ fn compaction_keeps_the_state() {
     let d = Delivery::with_ledger(&path, 200, ttl).unwrap();
     for seq in 1..=100 {
         assert_eq!(
-            d.deliver(&batch("a1", seq * 2, 2), 1, || ()),
+            d.deliver(&batch("a1", seq * 2, 2), 1, || ()).unwrap(),
             Delivered::Duplicate
         );
     }
     assert_eq!(
-        d.deliver(&batch("a1", 3, 2), 1, || ()),
+        d.deliver(&batch("a1", 3, 2), 1, || ()).unwrap(),
         Delivered::Stored(())
     );
 }
@@ -145,7 +149,7 @@ fn compaction_keeps_the_state() {
 #[test]
 fn silent_streams_are_forgotten() {
     let d = Delivery::in_memory(Duration::from_millis(30));
-    d.deliver(&batch("a1", 1, 1), 1, || ());
+    d.deliver(&batch("a1", 1, 1), 1, || ()).unwrap();
     std::thread::sleep(Duration::from_millis(40));
     d.expire();
     assert!(d.rows().is_empty());
@@ -163,20 +167,36 @@ fn names_and_ids() {
     assert!(!valid_stream("0123"));
 }
 
+/// What a store may fail with in these tests.
+#[derive(Debug, PartialEq)]
+enum Failed {
+    Full,
+    Unrecorded,
+}
+
+impl From<Unrecorded> for Failed {
+    fn from(_: Unrecorded) -> Self {
+        Failed::Unrecorded
+    }
+}
+
 #[test]
 fn a_failed_store_records_nothing() {
     let d = Delivery::in_memory(Duration::from_secs(60));
     let b = batch("a1", 5, 5);
-    assert_eq!(d.try_deliver(&b, 3, || Err::<(), _>("full")), Err("full"));
+    assert_eq!(
+        d.try_deliver(&b, 3, || Err::<(), _>(Failed::Full)),
+        Err(Failed::Full)
+    );
     assert_eq!(d.stream(&b.key), None);
     assert!(d.rows().is_empty());
     // The retry is new, and after it the batch is a duplicate.
     assert_eq!(
-        d.try_deliver(&b, 3, || Ok::<_, ()>(1)),
+        d.try_deliver(&b, 3, || Ok::<_, Failed>(1)),
         Ok(Delivered::Stored(1))
     );
     assert_eq!(
-        d.try_deliver(&b, 3, || Ok::<_, ()>(2)),
+        d.try_deliver(&b, 3, || Ok::<_, Failed>(2)),
         Ok(Delivered::Duplicate)
     );
 }

@@ -100,7 +100,7 @@ impl Pipeline {
         admitted: &Admitted,
     ) -> Result<ExportMetricsServiceResponse, Refused> {
         let (batch, agent) = self.admit_items(headers, admitted, count_points(request))?;
-        Ok(self.export_batch(receiver, request, batch.as_ref(), agent.as_deref()))
+        self.export_batch(receiver, request, batch.as_ref(), agent.as_deref())
     }
 
     /// The checks both signals make once a request is decoded: its delivery headers, and the
@@ -129,34 +129,36 @@ impl Pipeline {
 
     /// Stores one decoded request, tracking it when it carries a batch. `agent` (the token's
     /// or the header's) is whose series budget the points count against; without one, each
-    /// resource's `service.instance.id`.
+    /// resource's `service.instance.id`. A batch the delivery ledger cannot record is refused.
     pub fn export_batch(
         &self,
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
         batch: Option<&Batch>,
         agent: Option<&str>,
-    ) -> ExportMetricsServiceResponse {
+    ) -> Result<ExportMetricsServiceResponse, Refused> {
         let points_in = count_points(request);
         let Some(batch) = batch else {
-            return self.store_request(receiver, request, points_in, agent);
+            return Ok(self.store_request(receiver, request, points_in, agent));
         };
-        match self.delivery.deliver(batch, points_in, || {
-            self.store_request(receiver, request, points_in, agent)
-        }) {
-            Delivered::Stored(response) => response,
-            Delivered::Duplicate => {
-                for rm in &request.resource_metrics {
-                    self.fleet.observe(&Identity::of(rm));
+        Ok(
+            match self.delivery.deliver(batch, points_in, || {
+                self.store_request(receiver, request, points_in, agent)
+            })? {
+                Delivered::Stored(response) => response,
+                Delivered::Duplicate => {
+                    for rm in &request.resource_metrics {
+                        self.fleet.observe(&Identity::of(rm));
+                    }
+                    RequestAccepted {
+                        receiver,
+                        points: 0,
+                    }
+                    .emit(&self.telemetry);
+                    ExportMetricsServiceResponse::default()
                 }
-                RequestAccepted {
-                    receiver,
-                    points: 0,
-                }
-                .emit(&self.telemetry);
-                ExportMetricsServiceResponse::default()
-            }
-        }
+            },
+        )
     }
 
     fn store_request(

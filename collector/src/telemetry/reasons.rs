@@ -52,11 +52,14 @@ pub enum Refusal {
     LogsDisabled,
     /// The Elasticsearch outbox is full (Elasticsearch slow or away): retry later.
     OutboxFull,
+    /// The delivery ledger could not record the batch (its disk is full): retry later. A
+    /// batch answered OK is always in the ledger.
+    LedgerUnwritable,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 13] = [
+    pub const ALL: [Refusal; 14] = [
         Refusal::DecodeError,
         Refusal::TooLarge,
         Refusal::UnsupportedMediaType,
@@ -70,6 +73,7 @@ impl Refusal {
         Refusal::ShuttingDown,
         Refusal::LogsDisabled,
         Refusal::OutboxFull,
+        Refusal::LedgerUnwritable,
     ];
 
     /// The label value.
@@ -88,6 +92,7 @@ impl Refusal {
             Refusal::ShuttingDown => "shutting_down",
             Refusal::LogsDisabled => "logs_disabled",
             Refusal::OutboxFull => "outbox_full",
+            Refusal::LedgerUnwritable => "ledger_unwritable",
         }
     }
 }

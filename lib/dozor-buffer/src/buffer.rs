@@ -90,8 +90,13 @@ impl Buffer {
             .next_back()
             .map_or(0, Meta::end_seq)
             .max(next_unacked);
+        // The acknowledgement file exists from the start, so that acknowledging (and with it
+        // freeing space) never needs space: on a full disk it is overwritten in place. Should
+        // it not even be creatable now, the first acknowledgement tries again.
+        let mut ack_file = ack::AckFile::new(&dir);
+        let _ = ack_file.write(next_unacked, false);
         Ok(Self {
-            ack_file: ack::AckFile::new(&dir),
+            ack_file,
             dir,
             total_bytes: segments.values().map(|m| m.bytes).sum(),
             segments,
@@ -148,7 +153,60 @@ impl Buffer {
     /// number, with the records dropped to make room under [`Full::DropOldest`]. The record is
     /// durable against process death when this returns, and against power loss as
     /// [`SyncPolicy`] says.
+    ///
+    /// A full file system is handled as the policy says: under [`Full::Reject`] nothing is
+    /// written and the error is [`Error::NoSpace`] (pause, as for [`Error::Full`]); under
+    /// [`Full::DropOldest`] the oldest segments are dropped, counted as ever, to make room,
+    /// and [`Error::NoSpace`] comes only when none of the buffer's own is left to delete.
     pub fn append(&mut self, payload: &[u8], weight: u32) -> Result<Appended, Error> {
+        match self.append_once(payload, weight) {
+            Err(e) if e.is_disk_full() => self.append_on_full_disk(payload, weight, e),
+            other => other,
+        }
+    }
+
+    fn append_on_full_disk(
+        &mut self,
+        payload: &[u8],
+        weight: u32,
+        first: Error,
+    ) -> Result<Appended, Error> {
+        let needed = HEADER_LEN + payload.len() as u64;
+        let path = match first {
+            Error::Io { path, .. } => path,
+            other => return Err(other),
+        };
+        let no_space = |path, dropped| Error::NoSpace {
+            path,
+            needed,
+            dropped,
+        };
+        if self.options.full == Full::Reject {
+            return Err(no_space(path, Dropped::default()));
+        }
+        // Make room as if the buffer's own bound were reached: enough closed segments, oldest
+        // first, for the record (the one being appended to stays).
+        let closed: u64 = self.segments.values().rev().skip(1).map(|m| m.bytes).sum();
+        if closed == 0 {
+            return Err(no_space(path, Dropped::default()));
+        }
+        self.close_active()?;
+        let room = self
+            .total_bytes
+            .saturating_sub(needed.max(self.options.segment_bytes));
+        let dropped = self.drop_oldest(room)?;
+        match self.append_once(payload, weight) {
+            Ok(mut appended) => {
+                appended.dropped = appended.dropped.merge(dropped);
+                Ok(appended)
+            }
+            // The drop stands: it is reported with the failure, to be counted.
+            Err(e) if e.is_disk_full() => Err(no_space(path, dropped)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn append_once(&mut self, payload: &[u8], weight: u32) -> Result<Appended, Error> {
         let max = self.options.max_bytes;
         let frame_len = HEADER_LEN + payload.len() as u64;
         if u32::try_from(payload.len()).is_err() || frame_len > max {

@@ -29,6 +29,18 @@ pub enum Error {
         /// [`crate::Options::max_bytes`].
         max: u64,
     },
+    /// The file system holding the buffer is full ([`crate::Full::Reject`], or
+    /// [`crate::Full::DropOldest`] with nothing left of its own to delete): nothing was
+    /// written. Under `Reject` the caller should pause and retry, as for [`Error::Full`].
+    #[error("no space left on the file system of {}: {needed} bytes needed", path.display())]
+    NoSpace {
+        /// The segment being written.
+        path: PathBuf,
+        /// Bytes the new record would occupy on disk (header included).
+        needed: u64,
+        /// What [`crate::Full::DropOldest`] dropped trying to make room: lost all the same.
+        dropped: crate::Dropped,
+    },
     /// The record can never fit: its framed size exceeds [`crate::Options::max_bytes`] or its
     /// payload exceeds `u32::MAX` bytes. Nothing was written.
     #[error("record of {len} payload bytes can never fit in a buffer of {max} bytes")]
@@ -51,6 +63,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the disk (not the buffer's bound) is full.
+    pub(crate) fn is_disk_full(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

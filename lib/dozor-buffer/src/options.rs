@@ -84,6 +84,24 @@ pub struct Dropped {
     pub end_seq: u64,
 }
 
+impl Dropped {
+    /// Both drops as one: they are contiguous runs of the oldest records, so the union is one
+    /// run.
+    pub fn merge(self, other: Dropped) -> Dropped {
+        match (self.records, other.records) {
+            (0, _) => other,
+            (_, 0) => self,
+            _ => Dropped {
+                records: self.records + other.records,
+                bytes: self.bytes + other.bytes,
+                weight: self.weight + other.weight,
+                first_seq: self.first_seq.min(other.first_seq),
+                end_seq: self.end_seq.max(other.end_seq),
+            },
+        }
+    }
+}
+
 /// One record read back from the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

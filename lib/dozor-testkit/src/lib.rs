@@ -6,6 +6,7 @@
 //! - [`proc`], [`http`] and [`collector`]: the workspace's real binaries and external tools as
 //!   processes on free loopback ports, HTTP and PromQL against them, deadlines instead of sleeps.
 //! - [`elasticsearch`]: a fake Elasticsearch `_bulk` API with faults on demand.
+//! - [`tmpfs`]: small file systems of a test's own, to fill up.
 //!
 //! The most used items are re-exported at the root: `use dozor_testkit::{Collector, wait_for};`.
 //!
@@ -18,6 +19,7 @@ pub mod http;
 pub mod mariadb;
 pub mod pg;
 pub mod proc;
+pub mod tmpfs;
 
 pub use collector::{Collector, start_agent};
 pub use http::{http_get, prom_query, prom_result, url_encode};

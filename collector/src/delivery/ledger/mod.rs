@@ -259,17 +259,21 @@ impl LedgerFile {
         &self.path
     }
 
-    /// Appends whole lines with one `write`.
+    /// Appends whole lines with one `write`, or nothing: a write cut short (the disk filled up
+    /// during it) is cut off again at once, so no later line ever runs into a torn one.
     pub fn append(&mut self, lines: &str) -> Result<(), LedgerError> {
         if lines.is_empty() {
             return Ok(());
         }
-        self.file
-            .write_all(lines.as_bytes())
-            .map_err(|source| LedgerError::Write {
+        if let Err(source) = self.file.write_all(lines.as_bytes()) {
+            // Shrinking needs no space; should it fail too, the open of the next start cuts
+            // the torn tail (it has no newline).
+            let _ = self.file.set_len(self.bytes);
+            return Err(LedgerError::Write {
                 path: self.path.clone(),
                 source,
-            })?;
+            });
+        }
         self.bytes += lines.len() as u64;
         Ok(())
     }

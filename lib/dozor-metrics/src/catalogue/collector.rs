@@ -25,7 +25,7 @@ metrics! {
             instrument: Counter,
             unit: "{request}",
             attributes: ["receiver", "reason"],
-            source: "refused OTLP requests (metrics and logs) by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found, bad_delivery_header, unauthenticated, rate_limited, memory_limit, shutting_down, logs_disabled (OTLP logs without exporters.elasticsearch), outbox_full (the Elasticsearch outbox is full: retry later)",
+            source: "refused OTLP requests (metrics and logs) by reason: decode_error, too_large, unsupported_media_type, bad_encoding, method_not_allowed, not_found, bad_delivery_header, unauthenticated, rate_limited, memory_limit, shutting_down, logs_disabled (OTLP logs without exporters.elasticsearch), outbox_full (the Elasticsearch outbox is full: retry later), ledger_unwritable (the delivery ledger could not record the batch, its disk full: retry later)",
             description: "OTLP export requests the collector refused, by reason.",
         },
         DROPPED_POINTS {
@@ -121,7 +121,7 @@ metrics! {
             instrument: Counter,
             unit: "{log_record}",
             attributes: ["receiver", "reason"],
-            source: "log records in decoded OTLP logs requests that were refused (rate_limited, outbox_full, bad_delivery_header, logs_disabled); requests refused before decoding are only in dozor.collector.refused.requests",
+            source: "log records in decoded OTLP logs requests that were refused (rate_limited, outbox_full, ledger_unwritable, bad_delivery_header, logs_disabled); requests refused before decoding are only in dozor.collector.refused.requests",
             description: "Log records in OTLP logs requests the collector refused, by reason.",
         },
         ELASTICSEARCH_DOCUMENTS {
