@@ -200,3 +200,50 @@ fn a_failed_store_records_nothing() {
         Ok(Delivered::Duplicate)
     );
 }
+
+/// Regression: #18. With the ledger's disk full, a batch is either recorded or refused (and
+/// then leaves no trace, so its retry is new); a torn line is never left in the middle; after
+/// space returns and a restart, nothing is missing, doubled or reported as a gap.
+#[test]
+fn a_full_ledger_disk_refuses_and_forgets_nothing_it_answered() {
+    let fs = dozor_testkit::tmpfs::Tmpfs::mount(64 << 10);
+    let path = fs.path().join("ledger");
+    let d = Delivery::with_ledger(&path, 1 << 20, Duration::from_secs(60)).unwrap();
+    for seq in 1..=20 {
+        d.deliver(&batch("a1", seq, 1), 1, || ()).unwrap();
+    }
+    let filler = fs.fill("filler");
+    let mut refused = Vec::new();
+    // The ledger's last page has room for a while; then it needs another.
+    for seq in 21..=400 {
+        match d.deliver(&batch("a1", seq, 1), 1, || ()) {
+            Ok(Delivered::Stored(())) => {}
+            Ok(Delivered::Duplicate) => panic!("{seq} a duplicate"),
+            Err(Unrecorded(_)) => refused.push(seq),
+        }
+    }
+    assert!(!refused.is_empty(), "the full disk refused nothing");
+    assert!(d.ledger_errors() > 0);
+    for &seq in &refused {
+        let stream = d.stream(&batch("a1", seq, 1).key).unwrap();
+        assert!(!stream.is_duplicate(seq), "{seq} refused but recorded");
+    }
+    // Space back: the agent sends the refused batches again, and moves its oldest on.
+    std::fs::remove_file(filler).unwrap();
+    for &seq in &refused {
+        assert_eq!(
+            d.deliver(&batch("a1", seq, 1), 1, || ()).unwrap(),
+            Delivered::Stored(())
+        );
+    }
+    d.deliver(&batch("a1", 401, 401), 1, || ()).unwrap();
+    d.close();
+    let again = Delivery::with_ledger(&path, 1 << 20, Duration::from_secs(60)).unwrap();
+    assert_eq!(again.ledger_errors(), 0, "a bad line in the ledger");
+    let stream = again.stream(&batch("a1", 1, 1).key).unwrap();
+    for seq in 1..=401 {
+        assert!(stream.is_duplicate(seq), "{seq} forgotten by the restart");
+    }
+    again.deliver(&batch("a1", 402, 402), 1, || ()).unwrap();
+    assert_eq!(again.rows()[0].missing_batches, 0, "a false gap");
+}
