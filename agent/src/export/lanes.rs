@@ -108,7 +108,8 @@ impl Lanes {
             if !allowed {
                 continue;
             }
-            let result = self.transport.send(i, body, seq, self.wal.oldest()).await;
+            let delivery = Some((seq, self.wal.oldest()));
+            let result = self.transport.send(i, body, delivery).await;
             let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
             match &result {
                 Ok(_) | Err(Failure::Permanent { .. }) => breakers[i].success(),
@@ -149,6 +150,19 @@ impl Lanes {
             what: "every endpoint's circuit breaker is open".into(),
             retry_after: None,
         }))
+    }
+
+    /// Sends the agent's own counters outside the buffer, to the first endpoint that takes
+    /// them, once: for when the buffer cannot take them (its disk is full), so that drops are
+    /// seen at the collector while they happen. Nothing is retried: the next flush sends the
+    /// counters again, newer.
+    pub async fn send_direct(&self, payload: Vec<u8>) {
+        let body = self.transport.body(payload);
+        for i in 0..self.transport.endpoints().len() {
+            if self.transport.send(i, &body, None).await.is_ok() {
+                return;
+            }
+        }
     }
 
     /// Logs a failure of endpoint `i` at most once per [`LOG_EVERY`], with the count since.

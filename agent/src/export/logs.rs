@@ -72,7 +72,10 @@ impl Outbox {
         Ok(Outbox {
             wal: Arc::new(Wal::open(dir, options)?),
             resource,
-            stats: Arc::new(Mutex::new(ExportStats::new(Signal::Logs))),
+            stats: Arc::new(Mutex::new(ExportStats::new(
+                Signal::Logs,
+                super::counts::Counts::open(dir),
+            ))),
             max_batch_records: max_batch_records.max(1),
         })
     }
@@ -103,22 +106,18 @@ impl Outbox {
         }
         let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
         let payload = request(&self.resource, scope, records).encode_to_vec();
-        let appended = self.wal.append(&payload, count, false)?;
+        let appended = match self.wal.append(&payload, count, false) {
+            Ok(appended) => appended,
+            Err(failed) => {
+                // Older records dropped making room are lost all the same; the caller keeps
+                // these unreported and tries again (a full disk under `when_full: pause`
+                // included).
+                self.count_dropped(failed.dropped_points, failed.dropped_range);
+                return Err(failed.error);
+            }
+        };
         info!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), seq = appended.seq, log_records = count, "Log records appended.");
-        if let Some((first, end)) = appended.dropped_range {
-            self.stats
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .count_items("dropped", appended.dropped_points);
-            warn!(
-                target: "dozor_agent::export::ledger",
-                stream = %self.wal.stream(),
-                first_seq = first,
-                last_seq = end - 1,
-                log_records = appended.dropped_points,
-                "Logs outbox full; oldest log records dropped."
-            );
-        }
+        self.count_dropped(appended.dropped_points, appended.dropped_range);
         self.wal.sync()
     }
 
@@ -132,6 +131,24 @@ impl Outbox {
             self.wal.settle(r.seq).unwrap();
         }
         out
+    }
+}
+
+impl Outbox {
+    fn count_dropped(&self, records: u64, range: Option<(u64, u64)>) {
+        let Some((first, end)) = range else { return };
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count_items("dropped", records);
+        warn!(
+            target: "dozor_agent::export::ledger",
+            stream = %self.wal.stream(),
+            first_seq = first,
+            last_seq = end - 1,
+            log_records = records,
+            "Logs outbox full; oldest log records dropped."
+        );
     }
 }
 

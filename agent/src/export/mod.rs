@@ -15,6 +15,7 @@
 
 mod breaker;
 pub mod config;
+mod counts;
 mod lanes;
 pub mod logs;
 mod retry;
@@ -122,7 +123,8 @@ impl Exporter {
                 shutdown_rx.clone(),
             )))
         };
-        let stats = Arc::new(Mutex::new(ExportStats::new(Signal::Metrics)));
+        let counts = counts::Counts::open(&dir);
+        let stats = Arc::new(Mutex::new(ExportStats::new(Signal::Metrics, counts)));
         let metrics_lanes = lanes(wal.clone(), Signal::Metrics, stats.clone())?;
         let logs_lanes = lanes(logs.wal(), Signal::Logs, logs.stats())?;
         Ok(Exporter {
@@ -154,6 +156,7 @@ impl Exporter {
             wal: self.wal.clone(),
             logs: self.logs.clone(),
             live: live_tx,
+            direct: self.lanes.clone(),
             shutdown: self.shutdown.subscribe(),
         };
         batcher
@@ -197,8 +200,13 @@ struct Batcher {
     /// The logs outbox, whose counters travel with the metrics.
     logs: Arc<logs::Outbox>,
     live: mpsc::Sender<Fresh>,
+    /// For the agent's own counters when the buffer cannot take them.
+    direct: Arc<Lanes>,
     shutdown: watch::Receiver<Option<Instant>>,
 }
+
+/// While collection is paused, how often the agent's own counters are sent outside the buffer.
+const PAUSED_REPORT_EVERY: Duration = Duration::from_secs(5);
 
 impl Batcher {
     async fn run(
@@ -238,44 +246,58 @@ impl Batcher {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The agent's own counters and gauges, as one scope batch.
+    fn self_metrics(&self) -> ScopeBatch {
+        let logs = self.logs.stats();
+        let logs = logs.lock().unwrap_or_else(|e| e.into_inner());
+        stats::batch(&[
+            (&self.stats(), self.wal.backlog()),
+            (&logs, self.logs.backlog()),
+        ])
+    }
+
+    /// Sends the agent's own counters outside the buffer (which cannot take them), so that
+    /// the collector sees what is dropped while it happens.
+    fn send_self_metrics_direct(&self) {
+        let request = to_request(&self.resource, &[self.self_metrics()], self.start_time);
+        let lanes = self.direct.clone();
+        tokio::spawn(async move { lanes.send_direct(request.encode_to_vec()).await });
+    }
+
+    /// Counts and logs the points of older batches the buffer dropped to make room.
+    fn count_dropped(&self, points: u64, range: Option<(u64, u64)>) {
+        let Some((first, end)) = range else { return };
+        self.stats().count_items("dropped", points);
+        warn!(
+            target: "dozor_agent::export::ledger",
+            stream = %self.wal.stream(),
+            first_seq = first,
+            last_seq = end - 1,
+            points,
+            "Buffer full; oldest batches dropped."
+        );
+    }
+
     async fn flush(&self, pending: &mut Vec<ScopeBatch>) {
         if pending.is_empty() {
             return;
         }
-        let self_metrics = {
-            let logs = self.logs.stats();
-            let logs = logs.lock().unwrap_or_else(|e| e.into_inner());
-            stats::batch(&[
-                (&self.stats(), self.wal.backlog()),
-                (&logs, self.logs.backlog()),
-            ])
-        };
-        pending.push(self_metrics);
+        pending.push(self.self_metrics());
         let request = to_request(&self.resource, pending, self.start_time);
         pending.clear();
         let points = u32::try_from(count_points(&request)).unwrap_or(u32::MAX);
         let payload = request.encode_to_vec();
-        let mut paused = false;
+        let mut paused: Option<Instant> = None;
         loop {
             let claim = self.live.capacity() > 0;
-            match self.wal.append(&payload, points, claim) {
+            let failed = match self.wal.append(&payload, points, claim) {
                 Ok(appended) => {
-                    if paused {
+                    if paused.is_some() {
                         self.stats().set_paused(false);
                         info!("Buffer has room again; collection resumes.");
                     }
                     info!(target: "dozor_agent::export::ledger", stream = %self.wal.stream(), seq = appended.seq, points, "Batch appended.");
-                    if let Some((first, end)) = appended.dropped_range {
-                        self.stats().count_items("dropped", appended.dropped_points);
-                        warn!(
-                            target: "dozor_agent::export::ledger",
-                            stream = %self.wal.stream(),
-                            first_seq = first,
-                            last_seq = end - 1,
-                            points = appended.dropped_points,
-                            "Buffer full; oldest batches dropped."
-                        );
-                    }
+                    self.count_dropped(appended.dropped_points, appended.dropped_range);
                     if claim {
                         let fresh = Fresh {
                             seq: appended.seq,
@@ -293,31 +315,34 @@ impl Batcher {
                     }
                     return;
                 }
-                Err(dozor_buffer::Error::Full { .. }) => {
-                    if !paused {
-                        paused = true;
-                        self.stats().set_paused(true);
-                        warn!(
-                            points,
-                            "Buffer full; collection paused until the collector takes the backlog."
-                        );
-                    }
-                    if self.shutdown.borrow().is_some() {
-                        self.stats().count_items("dropped", u64::from(points));
-                        error!(target: "dozor_agent::export::ledger", points, "Buffer full at shutdown; the last batch is dropped.");
-                        return;
-                    }
-                    let mut shutdown = self.shutdown.clone();
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        _ = shutdown.changed() => {}
-                    }
+                Err(failed) => failed,
+            };
+            self.count_dropped(failed.dropped_points, failed.dropped_range);
+            if !failed.pauses(&self.wal) {
+                self.stats().count_items("dropped", u64::from(points));
+                error!(target: "dozor_agent::export::ledger", points, error = %failed.error, "Writing a batch to the buffer failed; it is dropped.");
+                self.send_self_metrics_direct();
+                return;
+            }
+            // Full, or its disk is, under `when_full: pause`: collection waits.
+            let now = Instant::now();
+            if paused.is_none_or(|since| now.duration_since(since) >= PAUSED_REPORT_EVERY) {
+                if paused.is_none() {
+                    warn!(points, error = %failed.error, "Buffer full; collection paused until the collector takes the backlog.");
                 }
-                Err(e) => {
-                    self.stats().count_items("dropped", u64::from(points));
-                    error!(target: "dozor_agent::export::ledger", points, error = %e, "Writing a batch to the buffer failed; it is dropped.");
-                    return;
-                }
+                paused = Some(now);
+                self.stats().set_paused(true);
+                self.send_self_metrics_direct();
+            }
+            if self.shutdown.borrow().is_some() {
+                self.stats().count_items("dropped", u64::from(points));
+                error!(target: "dozor_agent::export::ledger", points, "Buffer full at shutdown; the last batch is dropped.");
+                return;
+            }
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = shutdown.changed() => {}
             }
         }
     }

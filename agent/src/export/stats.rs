@@ -2,6 +2,7 @@
 //! reported with every metrics request.
 
 use super::breaker::State;
+use super::counts::{Counts, OUTCOMES};
 use super::signal::Signal;
 use super::wal::Backlog;
 use dozor_metrics::catalogue::agent;
@@ -11,8 +12,8 @@ use std::collections::BTreeMap;
 /// Cumulative export counters and the latest gauges of one signal.
 pub struct ExportStats {
     signal: Signal,
-    /// Data points (metrics) or log records (logs), by outcome.
-    items: BTreeMap<&'static str, u64>,
+    /// Data points (metrics) or log records (logs), by outcome, kept beside the buffer.
+    items: Counts,
     requests: BTreeMap<(String, &'static str), u64>,
     retries: BTreeMap<&'static str, u64>,
     breakers: BTreeMap<String, f64>,
@@ -20,11 +21,11 @@ pub struct ExportStats {
 }
 
 impl ExportStats {
-    /// Empty counters for `signal`.
-    pub fn new(signal: Signal) -> Self {
+    /// The counters of `signal`, the outcome counters those kept in `items`.
+    pub fn new(signal: Signal, items: Counts) -> Self {
         ExportStats {
             signal,
-            items: BTreeMap::new(),
+            items,
             requests: BTreeMap::new(),
             retries: BTreeMap::new(),
             breakers: BTreeMap::new(),
@@ -35,7 +36,7 @@ impl ExportStats {
     /// Adds `n` to `outcome` (sent, dropped, rejected): data points, or log records for logs
     /// (the buffer record's weight either way).
     pub fn count_items(&mut self, outcome: &'static str, n: u64) {
-        *self.items.entry(outcome).or_default() += n;
+        self.items.add(outcome, n);
     }
 
     /// Counts one request to `endpoint` with `outcome`.
@@ -64,7 +65,7 @@ impl ExportStats {
     /// The count of `outcome` so far.
     #[cfg(test)]
     pub fn items(&self, outcome: &str) -> u64 {
-        self.items.get(outcome).copied().unwrap_or(0)
+        self.items.get(outcome)
     }
 
     /// Records this signal's counters and gauges, with `backlog` its buffer's.
@@ -74,9 +75,10 @@ impl ExportStats {
             Signal::Metrics => &agent::EXPORT_POINTS,
             Signal::Logs => &agent::EXPORT_LOG_RECORDS,
         };
-        for outcome in ["sent", "dropped", "rejected"] {
-            let n = self.items.get(outcome).copied().unwrap_or(0);
-            rec.record(items, n as f64, &[outcome]);
+        // Kept across restarts: they count from when the buffer's counters started.
+        for outcome in OUTCOMES {
+            let n = self.items.get(outcome);
+            rec.record_since(items, n as f64, &[outcome], Some(self.items.start));
         }
         for ((endpoint, outcome), n) in &self.requests {
             rec.record(
@@ -96,6 +98,9 @@ impl ExportStats {
             );
         }
         rec.record(&agent::BUFFER_USAGE, backlog.bytes as f64, &[signal]);
+        if let Some(free) = backlog.free_bytes {
+            rec.record(&agent::BUFFER_FILESYSTEM_FREE, free as f64, &[signal]);
+        }
         rec.record(
             &agent::BUFFER_PENDING_RECORDS,
             backlog.records as f64,
@@ -133,10 +138,10 @@ mod tests {
 
     #[test]
     fn each_signal_reports_under_its_own_label_and_counter() {
-        let mut metrics = ExportStats::new(Signal::Metrics);
+        let mut metrics = ExportStats::new(Signal::Metrics, Counts::in_memory());
         metrics.count_items("sent", 10);
         metrics.count_request("http://c:4317", "sent");
-        let mut logs = ExportStats::new(Signal::Logs);
+        let mut logs = ExportStats::new(Signal::Logs, Counts::in_memory());
         logs.count_items("sent", 3);
         logs.count_items("dropped", 1);
         logs.count_request("http://c:4317", "unreachable");

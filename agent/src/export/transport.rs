@@ -155,15 +155,22 @@ impl Transport {
         }
     }
 
-    /// Sends `body` (WAL record `seq`) to endpoint `i`. `Ok` carries the number of points (log
-    /// records) the collector reported as not stored (OTLP partial success).
-    pub async fn send(&self, i: usize, body: &Body, seq: u64, oldest: u64) -> Result<i64, Failure> {
-        let headers = [
-            ("dozor-agent", self.sender.agent.clone()),
-            ("dozor-stream", self.sender.stream.clone()),
-            ("dozor-seq", seq.to_string()),
-            ("dozor-oldest", oldest.to_string()),
-        ];
+    /// Sends `body` to endpoint `i`: WAL record `seq` with `oldest` (`Some((seq, oldest))`), or
+    /// outside the buffer and its sequence (`None`: the agent's own counters when the buffer
+    /// refuses them; cumulative values, so resending is harmless). `Ok` carries the number of
+    /// points (log records) the collector reported as not stored (OTLP partial success).
+    pub async fn send(
+        &self,
+        i: usize,
+        body: &Body,
+        delivery: Option<(u64, u64)>,
+    ) -> Result<i64, Failure> {
+        let mut headers = vec![("dozor-agent", self.sender.agent.clone())];
+        if let Some((seq, oldest)) = delivery {
+            headers.push(("dozor-stream", self.sender.stream.clone()));
+            headers.push(("dozor-seq", seq.to_string()));
+            headers.push(("dozor-oldest", oldest.to_string()));
+        }
         let auth = self.sender.token.as_ref().map(Token::header_value);
         match &self.kind {
             Kind::Grpc(clients) => {

@@ -22,6 +22,9 @@ const STREAM_FILE: &str = "stream";
 /// The buffer, its window and the replay lane's read position.
 pub struct Wal {
     inner: Mutex<Inner>,
+    dir: std::path::PathBuf,
+    /// `when_full: pause`: a full disk pauses collection, as a full buffer does.
+    pause: bool,
     /// Woken by every append and every give-back, for the replay lane.
     pub wake: Notify,
     /// A given-back seq is behind the replay lane's read position: it must start over.
@@ -35,6 +38,62 @@ struct Inner {
     window: Window,
     /// The seq the replay lane expects to read next (to tell a gap from a skipped record).
     expect: u64,
+    /// An acknowledgement that failed (the disk gave out), tried again by every append and
+    /// settle until it is written.
+    ack_due: Option<u64>,
+}
+
+impl Inner {
+    /// The window's account of records the buffer dropped: their points (excluding those
+    /// delivered or in flight) and their seqs.
+    fn dropped(&mut self, d: dozor_buffer::Dropped) -> (u64, Option<(u64, u64)>) {
+        if d.records == 0 {
+            return (0, None);
+        }
+        let new_base = self.buffer.next_unacked();
+        let points = self
+            .window
+            .dropped(d.first_seq, d.end_seq, d.weight, new_base);
+        (points, Some((d.first_seq, d.end_seq)))
+    }
+
+    /// Writes the acknowledgement that is due, if any.
+    fn flush_ack(&mut self) -> Result<(), Error> {
+        if let Some(up_to) = self.ack_due {
+            self.buffer.ack(up_to)?;
+            self.ack_due = None;
+        }
+        Ok(())
+    }
+
+    /// Acknowledges the buffer up to `up_to`, now or, should that fail, later.
+    fn ack(&mut self, up_to: u64) -> Result<(), Error> {
+        self.ack_due = Some(self.ack_due.map_or(up_to, |due| due.max(up_to)));
+        self.flush_ack()
+    }
+}
+
+/// Why a batch could not be appended.
+#[derive(Debug)]
+pub struct AppendFailed {
+    /// The buffer's error.
+    pub error: Error,
+    /// Points of older batches dropped trying to make room (exact, as [`Appended`]'s).
+    pub dropped_points: u64,
+    /// Seqs dropped, `first..end`, when any.
+    pub dropped_range: Option<(u64, u64)>,
+}
+
+impl AppendFailed {
+    /// True when collection should pause and try again: the buffer is full under
+    /// `when_full: pause`, or its disk is.
+    pub fn pauses(&self, wal: &Wal) -> bool {
+        match self.error {
+            Error::Full { .. } => true,
+            Error::NoSpace { .. } => wal.pause,
+            _ => false,
+        }
+    }
 }
 
 /// What appending did.
@@ -59,6 +118,8 @@ pub struct Backlog {
     pub points: u64,
     /// Age of the oldest segment holding unacknowledged records.
     pub oldest_age: Option<Duration>,
+    /// Bytes free on the buffer's file system.
+    pub free_bytes: Option<u64>,
 }
 
 impl Wal {
@@ -82,7 +143,7 @@ impl Wal {
                 return Err(e).with_context(|| format!("locking {}", lock_path.display()));
             }
         }
-        let buffer = Buffer::open(dir, options)
+        let buffer = Buffer::open(dir, options.clone())
             .with_context(|| format!("opening the buffer in {}", dir.display()))?;
         let recovery = buffer.recovery();
         let stream_path = dir.join(STREAM_FILE);
@@ -125,10 +186,13 @@ impl Wal {
         }
         let base = buffer.next_unacked();
         Ok(Wal {
+            pause: options.full == dozor_buffer::Full::Reject,
+            dir: dir.to_path_buf(),
             inner: Mutex::new(Inner {
                 buffer,
                 window: Window::new(base),
                 expect: base,
+                ack_due: None,
             }),
             wake: Notify::new(),
             rewind: AtomicBool::new(false),
@@ -148,22 +212,36 @@ impl Wal {
 
     /// Appends an encoded request of `points` points; with `claim`, the new record is taken
     /// for the live lane at once (so the replay lane skips it).
-    pub fn append(&self, payload: &[u8], points: u32, claim: bool) -> Result<Appended, Error> {
+    pub fn append(
+        &self,
+        payload: &[u8],
+        points: u32,
+        claim: bool,
+    ) -> Result<Appended, AppendFailed> {
         let mut inner = self.lock();
-        let appended = inner.buffer.append(payload, points)?;
-        let d = appended.dropped;
-        let mut out = Appended {
-            seq: appended.seq,
-            dropped_points: 0,
-            dropped_range: None,
+        // Free what was delivered first: on a full disk that is the room this append needs.
+        let _ = inner.flush_ack();
+        let appended = match inner.buffer.append(payload, points) {
+            Ok(appended) => appended,
+            Err(error) => {
+                let dropped = match &error {
+                    Error::NoSpace { dropped, .. } => *dropped,
+                    _ => dozor_buffer::Dropped::default(),
+                };
+                let (dropped_points, dropped_range) = inner.dropped(dropped);
+                return Err(AppendFailed {
+                    error,
+                    dropped_points,
+                    dropped_range,
+                });
+            }
         };
-        if d.records > 0 {
-            let new_base = inner.buffer.next_unacked();
-            out.dropped_points = inner
-                .window
-                .dropped(d.first_seq, d.end_seq, d.weight, new_base);
-            out.dropped_range = Some((d.first_seq, d.end_seq));
-        }
+        let (dropped_points, dropped_range) = inner.dropped(appended.dropped);
+        let out = Appended {
+            seq: appended.seq,
+            dropped_points,
+            dropped_range,
+        };
         if claim {
             // The live lane sends it; the replay lane hears of it only if it comes back
             // (`release`), so a sender that keeps up never wakes the replay lane.
@@ -190,8 +268,9 @@ impl Wal {
     pub fn settle(&self, seq: u64) -> Result<bool, Error> {
         let mut inner = self.lock();
         let settled = inner.window.settle(seq);
-        if let Some(next) = settled.advanced_to {
-            inner.buffer.ack(next - 1)?;
+        match settled.advanced_to {
+            Some(next) => inner.ack(next - 1)?,
+            None => inner.flush_ack()?,
         }
         Ok(settled.orphan)
     }
@@ -230,7 +309,7 @@ impl Wal {
             if record.seq > inner.expect {
                 let expect = inner.expect;
                 if let Some(next) = inner.window.gap(expect, record.seq) {
-                    inner.buffer.ack(next - 1)?;
+                    inner.ack(next - 1)?;
                 }
             }
             inner.expect = record.seq + 1;
@@ -255,6 +334,7 @@ impl Wal {
             records: pending.records,
             points: pending.weight_upper,
             oldest_age: pending.oldest_segment.as_deref().and_then(segment_age),
+            free_bytes: dozor_buffer::free_bytes(&self.dir),
         }
     }
 

@@ -91,11 +91,13 @@ impl State {
     }
 
     /// Accepted seq → points, one entry per seq (duplicates collapse), and the duplicates.
+    /// Requests without a seq are the agent's own counters sent outside its buffer while the
+    /// buffer refuses them (#18), not batches.
     pub fn accepted_by_seq(&self) -> (BTreeMap<u64, u64>, Vec<u64>) {
         let mut by_seq = BTreeMap::new();
         let mut dups = Vec::new();
         for r in self.accepted() {
-            let seq = r.seq.expect("dozor-seq on every request");
+            let Some(seq) = r.seq else { continue };
             if by_seq.insert(seq, r.points).is_some() {
                 dups.push(seq);
             }

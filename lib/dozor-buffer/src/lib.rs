@@ -91,7 +91,9 @@ mod error;
 mod frame;
 mod options;
 mod segment;
+mod space;
 
 pub use buffer::Buffer;
 pub use error::Error;
 pub use options::{Appended, Dropped, Full, Options, Pending, Record, Recovery, SyncPolicy};
+pub use space::free_bytes;

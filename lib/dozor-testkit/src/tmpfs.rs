@@ -76,15 +76,5 @@ impl Drop for Tmpfs {
 
 /// Bytes free on the file system holding `path`.
 pub fn free_bytes(path: &Path) -> u64 {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("a path");
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` is written by statvfs before use.
-    #[allow(unsafe_code)]
-    let stat = unsafe {
-        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
-            return 0;
-        }
-        st.assume_init()
-    };
-    stat.f_bavail * stat.f_frsize
+    dozor_buffer::free_bytes(path).unwrap_or(0)
 }

@@ -84,6 +84,14 @@ metrics! {
             source: "bytes of the buffer's segment files: signal=metrics, bounded by exporters.otlp.buffer.max_bytes; signal=logs (the logs outbox), by exporters.otlp.logs.buffer.max_bytes",
             description: "Disk space used by the agent's delivery buffers.",
         },
+        BUFFER_FILESYSTEM_FREE {
+            name: "dozor.agent.buffer.filesystem.free",
+            instrument: Gauge,
+            unit: "By",
+            attributes: ["signal"],
+            source: "statvfs(2) of the buffer's directory (signal=metrics) or the logs outbox's (signal=logs): bytes the agent may still write, f_bavail x f_frsize",
+            description: "Free space on the file system of the agent's delivery buffers.",
+        },
         BUFFER_PENDING_RECORDS {
             name: "dozor.agent.buffer.pending.records",
             instrument: Gauge,
