@@ -147,6 +147,8 @@ pub struct Delivery {
     /// recorded. Taken before `inner`, never while holding it.
     locks: Mutex<HashMap<StreamKey, Arc<Mutex<()>>>>,
     ttl: Duration,
+    /// The ledger's directory, whose free space is reported.
+    ledger_dir: Option<std::path::PathBuf>,
     ledger_errors: std::sync::atomic::AtomicU64,
     ledger_log: LogEvery,
 }
@@ -158,6 +160,7 @@ impl Delivery {
             inner: Mutex::new(Inner::default()),
             locks: Mutex::new(HashMap::new()),
             ttl,
+            ledger_dir: None,
             ledger_errors: Default::default(),
             ledger_log: LogEvery::default(),
         }
@@ -167,7 +170,11 @@ impl Delivery {
     /// counted; an unreadable or unwritable file is an error.
     pub fn with_ledger(path: &Path, max_bytes: u64, ttl: Duration) -> Result<Self, LedgerError> {
         let (file, replayed) = LedgerFile::open(path, max_bytes)?;
-        let d = Self::in_memory(ttl);
+        let mut d = Self::in_memory(ttl);
+        d.ledger_dir = path.parent().map(|p| match p.as_os_str().is_empty() {
+            true => std::path::PathBuf::from("."),
+            false => p.to_path_buf(),
+        });
         for bad in &replayed.bad {
             d.ledger_failed(&format_args!(
                 "{}:{}: {}; line skipped",
@@ -383,6 +390,11 @@ impl Delivery {
     pub fn ledger_errors(&self) -> u64 {
         self.ledger_errors
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes still free on the ledger's file system; `None` without a ledger.
+    pub fn ledger_free_bytes(&self) -> Option<u64> {
+        dozor_buffer::free_bytes(self.ledger_dir.as_deref()?)
     }
 
     /// Every agent's counters, sorted by agent.

@@ -115,6 +115,7 @@ pub fn render(
     let delivery = crate::telemetry::DeliveryView {
         rows: pipeline.delivery.rows(),
         ledger_errors: pipeline.delivery.ledger_errors(),
+        ledger_free: pipeline.delivery.ledger_free_bytes(),
     };
     let own = pipeline
         .telemetry

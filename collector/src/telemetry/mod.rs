@@ -136,6 +136,11 @@ impl Telemetry {
             family(&catalogue::DELIVERY_LEDGER_ERRORS, |s| {
                 s.push(row(&[], Value::Number(delivery.ledger_errors as f64)))
             }),
+            family(&catalogue::DELIVERY_LEDGER_FILESYSTEM_FREE, |s| {
+                if let Some(free) = delivery.ledger_free {
+                    s.push(row(&[], Value::Number(free as f64)))
+                }
+            }),
         ];
         out.extend(self.logs.families());
         // Label names come from the catalogue, values were pushed in declaration order.
@@ -167,7 +172,7 @@ impl Telemetry {
 }
 
 /// The order in which [`Telemetry::families`] builds its families.
-static ALL_RENDERED: [&MetricDef; 13] = [
+static ALL_RENDERED: [&MetricDef; 14] = [
     catalogue::RECEIVED_POINTS.def(),
     catalogue::REQUESTS.def(),
     catalogue::REFUSED_REQUESTS.def(),
@@ -181,6 +186,7 @@ static ALL_RENDERED: [&MetricDef; 13] = [
     catalogue::DELIVERY_DUPLICATE_POINTS.def(),
     catalogue::DELIVERY_MISSING_BATCHES.def(),
     catalogue::DELIVERY_LEDGER_ERRORS.def(),
+    catalogue::DELIVERY_LEDGER_FILESYSTEM_FREE.def(),
 ];
 
 /// What delivery tracking contributes to the self-metrics.
@@ -190,6 +196,8 @@ pub struct DeliveryView {
     pub rows: Vec<DeliveryRow>,
     /// Ledger errors so far.
     pub ledger_errors: u64,
+    /// Free bytes on the ledger's file system, when there is a ledger.
+    pub ledger_free: Option<u64>,
 }
 
 fn per_agent(def: &MetricDef, d: &DeliveryView, get: impl Fn(&DeliveryRow) -> u64) -> Family {

@@ -5,17 +5,7 @@ use std::path::Path;
 /// Bytes an unprivileged writer may still use on the file system holding `path`
 /// (`statvfs(2)`: `f_bavail × f_frsize`); `None` when it cannot be asked.
 pub fn free_bytes(path: &Path) -> Option<u64> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path, and `st` is read only after statvfs succeeded,
-    // which has written it.
-    #[allow(unsafe_code)]
-    let st = unsafe {
-        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
-            return None;
-        }
-        st.assume_init()
-    };
+    let st = rustix::fs::statvfs(path).ok()?;
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 

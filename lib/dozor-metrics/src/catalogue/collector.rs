@@ -108,6 +108,14 @@ metrics! {
             source: "ledger lines that could not be parsed at start, and ledger writes or compactions that failed",
             description: "Errors reading or writing the delivery ledger file.",
         },
+        DELIVERY_LEDGER_FILESYSTEM_FREE {
+            name: "dozor.collector.delivery.ledger.filesystem.free",
+            instrument: Gauge,
+            unit: "By",
+            attributes: [],
+            source: "statvfs(2) of the delivery ledger's directory: bytes the collector may still write, f_bavail x f_frsize; absent without a ledger (delivery.ledger: false) or when the directory cannot be asked",
+            description: "Free space on the file system of the collector's delivery ledger.",
+        },
         RECEIVED_LOG_RECORDS {
             name: "dozor.collector.received.log_records",
             instrument: Counter,
