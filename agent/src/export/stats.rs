@@ -98,6 +98,7 @@ impl ExportStats {
             );
         }
         rec.record(&agent::BUFFER_USAGE, backlog.bytes as f64, &[signal]);
+        rec.record(&agent::BUFFER_LIMIT, backlog.limit as f64, &[signal]);
         if let Some(free) = backlog.free_bytes {
             rec.record(&agent::BUFFER_FILESYSTEM_FREE, free as f64, &[signal]);
         }

@@ -25,6 +25,8 @@ pub struct Wal {
     dir: std::path::PathBuf,
     /// `when_full: pause`: a full disk pauses collection, as a full buffer does.
     pause: bool,
+    /// `max_bytes`, for the limit gauge.
+    max_bytes: u64,
     /// Woken by every append and every give-back, for the replay lane.
     pub wake: Notify,
     /// A given-back seq is behind the replay lane's read position: it must start over.
@@ -120,6 +122,8 @@ pub struct Backlog {
     pub oldest_age: Option<Duration>,
     /// Bytes free on the buffer's file system.
     pub free_bytes: Option<u64>,
+    /// The buffer's `max_bytes`.
+    pub limit: u64,
 }
 
 impl Wal {
@@ -187,6 +191,7 @@ impl Wal {
         let base = buffer.next_unacked();
         Ok(Wal {
             pause: options.full == dozor_buffer::Full::Reject,
+            max_bytes: options.max_bytes,
             dir: dir.to_path_buf(),
             inner: Mutex::new(Inner {
                 buffer,
@@ -335,6 +340,7 @@ impl Wal {
             points: pending.weight_upper,
             oldest_age: pending.oldest_segment.as_deref().and_then(segment_age),
             free_bytes: dozor_buffer::free_bytes(&self.dir),
+            limit: self.max_bytes,
         }
     }
 

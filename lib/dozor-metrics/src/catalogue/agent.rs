@@ -84,6 +84,14 @@ metrics! {
             source: "bytes of the buffer's segment files: signal=metrics, bounded by exporters.otlp.buffer.max_bytes; signal=logs (the logs outbox), by exporters.otlp.logs.buffer.max_bytes",
             description: "Disk space used by the agent's delivery buffers.",
         },
+        BUFFER_LIMIT {
+            name: "dozor.agent.buffer.limit",
+            instrument: Gauge,
+            unit: "By",
+            attributes: ["signal"],
+            source: "the configured bound of dozor.agent.buffer.usage: exporters.otlp.buffer.max_bytes (signal=metrics) or exporters.otlp.logs.buffer.max_bytes (signal=logs)",
+            description: "The most disk space the agent's delivery buffers may use.",
+        },
         BUFFER_FILESYSTEM_FREE {
             name: "dozor.agent.buffer.filesystem.free",
             instrument: Gauge,
