@@ -71,6 +71,24 @@ pub fn dropped(logs: &[&Path]) -> Vec<(u64, u64, u64)> {
     out
 }
 
+/// The points of every batch an agent's log reports as never written to its buffer (a full
+/// disk with nothing of its own left to drop), across restarts when several logs are given.
+pub fn failed_writes(logs: &[&Path]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for log in logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        for line in text.lines() {
+            if !line.contains("dozor_agent::export::ledger") || !line.contains("it is dropped") {
+                continue;
+            }
+            if let Some(points) = field(line, "points").and_then(|p| p.parse().ok()) {
+                out.push(points);
+            }
+        }
+    }
+    out
+}
+
 /// The collector's ledger: for every agent, each accepted batch, and how often each
 /// (stream, seq) was accepted (more than once is a duplicate that reached the store).
 #[derive(Debug, Default)]
