@@ -127,12 +127,13 @@ impl Writer {
                 .map_err(fail)?;
             if exists.is_none() {
                 // Regression: #11. Two instances creating the table at once: the one that
-                // loses gets a unique violation on the catalog (or "already exists"), yet
-                // the table is there.
+                // loses gets a unique violation on the catalog, "relation already exists" or
+                // "type already exists" (the table's row type), yet the table is there.
                 match client.batch_execute(&create_sql(&self.table)) {
                     Err(e)
                         if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                            || e.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
+                            || e.code() == Some(&SqlState::DUPLICATE_TABLE)
+                            || e.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
                     other => other.map_err(fail)?,
                 }
             }
