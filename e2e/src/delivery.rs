@@ -71,6 +71,37 @@ pub fn dropped(logs: &[&Path]) -> Vec<(u64, u64, u64)> {
     out
 }
 
+/// The config of a demo-only agent `name` sending to the collector's gRPC port, its buffer
+/// in `<dir>/<name>-buffer`.
+pub fn demo_agent_config(dir: &Path, name: &str, grpc: u16, interval: &str, series: u32) -> String {
+    format!(
+        "agent:\n  interval: {interval}\n  timeout: 1s\nresource:\n  instance_id: {name}\n\
+         exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{grpc}\"]\n    flush_interval: 200ms\n\
+         \x20   buffer:\n      path: {}\n\
+         integrations:\n  host:\n    enabled: false\n  demo:\n    enabled: true\n    series: {series}\n",
+        dir.join(format!("{name}-buffer")).display()
+    )
+}
+
+/// Whether every one of `agents` has at least `n` batches in the ledger.
+pub fn all_accepted(ledger: &Path, agents: &[&str], n: usize) -> bool {
+    let accepted = Accepted::read(ledger);
+    agents.iter().all(|a| accepted.of(a).len() >= n)
+}
+
+/// Every batch agent `name` appended (its log `<dir>/<name>.log`), and those of them that
+/// `accepted` lacks and that are not waiting in its buffer `<dir>/<name>-buffer` for its next
+/// start (a batch appended during shutdown is kept, not lost).
+pub fn lost(dir: &Path, name: &str, accepted: &Accepted) -> (Vec<Batch>, Vec<Batch>) {
+    let all = appended(&[&dir.join(format!("{name}.log"))]);
+    let on_disk = pending_on_disk(&dir.join(format!("{name}-buffer")));
+    let lost = missing(&all, &accepted.of(name))
+        .into_iter()
+        .filter(|b| !on_disk.contains(&b.seq))
+        .collect();
+    (all, lost)
+}
+
 /// The points of every batch an agent's log reports as never written to its buffer (a full
 /// disk with nothing of its own left to drop), across restarts when several logs are given.
 pub fn failed_writes(logs: &[&Path]) -> Vec<u64> {

@@ -6,7 +6,9 @@
 //! collector's ledger records every batch it accepted. The outage lasts
 //! `DOZOR_E2E_OUTAGE_SECS` seconds (60 by default, as the issue asks).
 
-use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
+use dozor_e2e::delivery::{
+    Accepted, all_accepted, appended, demo_agent_config, lost, metric_sum, missing,
+};
 use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
 use std::path::Path;
 use std::time::Duration;
@@ -14,13 +16,7 @@ use std::time::Duration;
 const AGENTS: [&str; 3] = ["outage-a", "outage-b", "outage-c"];
 
 fn agent_config(dir: &Path, name: &str, grpc: u16) -> String {
-    format!(
-        "agent:\n  interval: 1s\n  timeout: 1s\nresource:\n  instance_id: {name}\n\
-         exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{grpc}\"]\n    flush_interval: 200ms\n\
-         \x20   buffer:\n      path: {}\n\
-         integrations:\n  host:\n    enabled: false\n  demo:\n    enabled: true\n    series: 300\n",
-        dir.join(format!("{name}-buffer")).display()
-    )
+    demo_agent_config(dir, name, grpc, "1s", 300)
 }
 
 fn logs(dir: &Path, name: &str) -> std::path::PathBuf {
@@ -50,11 +46,7 @@ fn nothing_is_lost_or_doubled_across_a_collector_outage() {
 
     // Steady state: every agent has delivered a few batches.
     wait_for(Duration::from_secs(60), || {
-        let accepted = Accepted::read(&ledger);
-        AGENTS
-            .iter()
-            .all(|a| accepted.of(a).len() >= 3)
-            .then_some(())
+        all_accepted(&ledger, &AGENTS, 3).then_some(())
     })
     .unwrap_or_else(|| panic!("agents did not deliver:\n{}", agents[0].output()));
 
@@ -94,18 +86,13 @@ fn nothing_is_lost_or_doubled_across_a_collector_outage() {
     }
     let accepted = Accepted::read(&ledger);
     for a in AGENTS {
-        let all = appended_of(a);
-        let lost = missing(&all, &accepted.of(a));
-        // A batch appended during shutdown may stay in the buffer for the next start; that is
-        // not a loss. Anything else missing is.
-        let on_disk = dozor_e2e::delivery::pending_on_disk(&d.join(format!("{a}-buffer")));
-        let really_lost: Vec<_> = lost.iter().filter(|b| !on_disk.contains(&b.seq)).collect();
+        let (all, really_lost) = lost(d, a, &accepted);
         assert!(
             caught_up.is_some() && really_lost.is_empty(),
             "{a}: {} of {} batches never arrived: {:?}",
             really_lost.len(),
             all.len(),
-            really_lost.iter().take(10).collect::<Vec<_>>()
+            &really_lost[..really_lost.len().min(10)]
         );
         let points: u64 = all.iter().map(|b| b.points).sum();
         eprintln!(

@@ -7,23 +7,14 @@
 //! Ground truth: each agent's log of every batch appended to its buffer (stream, seq, points);
 //! the ledger's `A` lines.
 
-use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing, pending_on_disk};
+use dozor_e2e::delivery::{
+    Accepted, all_accepted, appended, demo_agent_config, lost, metric_sum, missing,
+};
 use dozor_testkit::tmpfs::Tmpfs;
 use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
-use std::path::Path;
 use std::time::Duration;
 
 const AGENTS: [&str; 3] = ["ledger-a", "ledger-b", "ledger-c"];
-
-fn agent_config(dir: &Path, name: &str, grpc: u16) -> String {
-    format!(
-        "agent:\n  interval: 500ms\n  timeout: 1s\nresource:\n  instance_id: {name}\n\
-         exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{grpc}\"]\n    flush_interval: 100ms\n\
-         \x20   buffer:\n      path: {}\n\
-         integrations:\n  host:\n    enabled: false\n  demo:\n    enabled: true\n    series: 100\n",
-        dir.join(format!("{name}-buffer")).display()
-    )
-}
 
 fn refused(collector: &Collector) -> f64 {
     http_get(&collector.metrics, "/metrics").map_or(0.0, |(_, body)| {
@@ -49,15 +40,11 @@ fn a_full_ledger_disk_refuses_what_it_cannot_record_and_leaves_no_gap() {
     let ports = collector.ports();
     let mut agents: Vec<Proc> = AGENTS
         .iter()
-        .map(|name| start_agent(d, name, &agent_config(d, name, ports.0)))
+        .map(|name| start_agent(d, name, &demo_agent_config(d, name, ports.0, "500ms", 100)))
         .collect();
     let log = |name: &str| d.join(format!("{name}.log"));
     wait_for(Duration::from_secs(60), || {
-        let accepted = Accepted::read(&ledger);
-        AGENTS
-            .iter()
-            .all(|a| accepted.of(a).len() >= 3)
-            .then_some(())
+        all_accepted(&ledger, &AGENTS, 3).then_some(())
     })
     .unwrap_or_else(|| panic!("agents did not deliver:\n{}", agents[0].output()));
 
@@ -121,18 +108,14 @@ fn a_full_ledger_disk_refuses_what_it_cannot_record_and_leaves_no_gap() {
     );
     let mut total = 0;
     for a in AGENTS {
-        let all = appended(&[&log(a)]);
+        let (all, really_lost) = lost(d, a, &accepted);
         total += all.len();
-        let lost = missing(&all, &accepted.of(a));
-        // Appended during shutdown and kept for the next start: not lost.
-        let on_disk = pending_on_disk(&d.join(format!("{a}-buffer")));
-        let really_lost: Vec<_> = lost.iter().filter(|b| !on_disk.contains(&b.seq)).collect();
         assert!(
             caught_up.is_some() && really_lost.is_empty(),
             "{a}: {} of {} batches missing from the ledger: {:?}",
             really_lost.len(),
             all.len(),
-            really_lost.iter().take(10).collect::<Vec<_>>()
+            &really_lost[..really_lost.len().min(10)]
         );
     }
     eprintln!(
