@@ -4,7 +4,7 @@
 //! Prometheus's first samples are already above zero; the alert rules of `alerts/` and the
 //! order-flow dashboard's "lost" query must still see them, with the values the test caused.
 
-use dozor_testkit::{Collector, Proc, free_port, http_get, pg, prom_result, tool, wait_for};
+use dozor_testkit::{Collector, Proc, Prometheus, free_port, http_get, pg, prom_result, wait_for};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -183,33 +183,17 @@ integrations:
     eprintln!("before Prometheus: lost {LOST}, dropped {dropped}, scrape errors {errors}");
 
     // Prometheus only now: its first sample of each is already above zero.
-    let prom = format!("127.0.0.1:{}", free_port());
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../alerts");
-    std::fs::write(
-        d.join("prometheus.yml"),
-        format!(
+    let prometheus = Prometheus::start(
+        d,
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files: ['{rules}/flow.rules.yml', '{rules}/dozor.rules.yml']\n\
              scrape_configs:\n  - job_name: dozor-collector\n    honor_labels: true\n    static_configs:\n      - targets: ['{metrics}']\n",
             rules = rules.display()
         ),
-    )
-    .unwrap();
-    let _prometheus = Proc::spawn(
-        "prometheus",
-        d,
-        Command::new(tool("prometheus", "prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                d.join("prometheus.yml").display()
-            ))
-            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
-            .arg(format!("--web.listen-address={prom}")),
     );
-    wait_for(Duration::from_secs(60), || {
-        http_get(&prom, "/-/ready").ok().filter(|(s, _)| *s == 200)
-    })
-    .expect("Prometheus did not become ready");
+    let prom = prometheus.addr.clone();
 
     // OrderFlowOrdersLost fires (no `for:`) with the number of orders lost.
     let flow = wait_for(Duration::from_secs(60), || {

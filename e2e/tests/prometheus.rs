@@ -3,7 +3,7 @@
 //! the exposition passes `promtool check metrics`, that every dashboard query executes, and that
 //! after the agent stops its last-seen age grows and its series go stale.
 
-use dozor_testkit::{Collector, Proc, bin, free_port, http_get, prom_result, tool, wait_for};
+use dozor_testkit::{Collector, Proc, Prometheus, bin, http_get, prom_result, tool, wait_for};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,9 +16,8 @@ fn agent_collector_prometheus() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let collector = Collector::start(d, "store:\n  series_ttl: 6s\n");
-    let (grpc, prom) = (collector.grpc, free_port());
+    let grpc = collector.grpc;
     let collector_addr = collector.metrics.clone();
-    let prom_addr = format!("127.0.0.1:{prom}");
     std::fs::write(
         d.join("agent.yaml"),
         format!(
@@ -29,15 +28,6 @@ fn agent_collector_prometheus() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        d.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: dozor-collector\n    honor_labels: true\n    static_configs:\n      - targets: ['{collector_addr}']\n"
-        ),
-    )
-    .unwrap();
-
     let mut agent = Proc::spawn(
         "agent",
         d,
@@ -45,24 +35,14 @@ fn agent_collector_prometheus() {
             .arg("--config")
             .arg(d.join("agent.yaml")),
     );
-    let _prometheus = Proc::spawn(
-        "prometheus",
+    let prometheus = Prometheus::start(
         d,
-        Command::new(tool("prometheus", "prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                d.join("prometheus.yml").display()
-            ))
-            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
-            .arg(format!("--web.listen-address={prom_addr}")),
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: dozor-collector\n    honor_labels: true\n    static_configs:\n      - targets: ['{collector_addr}']\n"
+        ),
     );
-
-    wait_for(Duration::from_secs(60), || {
-        http_get(&prom_addr, "/-/ready")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    })
-    .expect("Prometheus did not become ready");
+    let prom_addr = prometheus.addr.clone();
 
     // A PromQL query for the agent's CPU time returns the agent's host.
     let cpu = format!("system_cpu_time_seconds_total{{instance=\"{AGENT}\",cpu_mode=\"user\"}}");

@@ -19,11 +19,13 @@ pub mod http;
 pub mod mariadb;
 pub mod pg;
 pub mod proc;
+pub mod prometheus;
 pub mod tmpfs;
 
 pub use collector::{Collector, start_agent};
 pub use http::{http_get, prom_query, prom_result, url_encode};
 pub use proc::{Proc, bin, free_port, rss_kib, tool, wait_for};
+pub use prometheus::Prometheus;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
