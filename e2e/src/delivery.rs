@@ -89,6 +89,18 @@ pub fn all_accepted(ledger: &Path, agents: &[&str], n: usize) -> bool {
     agents.iter().all(|a| accepted.of(a).len() >= n)
 }
 
+/// Whether every one of `agents` (logs `<dir>/<name>.log`) has appended at least `min`
+/// batches besides its last two, and all of those (not the last two, which may still be in
+/// flight) are in the ledger.
+pub fn caught_up(dir: &Path, ledger: &Path, agents: &[&str], min: usize) -> bool {
+    let accepted = Accepted::read(ledger);
+    agents.iter().all(|a| {
+        let all = appended(&[&dir.join(format!("{a}.log"))]);
+        let settled = &all[..all.len().saturating_sub(2)];
+        settled.len() >= min && missing(settled, &accepted.of(a)).is_empty()
+    })
+}
+
 /// Every batch agent `name` appended (its log `<dir>/<name>.log`), and those of them that
 /// `accepted` lacks and that are not waiting in its buffer `<dir>/<name>-buffer` for its next
 /// start (a batch appended during shutdown is kept, not lost).

@@ -7,7 +7,7 @@
 //! `DOZOR_E2E_OUTAGE_SECS` seconds (60 by default, as the issue asks).
 
 use dozor_e2e::delivery::{
-    Accepted, all_accepted, appended, demo_agent_config, lost, metric_sum, missing,
+    Accepted, all_accepted, appended, caught_up, demo_agent_config, lost, metric_sum,
 };
 use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
 use std::path::Path;
@@ -66,17 +66,9 @@ fn nothing_is_lost_or_doubled_across_a_collector_outage() {
 
     // Catch-up: every batch appended so far, but the last two per agent (which may still be in
     // flight), reaches the collector.
+    let during_min = during.iter().copied().min().unwrap_or(0);
     let caught_up = wait_for(Duration::from_secs(180), || {
-        let accepted = Accepted::read(&ledger);
-        AGENTS
-            .iter()
-            .all(|a| {
-                let all = appended_of(a);
-                let settled = &all[..all.len().saturating_sub(2)];
-                settled.len() >= during[0].min(during[1]).min(during[2])
-                    && missing(settled, &accepted.of(a)).is_empty()
-            })
-            .then_some(())
+        caught_up(d, &ledger, &AGENTS, during_min).then_some(())
     });
     for agent in &mut agents {
         assert!(

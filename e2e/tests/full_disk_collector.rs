@@ -7,9 +7,7 @@
 //! Ground truth: each agent's log of every batch appended to its buffer (stream, seq, points);
 //! the ledger's `A` lines.
 
-use dozor_e2e::delivery::{
-    Accepted, all_accepted, appended, demo_agent_config, lost, metric_sum, missing,
-};
+use dozor_e2e::delivery::{Accepted, all_accepted, caught_up, demo_agent_config, lost, metric_sum};
 use dozor_testkit::tmpfs::Tmpfs;
 use dozor_testkit::{Collector, Proc, http_get, start_agent, wait_for};
 use std::time::Duration;
@@ -42,7 +40,6 @@ fn a_full_ledger_disk_refuses_what_it_cannot_record_and_leaves_no_gap() {
         .iter()
         .map(|name| start_agent(d, name, &demo_agent_config(d, name, ports.0, "500ms", 100)))
         .collect();
-    let log = |name: &str| d.join(format!("{name}.log"));
     wait_for(Duration::from_secs(60), || {
         all_accepted(&ledger, &AGENTS, 3).then_some(())
     })
@@ -83,15 +80,7 @@ fn a_full_ledger_disk_refuses_what_it_cannot_record_and_leaves_no_gap() {
     );
     let collector = Collector::start_on(d, ports, &extra);
     let caught_up = wait_for(Duration::from_secs(120), || {
-        let accepted = Accepted::read(&ledger);
-        AGENTS
-            .iter()
-            .all(|a| {
-                let all = appended(&[&log(a)]);
-                let settled = &all[..all.len().saturating_sub(2)];
-                missing(settled, &accepted.of(a)).is_empty()
-            })
-            .then_some(())
+        caught_up(d, &ledger, &AGENTS, 0).then_some(())
     });
     for agent in &mut agents {
         assert!(
