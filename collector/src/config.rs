@@ -35,10 +35,10 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// The OTLP receivers. They listen on all interfaces by default because they are the product's
-/// ingress: agents on other machines must reach them. Without `auth.tokens_file` they accept
-/// any sender and without `tls` they speak plain text: set both, or restrict who can reach these
-/// ports with a firewall.
+/// The OTLP receivers. They listen on loopback by default, as the OpenTelemetry Collector's do:
+/// agents on other machines need an endpoint such as `0.0.0.0:4317`, and then `auth.tokens_file`
+/// and `tls` (a receiver beyond loopback without a token is logged as a warning at start), or a
+/// firewall restricting who can reach these ports.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
@@ -54,7 +54,7 @@ pub struct Receivers {
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct OtlpGrpc {
-    /// Address to listen on, `IP:port`. Default `0.0.0.0:4317`.
+    /// Address to listen on, `IP:port`. Default `127.0.0.1:4317` (this machine only).
     pub endpoint: String,
     /// Largest request accepted, in bytes, both as sent and after decompression. Default
     /// 8388608 (8 MiB); at most 268435456.
@@ -66,7 +66,7 @@ pub struct OtlpGrpc {
 impl Default for OtlpGrpc {
     fn default() -> Self {
         OtlpGrpc {
-            endpoint: "0.0.0.0:4317".into(),
+            endpoint: "127.0.0.1:4317".into(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             tls: Tls::default(),
         }
@@ -119,7 +119,7 @@ impl Tls {
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct OtlpHttp {
-    /// Address to listen on, `IP:port`. Default `0.0.0.0:4318`.
+    /// Address to listen on, `IP:port`. Default `127.0.0.1:4318` (this machine only).
     pub endpoint: String,
     /// Largest request body accepted, in bytes, both as sent and after decompression. Default
     /// 8388608 (8 MiB); at most 268435456.
@@ -131,7 +131,7 @@ pub struct OtlpHttp {
 impl Default for OtlpHttp {
     fn default() -> Self {
         OtlpHttp {
-            endpoint: "0.0.0.0:4318".into(),
+            endpoint: "127.0.0.1:4318".into(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             tls: Tls::default(),
         }
@@ -154,8 +154,8 @@ pub struct Exporters {
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Prometheus {
-    /// Address serving `/metrics`, `IP:port`. Default `0.0.0.0:9464`: Prometheus scrapes it
-    /// from another machine.
+    /// Address serving `/metrics`, `IP:port`. Default `127.0.0.1:9464` (this machine only); a
+    /// Prometheus on another machine needs `0.0.0.0:9464` or the collector's own address.
     pub endpoint: String,
     /// Write each counter's and histogram's start time as an OpenMetrics `_created` sample (the
     /// sender's `start_time_unix_nano`), for a Prometheus that turns them into created
@@ -169,7 +169,7 @@ pub struct Prometheus {
 impl Default for Prometheus {
     fn default() -> Self {
         Prometheus {
-            endpoint: "0.0.0.0:9464".into(),
+            endpoint: "127.0.0.1:9464".into(),
             created_samples: false,
         }
     }
@@ -243,47 +243,190 @@ pub struct AuthConfig {
     pub tokens_file: String,
 }
 
-/// Backpressure limits. Reaching one refuses requests with a retryable status (the agent keeps
-/// the data and retries later); every refusal is counted by reason.
+/// Backpressure and bounds. Reaching a limit refuses requests with a retryable status (the
+/// agent keeps the data and retries later), or drops what is over a bound; every refusal and
+/// drop is counted by reason.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct Limits {
     /// Memory limiter.
     pub memory: MemoryLimit,
-    /// Limits per agent.
+    /// Limits per sender that names itself (a token, `dozor-agent`, `service.instance.id`).
     pub per_agent: PerAgent,
+    /// Limits per sender that names itself in no way, keyed by its IP address.
+    pub unidentified: PerAgent,
+    /// Bounds on one request, checked on the wire before it is decoded.
+    pub request: RequestLimits,
+    /// Bounds on what one data point may carry.
+    pub point: PointLimits,
+    /// Connections to the receivers: how many, and how slow they may be.
+    pub connections: Connections,
 }
 
-/// The memory limiter (like the OpenTelemetry Collector's `memory_limiter`).
+/// The memory limiter (like the OpenTelemetry Collector's `memory_limiter`), applied before a
+/// request is decoded, at the cost the request will have once decoded.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct MemoryLimit {
-    /// Bytes. New requests are refused (UNAVAILABLE / 503) while the process's resident memory
-    /// plus the bytes of requests in flight reaches `limit - spike`. Default 0: off, because
-    /// the right value depends on `store.max_series` and the machine; set it to about 80% of
-    /// the memory the collector may use (its cgroup limit, for instance).
+    /// Bytes. A request is refused (UNAVAILABLE / 503 with retry-after) when the process's
+    /// resident memory plus the decoded cost of the requests in flight, its own included, would
+    /// reach `limit - spike`. Default 0: automatic, 80% of the cgroup's `memory.max` when it has
+    /// one (the kernel kills the process at 100%), else 50% of the machine's memory (the
+    /// collector shares the machine); the value in force is logged at start.
     pub limit: u64,
-    /// Bytes of headroom kept below `limit` for what arrives before the next measurement.
+    /// Bytes of headroom kept below `limit` for what arrives between two measurements.
     /// Default 0: 20% of `limit`.
     pub spike: u64,
+    /// Bytes below `limit - spike` at which senders not in good standing (new ones, and those
+    /// over their series budget or rate within the last minute) are refused already, so that
+    /// agents in good standing keep this share to drain their backlog during a flood. Default
+    /// 0: 20% of `limit`.
+    pub reserved: u64,
 }
 
-/// Limits applied to each agent (the name its token maps to, or its `dozor-agent` header;
-/// requests naming no agent are not limited per agent).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// Limits applied to each sender, keyed by the agent its token names, else its `dozor-agent`
+/// header, else its resource's `service.instance.id`, else (under `limits.unidentified`) its
+/// IP address.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default)]
 pub struct PerAgent {
     /// Data points per second, averaged by a token bucket holding two seconds' worth. Over it:
     /// RESOURCE_EXHAUSTED / 429 with a retry-after. Default 0: unlimited.
     pub points_per_second: u64,
-    /// Series one agent may hold at once; a new label set beyond it is stored in its family's
+    /// Series one sender may hold at once; a new label set beyond it is stored in its family's
     /// overflow series (labels `job`, `instance` and `otel_metric_overflow="true"`) and counted
-    /// as `dropped.points{reason="series_budget"}`. Default 0: unlimited (`store.max_series`
-    /// still bounds the whole store).
+    /// as `dropped.points{reason="series_budget"}`. Default 20000 (a host agent holds about
+    /// 600, one with PostgreSQL and 500 statements about 6000); 0: unlimited.
     pub max_series: u64,
+}
+
+/// Default `limits.per_agent.max_series` and `limits.unidentified.max_series`.
+pub const DEFAULT_MAX_SERIES_PER_SENDER: u64 = 20_000;
+
+impl Default for PerAgent {
+    fn default() -> Self {
+        PerAgent {
+            points_per_second: 0,
+            max_series: DEFAULT_MAX_SERIES_PER_SENDER,
+        }
+    }
+}
+
+/// Bounds on one request, counted on the wire before anything is decoded. Over one: refused
+/// as too large (HTTP 413 / RESOURCE_EXHAUSTED, permanent: the agent drops the batch).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(default)]
+pub struct RequestLimits {
+    /// Data points (of every type) or log records in one request. Default 100000 (an agent
+    /// sends at most 10000).
+    pub max_data_points: u64,
+    /// Attributes (key-value pairs at every level: resource, scope, point, exemplar, nested)
+    /// in one request. Default 1000000.
+    pub max_attributes: u64,
+    /// Resource and scope entries in one request. Default 10000.
+    pub max_resources: u64,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_data_points: 100_000,
+            max_attributes: 1_000_000,
+            max_resources: 10_000,
+        }
+    }
+}
+
+/// What happens to a point over a length bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(rename_all = "snake_case")]
+pub enum OverBound {
+    /// The point is dropped (and counted).
+    #[default]
+    Drop,
+    /// Names and values are cut to the bound, exemplars to their count (and counted); counts
+    /// of labels and buckets are always dropped.
+    Truncate,
+}
+
+/// Bounds on one data point, as Prometheus bounds a scrape (`label_limit`,
+/// `label_name_length_limit`, `label_value_length_limit`). Lengths are bytes of the name or
+/// value as exposed. Each point over a bound is counted in
+/// `dozor_collector_dropped_points_total{reason}` (or `..._truncated_points_total{reason}`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(default)]
+pub struct PointLimits {
+    /// Longest metric name. Default 256 (the OpenTelemetry API allows 255 characters).
+    pub max_name_length: usize,
+    /// Most labels on one series, resource labels included. Default 64.
+    pub max_labels: usize,
+    /// Longest label name. Default 256.
+    pub max_label_name_length: usize,
+    /// Longest label value. Default 2048.
+    pub max_label_value_length: usize,
+    /// Most exemplars on one point. Default 16.
+    pub max_exemplars: usize,
+    /// Most buckets on one histogram point. Default 512.
+    pub max_buckets: usize,
+    /// Points more than this ahead of the collector's clock are dropped (counted as
+    /// `future_timestamp`), so that no point can freeze its series. Default `5m`.
+    pub max_future_skew: Duration,
+    /// `drop` (default) or `truncate` names, values and exemplars over their bound.
+    pub on_over: OverBound,
+}
+
+impl Default for PointLimits {
+    fn default() -> Self {
+        PointLimits {
+            max_name_length: 256,
+            max_labels: 64,
+            max_label_name_length: 256,
+            max_label_value_length: 2048,
+            max_exemplars: 16,
+            max_buckets: 512,
+            max_future_skew: Duration(std::time::Duration::from_secs(300)),
+            on_over: OverBound::Drop,
+        }
+    }
+}
+
+/// Connections to the receivers. Each limit reached closes the connection and is counted in
+/// `dozor_collector_closed_connections_total{reason}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(default)]
+pub struct Connections {
+    /// Open connections to each receiver at once; more are closed at accept. Default 4096.
+    pub max: usize,
+    /// Open connections from one IP address to each receiver (a site behind NAT shares one).
+    /// Default 1024.
+    pub max_per_address: usize,
+    /// Time a client has to send a request's headers (HTTP/1) or open a stream (HTTP/2).
+    /// Default `10s`.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body. Default `60s`.
+    pub body_read_timeout: Duration,
+    /// An open connection with no request in progress for this long is closed. Default `2m`.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        let s = |n| Duration(std::time::Duration::from_secs(n));
+        Connections {
+            max: 4096,
+            max_per_address: 1024,
+            header_read_timeout: s(10),
+            body_read_timeout: s(60),
+            idle_timeout: s(120),
+        }
+    }
 }
 
 impl Validate for Config {
@@ -339,15 +482,29 @@ impl Validate for Config {
             );
         }
         let m = &self.limits.memory;
-        if m.limit > 0 && m.spike >= m.limit {
+        if m.limit > 0 && m.spike.saturating_add(m.reserved) >= m.limit {
+            let key = if m.spike >= m.limit {
+                "limits.memory.spike"
+            } else {
+                "limits.memory.reserved"
+            };
             v.error(
-                "limits.memory.spike",
-                format!("must be less than limits.memory.limit ({})", m.limit),
+                key,
+                format!(
+                    "spike + reserved must be less than limits.memory.limit ({})",
+                    m.limit
+                ),
             );
         }
-        if m.limit == 0 && m.spike > 0 {
-            v.error("limits.memory.spike", "needs limits.memory.limit");
+        if m.limit == 0 && (m.spike > 0 || m.reserved > 0) {
+            let key = if m.spike > 0 {
+                "limits.memory.spike"
+            } else {
+                "limits.memory.reserved"
+            };
+            v.error(key, "needs limits.memory.limit");
         }
+        self.limits.validate(v);
         self.store.validate(v);
         if let Some(es) = &self.exporters.elasticsearch {
             es.validate(v);
@@ -363,6 +520,52 @@ impl Validate for Config {
                         "must be at least twice the largest receivers.*.max_request_bytes ({largest})"
                     ),
                 );
+            }
+        }
+    }
+}
+
+impl Validate for Limits {
+    fn validate(&self, v: &mut Validator) {
+        let r = &self.request;
+        let p = &self.point;
+        let c = &self.connections;
+        let at_least_one = [
+            ("limits.request.max_data_points", r.max_data_points),
+            ("limits.request.max_attributes", r.max_attributes),
+            ("limits.request.max_resources", r.max_resources),
+            ("limits.point.max_name_length", p.max_name_length as u64),
+            ("limits.point.max_labels", p.max_labels as u64),
+            (
+                "limits.point.max_label_name_length",
+                p.max_label_name_length as u64,
+            ),
+            (
+                "limits.point.max_label_value_length",
+                p.max_label_value_length as u64,
+            ),
+            ("limits.point.max_buckets", p.max_buckets as u64),
+            ("limits.connections.max", c.max as u64),
+            ("limits.connections.max_per_address", c.max_per_address as u64),
+        ];
+        for (key, n) in at_least_one {
+            if n == 0 {
+                v.error(key, "must be at least 1");
+            }
+        }
+        if c.max_per_address > c.max {
+            v.error(
+                "limits.connections.max_per_address",
+                format!("must be at most limits.connections.max ({})", c.max),
+            );
+        }
+        for (key, d) in [
+            ("limits.connections.header_read_timeout", c.header_read_timeout),
+            ("limits.connections.body_read_timeout", c.body_read_timeout),
+            ("limits.connections.idle_timeout", c.idle_timeout),
+        ] {
+            if d.0.is_zero() {
+                v.error(key, "must be longer than 0s");
             }
         }
     }
@@ -420,7 +623,7 @@ mod tests {
     #[test]
     fn partial_sections_keep_their_own_defaults() {
         let c = load("receivers:\n  otlp_http:\n    max_request_bytes: 1024\n").unwrap();
-        assert_eq!(c.receivers.otlp_http.endpoint, "0.0.0.0:4318");
+        assert_eq!(c.receivers.otlp_http.endpoint, "127.0.0.1:4318");
         assert_eq!(c.receivers.otlp_http.max_request_bytes, 1024);
         assert_eq!(c.receivers.otlp_grpc, OtlpGrpc::default());
     }
@@ -434,7 +637,7 @@ mod tests {
 c.yaml:3:5: receivers.otlp_http.tls.cert_file: cert_file and key_file must be set together
 c.yaml:5:7: receivers.otlp_http.tls.client_ca_file: needs cert_file and key_file: mutual TLS is TLS first
 c.yaml:7:3: delivery.ledger_max_bytes: must be at least 4096, got 10
-c.yaml:11:5: limits.memory.spike: must be less than limits.memory.limit (100)";
+c.yaml:11:5: limits.memory.spike: spike + reserved must be less than limits.memory.limit (100)";
         assert_eq!(err.trim_end(), want);
         let ok = load("auth:\n  tokens_file: /etc/dozor/tokens\nlimits:\n  per_agent:\n    points_per_second: 5000\n    max_series: 20000\n").unwrap();
         assert_eq!(ok.limits.per_agent.max_series, 20000);

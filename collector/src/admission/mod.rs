@@ -49,8 +49,13 @@ impl Refused {
         use tonic::Code;
         match self.reason {
             Refusal::Unauthenticated => Code::Unauthenticated,
-            Refusal::RateLimited | Refusal::TooLarge => Code::ResourceExhausted,
+            Refusal::RateLimited
+            | Refusal::TooLarge
+            | Refusal::TooManyPoints
+            | Refusal::TooManyAttributes
+            | Refusal::TooManyResources => Code::ResourceExhausted,
             Refusal::MemoryLimit
+            | Refusal::MemoryReserved
             | Refusal::ShuttingDown
             | Refusal::OutboxFull
             | Refusal::LedgerUnwritable => Code::Unavailable,
@@ -71,10 +76,14 @@ impl Refused {
             Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
             Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Refusal::MemoryLimit
+            | Refusal::MemoryReserved
             | Refusal::ShuttingDown
             | Refusal::OutboxFull
             | Refusal::LedgerUnwritable => StatusCode::SERVICE_UNAVAILABLE,
-            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::TooLarge
+            | Refusal::TooManyPoints
+            | Refusal::TooManyAttributes
+            | Refusal::TooManyResources => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::NotFound | Refusal::LogsDisabled => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

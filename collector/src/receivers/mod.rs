@@ -7,6 +7,7 @@
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
 mod logs;
+pub mod prescan;
 pub mod otlp_grpc;
 pub mod otlp_http;
 mod timestamps;

@@ -3,7 +3,7 @@
 //! Follows Vector's `internal_events`: the receivers, store and sweeper never touch a counter or
 //! write a log line about these events by themselves.
 
-use super::{DropReason, Receiver, Refusal, Telemetry};
+use super::{CloseReason, DropReason, Receiver, Refusal, Telemetry};
 use std::fmt::Display;
 use std::sync::atomic::Ordering;
 use tracing::{debug, error, warn};
@@ -107,5 +107,61 @@ impl SeriesExpired {
         }
         t.series_expired.fetch_add(self.count, Ordering::Relaxed);
         debug!(count = self.count, "Series expired.");
+    }
+}
+
+/// Points of an accepted request were cut to a bound (`limits.point.on_over: truncate`) and
+/// stored in that form.
+#[derive(Debug)]
+pub struct PointsTruncated {
+    /// Which bound (one of [`DropReason::TRUNCATABLE`]).
+    pub reason: DropReason,
+    /// How many points.
+    pub count: u64,
+}
+
+impl PointsTruncated {
+    /// Counts the points; logs a warning at most once per interval per reason.
+    pub fn emit(self, t: &Telemetry) {
+        if self.count == 0 {
+            return;
+        }
+        t.truncated[self.reason as usize].fetch_add(self.count, Ordering::Relaxed);
+        if let Some(suppressed) = t.truncated_log[self.reason as usize].ready() {
+            warn!(
+                reason = self.reason.as_str(),
+                count = self.count,
+                suppressed,
+                "Points truncated to a bound."
+            );
+        }
+    }
+}
+
+/// A receiver closed a connection, at accept or because it was too slow.
+#[derive(Debug)]
+pub struct ConnectionClosed {
+    /// Which receiver.
+    pub receiver: Receiver,
+    /// Why.
+    pub reason: CloseReason,
+    /// The peer, for the log line.
+    pub peer: std::net::SocketAddr,
+}
+
+impl ConnectionClosed {
+    /// Counts the close; logs a warning at most once per interval per receiver and reason.
+    pub fn emit(self, t: &Telemetry) {
+        let (r, why) = (self.receiver as usize, self.reason as usize);
+        t.closed[r][why].fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = t.closed_log[r][why].ready() {
+            warn!(
+                receiver = self.receiver.as_str(),
+                reason = self.reason.as_str(),
+                peer = %self.peer,
+                suppressed,
+                "Connection closed."
+            );
+        }
     }
 }

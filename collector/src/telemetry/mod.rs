@@ -9,7 +9,7 @@ pub(crate) mod log_every;
 pub mod logs;
 mod reasons;
 
-pub use reasons::{DropReason, Receiver, Refusal};
+pub use reasons::{CloseReason, DropReason, Receiver, Refusal};
 
 use crate::delivery::DeliveryRow;
 use dozor_metrics::MetricDef;
@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const RECEIVERS: usize = Receiver::ALL.len();
 const REFUSALS: usize = Refusal::ALL.len();
 const DROPS: usize = DropReason::ALL.len();
+const CLOSES: usize = CloseReason::ALL.len();
 
 /// The collector's own counters. Shared by every receiver and the store sweeper.
 #[derive(Debug, Default)]
@@ -29,9 +30,13 @@ pub struct Telemetry {
     accepted: [AtomicU64; RECEIVERS],
     refused: [[AtomicU64; REFUSALS]; RECEIVERS],
     dropped: [AtomicU64; DROPS],
+    truncated: [AtomicU64; DROPS],
+    closed: [[AtomicU64; CLOSES]; RECEIVERS],
     series_expired: AtomicU64,
     refused_log: [[LogEvery; REFUSALS]; RECEIVERS],
     dropped_log: [LogEvery; DROPS],
+    truncated_log: [LogEvery; DROPS],
+    closed_log: [[LogEvery; CLOSES]; RECEIVERS],
     /// OTLP logs and the Elasticsearch exporter.
     pub logs: logs::LogsTelemetry,
 }
@@ -65,6 +70,16 @@ impl Telemetry {
     /// Points dropped so far for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// Points truncated so far for one reason.
+    pub fn truncated(&self, reason: DropReason) -> u64 {
+        self.truncated[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// Connections one receiver closed so far for one reason.
+    pub fn closed(&self, receiver: Receiver, reason: CloseReason) -> u64 {
+        self.closed[receiver as usize][reason as usize].load(Ordering::Relaxed)
     }
 
     /// The self-metric families, sorted by name. `series` and `agents` come from the store,
@@ -104,6 +119,22 @@ impl Telemetry {
             family(&catalogue::DROPPED_POINTS, |s| {
                 for reason in DropReason::ALL {
                     s.push(row(&[reason.as_str()], get(&self.dropped[reason as usize])));
+                }
+            }),
+            family(&catalogue::TRUNCATED_POINTS, |s| {
+                for reason in DropReason::TRUNCATABLE {
+                    s.push(row(
+                        &[reason.as_str()],
+                        get(&self.truncated[reason as usize]),
+                    ));
+                }
+            }),
+            family(&catalogue::CLOSED_CONNECTIONS, |s| {
+                for r in Receiver::ALL {
+                    for reason in CloseReason::ALL {
+                        let v = get(&self.closed[r as usize][reason as usize]);
+                        s.push(row(&[r.as_str(), reason.as_str()], v));
+                    }
                 }
             }),
             family(&catalogue::SERIES, |s| {
@@ -172,11 +203,13 @@ impl Telemetry {
 }
 
 /// The order in which [`Telemetry::families`] builds its families.
-static ALL_RENDERED: [&MetricDef; 14] = [
+static ALL_RENDERED: [&MetricDef; 16] = [
     catalogue::RECEIVED_POINTS.def(),
     catalogue::REQUESTS.def(),
     catalogue::REFUSED_REQUESTS.def(),
     catalogue::DROPPED_POINTS.def(),
+    catalogue::TRUNCATED_POINTS.def(),
+    catalogue::CLOSED_CONNECTIONS.def(),
     catalogue::SERIES.def(),
     catalogue::SERIES_EXPIRED.def(),
     catalogue::AGENTS.def(),

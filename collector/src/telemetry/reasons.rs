@@ -55,11 +55,20 @@ pub enum Refusal {
     /// The delivery ledger could not record the batch (its disk is full): retry later. A
     /// batch answered OK is always in the ledger.
     LedgerUnwritable,
+    /// More data points (or log records) than `limits.request.max_data_points`.
+    TooManyPoints,
+    /// More attributes than `limits.request.max_attributes`.
+    TooManyAttributes,
+    /// More resource and scope entries than `limits.request.max_resources`.
+    TooManyResources,
+    /// A sender not in good standing (new, or over its series budget or rate within the last
+    /// minute) while memory is within `limits.memory.reserved` of the limit (retry later).
+    MemoryReserved,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 14] = [
+    pub const ALL: [Refusal; 18] = [
         Refusal::DecodeError,
         Refusal::TooLarge,
         Refusal::UnsupportedMediaType,
@@ -74,6 +83,10 @@ impl Refusal {
         Refusal::LogsDisabled,
         Refusal::OutboxFull,
         Refusal::LedgerUnwritable,
+        Refusal::TooManyPoints,
+        Refusal::TooManyAttributes,
+        Refusal::TooManyResources,
+        Refusal::MemoryReserved,
     ];
 
     /// The label value.
@@ -93,6 +106,10 @@ impl Refusal {
             Refusal::LogsDisabled => "logs_disabled",
             Refusal::OutboxFull => "outbox_full",
             Refusal::LedgerUnwritable => "ledger_unwritable",
+            Refusal::TooManyPoints => "too_many_points",
+            Refusal::TooManyAttributes => "too_many_attributes",
+            Refusal::TooManyResources => "too_many_resources",
+            Refusal::MemoryReserved => "memory_reserved",
         }
     }
 }
@@ -114,17 +131,49 @@ pub enum DropReason {
     /// A new series over the agent's `limits.per_agent.max_series`: stored in its family's
     /// overflow series (`otel_metric_overflow="true"`) instead of as itself.
     SeriesBudget,
+    /// Stamped more than `limits.point.max_future_skew` ahead of the collector's clock.
+    FutureTimestamp,
+    /// A metric name longer than `limits.point.max_name_length`.
+    NameTooLong,
+    /// More labels than `limits.point.max_labels`.
+    TooManyLabels,
+    /// A label name longer than `limits.point.max_label_name_length`.
+    LabelNameTooLong,
+    /// A label value longer than `limits.point.max_label_value_length`.
+    LabelValueTooLong,
+    /// More exemplars than `limits.point.max_exemplars`.
+    TooManyExemplars,
+    /// More histogram buckets than `limits.point.max_buckets`.
+    TooManyBuckets,
+    /// A resource whose `service.instance.id` is not one the request's token may speak for.
+    ForeignIdentity,
 }
 
 impl DropReason {
     /// Every reason, in label order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::UnsupportedType,
         DropReason::Invalid,
         DropReason::SeriesLimit,
         DropReason::NameConflict,
         DropReason::OutOfOrder,
         DropReason::SeriesBudget,
+        DropReason::FutureTimestamp,
+        DropReason::NameTooLong,
+        DropReason::TooManyLabels,
+        DropReason::LabelNameTooLong,
+        DropReason::LabelValueTooLong,
+        DropReason::TooManyExemplars,
+        DropReason::TooManyBuckets,
+        DropReason::ForeignIdentity,
+    ];
+
+    /// The reasons `limits.point.on_over: truncate` may cut a point for instead of dropping it.
+    pub const TRUNCATABLE: [DropReason; 4] = [
+        DropReason::NameTooLong,
+        DropReason::LabelNameTooLong,
+        DropReason::LabelValueTooLong,
+        DropReason::TooManyExemplars,
     ];
 
     /// True when the points were lost (ERROR, and reported to the sender as partial success);
@@ -142,6 +191,52 @@ impl DropReason {
             DropReason::NameConflict => "name_conflict",
             DropReason::OutOfOrder => "out_of_order",
             DropReason::SeriesBudget => "series_budget",
+            DropReason::FutureTimestamp => "future_timestamp",
+            DropReason::NameTooLong => "name_too_long",
+            DropReason::TooManyLabels => "too_many_labels",
+            DropReason::LabelNameTooLong => "label_name_too_long",
+            DropReason::LabelValueTooLong => "label_value_too_long",
+            DropReason::TooManyExemplars => "too_many_exemplars",
+            DropReason::TooManyBuckets => "too_many_buckets",
+            DropReason::ForeignIdentity => "foreign_identity",
+        }
+    }
+}
+
+/// Why a receiver closed a connection, the `reason` label of
+/// `dozor.collector.closed.connections`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `limits.connections.max` connections were open already.
+    MaxConnections,
+    /// `limits.connections.max_per_address` connections from that address were open already.
+    MaxPerAddress,
+    /// The request headers did not arrive within `header_read_timeout`.
+    HeaderTimeout,
+    /// The request body did not arrive within `body_read_timeout`.
+    BodyTimeout,
+    /// No request for `idle_timeout`.
+    IdleTimeout,
+}
+
+impl CloseReason {
+    /// Every reason, in label order.
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::MaxConnections,
+        CloseReason::MaxPerAddress,
+        CloseReason::HeaderTimeout,
+        CloseReason::BodyTimeout,
+        CloseReason::IdleTimeout,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::MaxConnections => "max_connections",
+            CloseReason::MaxPerAddress => "max_per_address",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::BodyTimeout => "body_timeout",
+            CloseReason::IdleTimeout => "idle_timeout",
         }
     }
 }
