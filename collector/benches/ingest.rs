@@ -196,6 +196,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         gate: Arc::new(dozor_collector::admission::Gate::default()),
         budget: None,
         logs: None,
+        bounds: (&dozor_collector::config::RequestLimits::default()).into(),
     }
 }
 

@@ -214,6 +214,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             ))),
         },
         logs,
+        bounds: (&config.limits.request).into(),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {

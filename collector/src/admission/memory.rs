@@ -73,6 +73,12 @@ impl MemoryLimiter {
         (used >= self.threshold).then_some((used, self.threshold))
     }
 
+    /// `Some((used, threshold))` when a request costing `bytes` more must be refused.
+    pub fn over_with(&self, bytes: u64) -> Option<(u64, u64)> {
+        let used = self.rss() + self.in_flight.load(Ordering::Relaxed) + bytes;
+        (used >= self.threshold).then_some((used, self.threshold))
+    }
+
     /// Counts `bytes` as in flight until the returned guard is dropped.
     pub fn hold(&self, bytes: u64) -> InFlight<'_> {
         self.in_flight.fetch_add(bytes, Ordering::Relaxed);

@@ -106,11 +106,14 @@ impl From<crate::delivery::Unrecorded> for Refused {
     }
 }
 
-/// What was admitted: the agent the token names, if tokens are on.
+/// What was admitted: the agent the token names, if tokens are on, and where the request
+/// came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Admitted {
     /// The agent name the token maps to.
     pub agent: Option<String>,
+    /// The client's IP address, when the receiver knows it.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// The admission checks, shared by both receivers.
@@ -195,11 +198,39 @@ impl Gate {
                 retry_after: Some(RETRY_AFTER_SECONDS),
                 ..Refused::new(
                     Refusal::MemoryLimit,
-                    format!("memory in use {used} bytes reached the limit {threshold}"),
+                    format!(
+                        "memory in use {used} bytes reached {threshold} (limits.memory.limit - spike)"
+                    ),
                 )
             });
         }
-        Ok(Admitted { agent })
+        Ok(Admitted { agent, peer: None })
+    }
+
+    /// Charges `bytes`, what a request will cost once decoded, to the memory limiter for as
+    /// long as the returned guard lives; refuses the request when the memory in use plus the
+    /// requests in flight plus these bytes would reach the limiter's threshold.
+    pub fn charge(
+        &self,
+        bytes: u64,
+        admitted: &Admitted,
+    ) -> Result<Option<memory::InFlight<'_>>, Refused> {
+        let _ = admitted;
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        if let Some((used, threshold)) = memory.over_with(bytes) {
+            return Err(Refused {
+                retry_after: Some(RETRY_AFTER_SECONDS),
+                ..Refused::new(
+                    Refusal::MemoryLimit,
+                    format!(
+                        "memory in use {used} bytes with this request would reach {threshold} (limits.memory.limit - spike)"
+                    ),
+                )
+            });
+        }
+        Ok(Some(memory.hold(bytes)))
     }
 
     /// Takes `points` (data points or log records) from `agent`'s rate budget.

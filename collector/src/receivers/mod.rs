@@ -21,6 +21,9 @@ use crate::store::budget::SeriesBudget;
 use crate::store::fleet::Fleet;
 use crate::telemetry::events::{PointsDropped, RequestAccepted};
 use crate::telemetry::{DropReason, Receiver, Refusal, Telemetry};
+use dozor_metrics::otlp::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use dozor_metrics::otlp::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -48,6 +51,22 @@ pub struct Pipeline {
     /// The Elasticsearch outbox, where accepted log records go; `None` when no
     /// `exporters.elasticsearch` is configured (logs are then refused).
     pub logs: Option<Arc<Outbox>>,
+    /// Bounds on one request (`limits.request`), checked before it is decoded.
+    pub bounds: prescan::Bounds,
+}
+
+/// The refusal of a request over one of `limits.request`.
+fn over_bound(over: prescan::Over) -> Refused {
+    let (reason, what, n, key) = match over {
+        prescan::Over::DataPoints(n) => (Refusal::TooManyPoints, "data points", n, "max_data_points"),
+        prescan::Over::Attributes(n) => (Refusal::TooManyAttributes, "attributes", n, "max_attributes"),
+        prescan::Over::Resources(n) => (Refusal::TooManyResources, "resource and scope entries", n, "max_resources"),
+    };
+    Refused::new(reason, format!("more than {} {what} in one request (limits.request.{key}): split it", n.saturating_sub(1)))
+}
+
+fn decode<M: prost::Message + Default>(body: &[u8]) -> Result<M, Refused> {
+    M::decode(body).map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
 }
 
 /// The delivery headers of a request (`docs/adr/0005-delivery-protocol.md`): `None` when it carries neither
@@ -90,6 +109,41 @@ pub fn delivery_batch(
 }
 
 impl Pipeline {
+    /// Handles one admitted metrics request from its (decompressed) protobuf body: counts it
+    /// on the wire against `limits.request`, charges what decoding it will cost to the memory
+    /// limiter for as long as it is handled, decodes it and hands it to [`Pipeline::export`].
+    /// Nothing is built for a request refused here.
+    pub fn receive_metrics(
+        &self,
+        receiver: Receiver,
+        body: &[u8],
+        headers: &http::HeaderMap,
+        admitted: &Admitted,
+    ) -> Result<ExportMetricsServiceResponse, Refused> {
+        let cost = prescan::metrics(body, &self.bounds).map_err(over_bound)?;
+        let _held = self.gate.charge(cost.decoded_bytes, admitted)?;
+        let request: ExportMetricsServiceRequest = decode(body)?;
+        self.export(receiver, &request, headers, admitted)
+    }
+
+    /// [`Pipeline::receive_metrics`] for logs: the same bounds and charge, then
+    /// [`Pipeline::export_logs`].
+    pub fn receive_logs(
+        &self,
+        receiver: Receiver,
+        body: &[u8],
+        headers: &http::HeaderMap,
+        admitted: &Admitted,
+    ) -> Result<ExportLogsServiceResponse, Refused> {
+        if self.logs.is_none() {
+            return Err(logs::logs_disabled());
+        }
+        let cost = prescan::logs(body, &self.bounds).map_err(over_bound)?;
+        let _held = self.gate.charge(cost.decoded_bytes, admitted)?;
+        let request: ExportLogsServiceRequest = decode(body)?;
+        self.export_logs(receiver, &request, body, headers, admitted)
+    }
+
     /// Stores one admitted, decoded request and says what was not stored, as OTLP partial
     /// success. A tracked batch received before is answered the same way and not stored
     /// again. Refuses malformed delivery headers and agents over their rate.

@@ -18,6 +18,16 @@ pub struct Bounds {
     pub max_resources: u64,
 }
 
+impl From<&crate::config::RequestLimits> for Bounds {
+    fn from(r: &crate::config::RequestLimits) -> Self {
+        Bounds {
+            max_data_points: r.max_data_points,
+            max_attributes: r.max_attributes,
+            max_resources: r.max_resources,
+        }
+    }
+}
+
 /// What a request holds, and what it will cost decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cost {
