@@ -1,5 +1,5 @@
-//! In-process ingest throughput: protobuf decode, translation and the series store, the work a
-//! receiver does per request (no sockets). Also the memory the store holds for the fleet.
+//! In-process ingest throughput: prescan, protobuf decode, translation and the series store,
+//! the work a receiver does per request (no sockets). Also the memory the store holds for the fleet.
 //!
 //! Run: `cargo bench -p dozor-collector --bench ingest` (optional arguments: agents, series per
 //! agent, rounds). Prints points per second per core for each stage.
@@ -195,6 +195,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         )),
         gate: Arc::new(dozor_collector::admission::Gate::default()),
         budget: None,
+        unidentified_budget: None,
         logs: None,
         bounds: (&dozor_collector::config::RequestLimits::default()).into(),
     }
@@ -202,8 +203,13 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
 
 fn ingest(pipeline: &Pipeline, bodies: &[Vec<u8>]) {
     for b in bodies {
-        let req = ExportMetricsServiceRequest::decode(b.as_slice()).unwrap();
-        let resp = pipeline.export_batch(Receiver::OtlpGrpc, &req, None, None);
+        // What a receiver does with a request's bytes: prescan, charge, decode, store.
+        let resp = pipeline.receive_metrics(
+            Receiver::OtlpGrpc,
+            b,
+            &http::HeaderMap::new(),
+            &dozor_collector::admission::Admitted::default(),
+        );
         assert!(
             resp.as_ref().is_ok_and(|r| r.partial_success.is_none()),
             "{resp:?}"

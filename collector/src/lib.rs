@@ -206,13 +206,8 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         }),
         delivery: Arc::new(delivery),
         gate: Arc::new(gate(config)?),
-        budget: match config.limits.per_agent.max_series {
-            0 => None,
-            n => Some(Arc::new(store::budget::SeriesBudget::new(
-                usize::try_from(n).unwrap_or(usize::MAX),
-                s.series_ttl.0,
-            ))),
-        },
+        budget: budget(config.limits.per_agent.max_series, s.series_ttl.0),
+        unidentified_budget: budget(config.limits.unidentified.max_series, s.series_ttl.0),
         logs,
         bounds: (&config.limits.request).into(),
     };
@@ -302,14 +297,35 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
     })
 }
 
+fn budget(max_series: u64, ttl: Duration) -> Option<Arc<store::budget::SeriesBudget>> {
+    (max_series > 0).then(|| {
+        Arc::new(store::budget::SeriesBudget::new(
+            usize::try_from(max_series).unwrap_or(usize::MAX),
+            ttl,
+        ))
+    })
+}
+
 fn gate(config: &Config) -> Result<admission::Gate, ServeError> {
     let tokens = &config.auth.tokens_file;
     let m = &config.limits.memory;
-    let memory = (m.limit > 0).then(|| admission::memory::MemoryLimiter::new(m.limit, m.spike));
+    let limit = match m.limit {
+        0 => {
+            let (limit, why) = admission::memory::automatic_limit();
+            info!(
+                limit,
+                why, "Memory limit set automatically (limits.memory.limit)."
+            );
+            limit
+        }
+        n => n,
+    };
+    let memory = admission::memory::MemoryLimiter::new(limit, m.spike, m.reserved);
     Ok(admission::Gate::new(
         (!tokens.is_empty()).then(|| tokens.into()),
-        memory,
+        Some(memory),
         config.limits.per_agent.points_per_second,
+        config.limits.unidentified.points_per_second,
     )?)
 }
 

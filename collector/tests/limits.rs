@@ -26,7 +26,8 @@ fn wide(id: &str, n: usize) -> ExportMetricsServiceRequest {
 #[tokio::test(flavor = "multi_thread")]
 async fn over_the_rate_is_refused_with_retry_after() {
     // 1 point/s, a bucket of 2: a first request of 30 points goes through (a full bucket
-    // admits anything) and leaves a debt of 28 s, so the next one must wait.
+    // admits anything) and leaves a debt of 28 s, so the next one must wait. Every sender is
+    // limited, whatever names it.
     let running = start(|c| c.limits.per_agent.points_per_second = 1).await;
     let (http, grpc) = (running.addrs.otlp_http, running.addrs.otlp_grpc);
     assert_eq!(
@@ -49,12 +50,11 @@ async fn over_the_rate_is_refused_with_retry_after() {
     let (code, retry) = grpc_export(grpc, wide("a2", 30), &agent_header("a2")).await;
     assert_eq!(code, tonic::Code::ResourceExhausted);
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
-    // Requests naming no agent are not limited per agent.
-    for _ in 0..3 {
-        assert_eq!(post(http, &wide("sdk", 30), &[]).await.status, 200);
-    }
+    // A plain OpenTelemetry SDK, without the header, is limited by its service.instance.id.
+    assert_eq!(post(http, &wide("sdk", 30), &[]).await.status, 200);
+    assert_eq!(post(http, &wide("sdk", 30), &[]).await.status, 429);
     let m = scrape(&running).await;
-    assert_eq!(refused(&m, "otlp_http", "rate_limited"), 1.0);
+    assert_eq!(refused(&m, "otlp_http", "rate_limited"), 2.0);
     assert_eq!(refused(&m, "otlp_grpc", "rate_limited"), 1.0);
 }
 

@@ -224,3 +224,74 @@ async fn mutual_tls_refuses_a_client_without_a_certificate() {
     assert_eq!(requests(&m, "otlp_http", "accepted"), 1.0);
     assert_eq!(requests(&m, "otlp_grpc", "accepted"), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_writes_only_the_identities_it_may_speak_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("web-1 {TOKEN_WEB}\ngw {TOKEN_DB} instance=ws-* site=plant-a\n"),
+    )
+    .unwrap();
+    let path = tokens.display().to_string();
+    let running = start(|c| c.auth.tokens_file = path).await;
+    let (http, grpc) = (running.addrs.otlp_http, running.addrs.otlp_grpc);
+    let gauge_of = |instance: &str, site: &str| {
+        request(
+            &agent(instance, site, "web"),
+            vec![gauge("dozor.test.owner", "1", vec![point(&[], 1.0)])],
+        )
+    };
+    let rejected = |body: bytes::Bytes| {
+        dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse::decode(body)
+            .unwrap()
+            .partial_success
+            .map(|p| p.rejected_data_points)
+    };
+    // Its own name: stored. Another agent's name: refused, over both receivers.
+    let own = post(http, &gauge_of("web-1", "plant-a"), &[bearer(TOKEN_WEB)]).await;
+    assert_eq!((own.status, rejected(own.body)), (200, None));
+    let other = post(http, &gauge_of("db-1", "plant-a"), &[bearer(TOKEN_WEB)]).await;
+    assert_eq!((other.status, rejected(other.body)), (200, Some(1)));
+    assert_eq!(
+        grpc_export(grpc, gauge_of("db-2", "plant-a"), &[bearer(TOKEN_WEB)])
+            .await
+            .0,
+        tonic::Code::Ok
+    );
+    // A relay's globs: any workstation of its site, nothing else, not itself.
+    for (instance, site, stored) in [
+        ("ws-7", "plant-a", true),
+        ("ws-8", "plant-b", false),
+        ("gw", "plant-a", false),
+    ] {
+        let r = post(http, &gauge_of(instance, site), &[bearer(TOKEN_DB)]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            rejected(r.body),
+            (!stored).then_some(1),
+            "{instance} {site}"
+        );
+    }
+    let m = scrape(&running).await;
+    let exposed = |instance: &str| {
+        m.lines().any(|l| {
+            l.starts_with("dozor_test_owner") && l.contains(&format!("instance=\"{instance}\""))
+        })
+    };
+    assert!(exposed("web-1") && exposed("ws-7"), "{m}");
+    for foreign in ["db-1", "db-2", "ws-8", "gw"] {
+        assert!(
+            !exposed(foreign),
+            "{foreign} written with another's token:\n{m}"
+        );
+    }
+    assert_eq!(
+        must(
+            &m,
+            r#"dozor_collector_dropped_points_total{reason="foreign_identity"}"#
+        ),
+        4.0
+    );
+}

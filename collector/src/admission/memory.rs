@@ -1,6 +1,7 @@
-//! The memory limiter: refuse new requests while resident memory plus the bytes of requests in
-//! flight reaches `limits.memory.limit - spike` (the OpenTelemetry Collector's
-//! `memory_limiter`, applied at admission instead of after decoding).
+//! The memory limiter: refuse a request when resident memory plus the bytes of requests in
+//! flight plus what this one will cost reaches `limits.memory.limit - spike` (the OpenTelemetry
+//! Collector's `memory_limiter`, applied before decoding instead of after), or, for a sender not
+//! in good standing, `reserved` bytes earlier.
 //!
 //! Resident memory comes from `/proc/self/statm` (resident pages × 4096, the page size of
 //! every platform the collector ships for), read at most every [`REFRESH`], so a busy receiver
@@ -21,6 +22,8 @@ const PAGE: u64 = 4096;
 pub struct MemoryLimiter {
     /// `limit - spike`, bytes.
     threshold: u64,
+    /// Bytes below `threshold` only senders in good standing may use.
+    reserved: u64,
     rss: AtomicU64,
     read_at: Mutex<Option<Instant>>,
     in_flight: AtomicU64,
@@ -39,16 +42,74 @@ pub fn parse_statm(text: &str) -> Option<u64> {
     Some(pages * PAGE)
 }
 
+/// `limits.memory.limit` when it is not set: 80% of the cgroup's `memory.max` (cgroup v2)
+/// when there is one, else 50% of the machine's memory; with what it is a share of.
+pub fn automatic_limit() -> (u64, String) {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|text| cgroup_memory_max(&text, |path| std::fs::read_to_string(path).ok()));
+    if let Some(max) = cgroup {
+        return (
+            max / 5 * 4,
+            format!("80% of the cgroup's memory.max ({max} bytes)"),
+        );
+    }
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| mem_total(&t))
+        .unwrap_or(1 << 30);
+    (
+        total / 2,
+        format!("50% of the machine's memory ({total} bytes)"),
+    )
+}
+
+/// The `memory.max` of this process's cgroup v2 (the `0::<path>` line of `/proc/self/cgroup`),
+/// `None` when it is `max` or unreadable.
+fn cgroup_memory_max(proc_cgroup: &str, read: impl Fn(&str) -> Option<String>) -> Option<u64> {
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))?
+        .trim();
+    read(&format!("/sys/fs/cgroup{path}/memory.max"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `MemTotal` of `/proc/meminfo`, bytes.
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 impl MemoryLimiter {
-    /// A limiter refusing at `limit - spike` (spike 0: 20% of `limit`).
-    pub fn new(limit: u64, spike: u64) -> Self {
-        Self::with_source(limit, spike, resident_bytes)
+    /// A limiter refusing at `limit - spike` (spike 0: 20% of `limit`), and at
+    /// `limit - spike - reserved` (reserved 0: 20% of `limit`) for senders not in good standing.
+    pub fn new(limit: u64, spike: u64, reserved: u64) -> Self {
+        Self::with_source(limit, spike, reserved, resident_bytes)
     }
 
-    fn with_source(limit: u64, spike: u64, statm: fn() -> Option<u64>) -> Self {
+    /// A limiter reading resident memory from `statm` (tests).
+    pub(crate) fn with_source(
+        limit: u64,
+        spike: u64,
+        reserved: u64,
+        statm: fn() -> Option<u64>,
+    ) -> Self {
         let spike = if spike == 0 { limit / 5 } else { spike };
+        let reserved = if reserved == 0 { limit / 5 } else { reserved };
+        let threshold = limit.saturating_sub(spike);
         MemoryLimiter {
-            threshold: limit.saturating_sub(spike),
+            threshold,
+            reserved: reserved.min(threshold),
             rss: AtomicU64::new(0),
             read_at: Mutex::new(None),
             in_flight: AtomicU64::new(0),
@@ -73,10 +134,28 @@ impl MemoryLimiter {
         (used >= self.threshold).then_some((used, self.threshold))
     }
 
-    /// `Some((used, threshold))` when a request costing `bytes` more must be refused.
-    pub fn over_with(&self, bytes: u64) -> Option<(u64, u64)> {
+    /// The threshold in force and whether `bytes` more would reach it, for a sender in good
+    /// standing (`good`) or not.
+    pub fn over_with(&self, bytes: u64, good: bool) -> Option<Over> {
         let used = self.rss() + self.in_flight.load(Ordering::Relaxed) + bytes;
-        (used >= self.threshold).then_some((used, self.threshold))
+        if used >= self.threshold {
+            return Some(Over {
+                used,
+                threshold: self.threshold,
+                reserved: false,
+            });
+        }
+        let soft = self.threshold - self.reserved;
+        (!good && used >= soft).then_some(Over {
+            used,
+            threshold: soft,
+            reserved: true,
+        })
+    }
+
+    /// The threshold, `limit - spike`.
+    pub fn threshold(&self) -> u64 {
+        self.threshold
     }
 
     /// Counts `bytes` as in flight until the returned guard is dropped.
@@ -87,6 +166,17 @@ impl MemoryLimiter {
             bytes,
         }
     }
+}
+
+/// A request the limiter refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Over {
+    /// Resident memory plus requests in flight plus this one, bytes.
+    pub used: u64,
+    /// The threshold it reached.
+    pub threshold: u64,
+    /// True when only the reserved share was reached (the sender is not in good standing).
+    pub reserved: bool,
 }
 
 /// Bytes of one request in flight.
@@ -117,13 +207,48 @@ mod tests {
 
     #[test]
     fn refuses_at_limit_minus_spike_counting_in_flight() {
-        let l = MemoryLimiter::with_source(1000, 100, || Some(800));
+        let l = MemoryLimiter::with_source(1000, 100, 50, || Some(800));
         assert_eq!(l.over(), None);
         let held = l.hold(100);
         assert_eq!(l.over(), Some((900, 900)));
         drop(held);
         assert_eq!(l.over(), None);
-        let default_spike = MemoryLimiter::with_source(1000, 0, || Some(800));
+        let default_spike = MemoryLimiter::with_source(1000, 0, 0, || Some(800));
         assert_eq!(default_spike.over(), Some((800, 800)));
+    }
+
+    #[test]
+    fn the_automatic_limit_is_a_share_of_the_cgroup_or_the_machine() {
+        let read = |path: &str| match path {
+            "/sys/fs/cgroup/system.slice/dozor.service/memory.max" => Some("1073741824\n".into()),
+            "/sys/fs/cgroup/memory.max" => Some("max\n".into()),
+            _ => None,
+        };
+        assert_eq!(
+            cgroup_memory_max("0::/system.slice/dozor.service\n", read),
+            Some(1 << 30)
+        );
+        assert_eq!(cgroup_memory_max("0::/\n", read), None, "max: no limit");
+        assert_eq!(cgroup_memory_max("1:name=systemd:/x\n", read), None);
+        assert_eq!(
+            mem_total("MemTotal:        8041012 kB\nMemFree: 1 kB\n"),
+            Some(8_041_012 * 1024)
+        );
+        let (limit, why) = automatic_limit();
+        assert!(limit > 0 && !why.is_empty());
+    }
+
+    #[test]
+    fn the_reserved_share_is_for_senders_in_good_standing() {
+        let l = MemoryLimiter::with_source(1000, 100, 200, || Some(600));
+        assert_eq!(l.over_with(99, false), None);
+        let over = l.over_with(100, false).unwrap();
+        assert_eq!((over.used, over.threshold, over.reserved), (700, 700, true));
+        assert_eq!(l.over_with(299, true), None);
+        let over = l.over_with(300, true).unwrap();
+        assert_eq!(
+            (over.used, over.threshold, over.reserved),
+            (900, 900, false)
+        );
     }
 }

@@ -7,15 +7,17 @@
 
 pub mod memory;
 pub mod rate;
+pub mod senders;
 pub mod tokens;
 
 use crate::telemetry::Refusal;
 use memory::MemoryLimiter;
 use rate::RateLimiter;
+use senders::{Sender, Standing};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use tokens::{Tokens, TokensError};
+use tokens::{Scope, Tokens, TokensError};
 
 /// Seconds a client is asked to wait after a memory or shutdown refusal.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
@@ -106,14 +108,26 @@ impl From<crate::delivery::Unrecorded> for Refused {
     }
 }
 
-/// What was admitted: the agent the token names, if tokens are on, and where the request
-/// came from.
+/// What was admitted: the agent the token names, if tokens are on, what the request claims to
+/// be, and where it came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Admitted {
     /// The agent name the token maps to.
     pub agent: Option<String>,
+    /// The identities the token may speak for.
+    pub scope: Option<Arc<Scope>>,
+    /// A valid `dozor-agent` header, when there is no token.
+    pub claimed: Option<String>,
     /// The client's IP address, when the receiver knows it.
     pub peer: Option<std::net::IpAddr>,
+}
+
+impl Admitted {
+    /// The sender as known before the body is read: the token's agent, else the
+    /// `dozor-agent` header, else the address.
+    pub fn sender(&self) -> Sender {
+        Sender::of(self.agent.as_deref().or(self.claimed.as_deref()), self.peer)
+    }
 }
 
 /// The admission checks, shared by both receivers.
@@ -125,21 +139,29 @@ pub struct Gate {
     /// The memory limiter, when `limits.memory.limit` is set.
     pub memory: Option<MemoryLimiter>,
     rate: Option<RateLimiter>,
+    unidentified_rate: Option<RateLimiter>,
+    /// Which senders are in good standing.
+    pub standing: Standing,
 }
 
 impl Gate {
-    /// A gate with the configured checks.
+    /// A gate with the configured checks: `points_per_second` for named senders and
+    /// `unidentified_points_per_second` for the others (0: unlimited).
     pub fn new(
         tokens_file: Option<PathBuf>,
         memory: Option<MemoryLimiter>,
         points_per_second: u64,
+        unidentified_points_per_second: u64,
     ) -> Result<Self, TokensError> {
+        let rate = |pps: u64| (pps > 0).then(|| RateLimiter::new(pps));
         let gate = Gate {
             draining: AtomicBool::new(false),
             tokens_file,
             tokens: RwLock::new(None),
             memory,
-            rate: (points_per_second > 0).then(|| RateLimiter::new(points_per_second)),
+            rate: rate(points_per_second),
+            unidentified_rate: rate(unidentified_points_per_second),
+            standing: Standing::default(),
         };
         gate.reload_tokens()?;
         Ok(gate)
@@ -174,14 +196,14 @@ impl Gate {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let agent = match tokens {
-            None => None,
+        let (agent, scope) = match tokens {
+            None => (None, None),
             Some(tokens) => {
                 let auth = headers
                     .get(http::header::AUTHORIZATION)
                     .map(|v| v.as_bytes());
-                match tokens.agent(auth) {
-                    Some(agent) => Some(agent.to_string()),
+                match tokens.find(auth) {
+                    Some((agent, scope)) => (Some(agent.to_string()), Some(scope.clone())),
                     None => {
                         let why = if auth.is_none() {
                             "authorization: Bearer <token> missing"
@@ -193,18 +215,22 @@ impl Gate {
                 }
             }
         };
-        if let Some((used, threshold)) = self.memory.as_ref().and_then(|m| m.over()) {
-            return Err(Refused {
-                retry_after: Some(RETRY_AFTER_SECONDS),
-                ..Refused::new(
-                    Refusal::MemoryLimit,
-                    format!(
-                        "memory in use {used} bytes reached {threshold} (limits.memory.limit - spike)"
-                    ),
-                )
-            });
-        }
-        Ok(Admitted { agent, peer: None })
+        let claimed = match agent {
+            Some(_) => None,
+            None => headers
+                .get("dozor-agent")
+                .and_then(|v| v.to_str().ok())
+                .filter(|a| crate::delivery::valid_agent(a))
+                .map(str::to_string),
+        };
+        let admitted = Admitted {
+            agent,
+            scope,
+            claimed,
+            peer: None,
+        };
+        self.charge(0, &admitted)?;
+        Ok(admitted)
     }
 
     /// Charges `bytes`, what a request will cost once decoded, to the memory limiter for as
@@ -215,43 +241,63 @@ impl Gate {
         bytes: u64,
         admitted: &Admitted,
     ) -> Result<Option<memory::InFlight<'_>>, Refused> {
-        let _ = admitted;
         let Some(memory) = &self.memory else {
             return Ok(None);
         };
-        if let Some((used, threshold)) = memory.over_with(bytes) {
+        let good = self.standing.good(&admitted.sender());
+        if let Some(over) = memory.over_with(bytes, good) {
+            let (reason, what) = if over.reserved {
+                (
+                    Refusal::MemoryReserved,
+                    "limits.memory.limit - spike - reserved, the share kept for senders in good standing",
+                )
+            } else {
+                (Refusal::MemoryLimit, "limits.memory.limit - spike")
+            };
+            let message = format!(
+                "memory in use {} bytes with this request ({bytes} bytes decoded) would reach {} ({what})",
+                over.used, over.threshold
+            );
             return Err(Refused {
                 retry_after: Some(RETRY_AFTER_SECONDS),
-                ..Refused::new(
-                    Refusal::MemoryLimit,
-                    format!(
-                        "memory in use {used} bytes with this request would reach {threshold} (limits.memory.limit - spike)"
-                    ),
-                )
+                ..Refused::new(reason, message)
             });
         }
-        Ok(Some(memory.hold(bytes)))
+        Ok((bytes > 0).then(|| memory.hold(bytes)))
     }
 
-    /// Takes `points` (data points or log records) from `agent`'s rate budget.
-    pub fn take_points(&self, agent: Option<&str>, points: u64) -> Result<(), Refused> {
-        let (Some(rate), Some(agent)) = (&self.rate, agent) else {
+    /// Takes `points` (data points or log records) from `sender`'s rate budget
+    /// (`limits.per_agent` or `limits.unidentified`); a sender over it loses its good standing.
+    pub fn take_points(&self, sender: &Sender, points: u64) -> Result<(), Refused> {
+        let (rate, key) = if sender.is_named() {
+            (&self.rate, "per_agent")
+        } else {
+            (&self.unidentified_rate, "unidentified")
+        };
+        let Some(rate) = rate else {
             return Ok(());
         };
-        rate.take(agent, points).map_err(|seconds| Refused {
-            retry_after: Some(seconds),
-            ..Refused::new(
-                Refusal::RateLimited,
-                format!("agent {agent} is over limits.per_agent.points_per_second"),
-            )
+        rate.take(&sender.key(), points).map_err(|seconds| {
+            self.standing.over(sender);
+            Refused {
+                retry_after: Some(seconds),
+                ..Refused::new(
+                    Refusal::RateLimited,
+                    format!(
+                        "sender {} is over limits.{key}.points_per_second",
+                        sender.key()
+                    ),
+                )
+            }
         })
     }
 
-    /// Forgets rate buckets of agents silent for `ttl`.
+    /// Forgets rate buckets and standing of senders silent for `ttl`.
     pub fn expire(&self, ttl: std::time::Duration) {
-        if let Some(rate) = &self.rate {
+        for rate in [&self.rate, &self.unidentified_rate].into_iter().flatten() {
             rate.expire(ttl);
         }
+        self.standing.expire(ttl);
     }
 }
 
@@ -261,7 +307,7 @@ mod tests {
 
     #[test]
     fn draining_refuses_with_retry_after() {
-        let gate = Gate::new(None, None, 0).unwrap();
+        let gate = Gate::new(None, None, 0, 0).unwrap();
         assert_eq!(gate.admit(&http::HeaderMap::new()), Ok(Admitted::default()));
         gate.drain();
         let refused = gate.admit(&http::HeaderMap::new()).unwrap_err();
@@ -293,12 +339,70 @@ mod tests {
     }
 
     #[test]
-    fn rate_applies_only_to_named_agents() {
-        let gate = Gate::new(None, None, 1).unwrap();
-        assert!(gate.take_points(Some("a"), 10).is_ok());
-        let r = gate.take_points(Some("a"), 1).unwrap_err();
+    fn only_senders_in_good_standing_use_the_reserved_share() {
+        // Threshold 900, reserved 200: 600 resident is inside the reserved share.
+        let memory = MemoryLimiter::with_source(1000, 100, 200, || Some(750));
+        let gate = Gate::new(None, Some(memory), 0, 0).unwrap();
+        let named = |n: &str| Admitted {
+            claimed: Some(n.into()),
+            ..Admitted::default()
+        };
+        let (old, new, flood) = (named("old"), named("new"), named("flood"));
+        gate.standing.stored(&old.sender());
+        gate.standing.stored(&flood.sender());
+        gate.standing.over(&flood.sender());
+        let held = gate.charge(100, &old).unwrap();
+        assert!(
+            held.is_some(),
+            "a sender in good standing drains into the reserve"
+        );
+        for (who, what) in [(&new, "a new sender"), (&flood, "a sender over its budget")] {
+            let r = gate.charge(1, who).unwrap_err();
+            assert_eq!(r.reason, Refusal::MemoryReserved, "{what}");
+            assert_eq!(r.retry_after, Some(RETRY_AFTER_SECONDS));
+            assert_eq!(r.http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let r = gate.charge(100, &old).unwrap_err();
+        assert_eq!(
+            r.reason,
+            Refusal::MemoryLimit,
+            "the reserve ends at the threshold"
+        );
+        assert!(r.message.contains("limit - spike"), "{}", r.message);
+        drop(held);
+        assert_eq!(
+            gate.charge(0, &new).unwrap_err().reason,
+            Refusal::MemoryReserved
+        );
+        assert!(
+            gate.admit(&http::HeaderMap::new()).is_err(),
+            "refused before the body"
+        );
+    }
+
+    #[test]
+    fn every_sender_has_a_rate_named_or_not() {
+        let gate = Gate::new(None, None, 1, 2).unwrap();
+        let a = Sender::Agent("a".into());
+        gate.standing.stored(&a);
+        assert!(gate.take_points(&a, 10).is_ok());
+        let r = gate.take_points(&a, 1).unwrap_err();
         assert_eq!(r.reason, Refusal::RateLimited);
         assert!(r.retry_after.unwrap() >= 1);
-        assert!(gate.take_points(None, 1_000).is_ok());
+        assert!(
+            !gate.standing.good(&a),
+            "over the rate: out of good standing"
+        );
+        let ip = Sender::Address("192.0.2.1".parse().unwrap());
+        assert!(gate.take_points(&ip, 10).is_ok());
+        let r = gate.take_points(&ip, 1).unwrap_err();
+        assert!(r.message.contains("limits.unidentified"), "{}", r.message);
+        let other = Sender::Address("192.0.2.2".parse().unwrap());
+        assert!(
+            gate.take_points(&other, 1).is_ok(),
+            "buckets are per address"
+        );
+        let open = Gate::new(None, None, 0, 0).unwrap();
+        assert!(open.take_points(&a, 1_000_000).is_ok());
     }
 }

@@ -59,9 +59,14 @@ impl Pipeline {
         let Some(outbox) = &self.logs else {
             return Err(refuse(logs_disabled()));
         };
-        let (batch, agent) = self
-            .admit_items(headers, admitted, records)
+        let instance = request
+            .resource_logs
+            .first()
+            .and_then(|rl| super::instance_id(rl.resource.as_ref()));
+        let (batch, sender) = self
+            .admit_items(headers, admitted, records, instance)
             .map_err(refuse)?;
+        let agent = sender.is_named().then(|| sender.key());
         let append = || {
             let tracked = batch
                 .as_ref()

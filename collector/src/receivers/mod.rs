@@ -7,12 +7,14 @@
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
 mod logs;
-pub mod prescan;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prescan;
 mod timestamps;
 pub mod tls;
 
+use crate::admission::senders::Sender;
+use crate::admission::tokens::Scope;
 use crate::admission::{Admitted, Gate, Refused};
 use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
 use crate::exporters::elasticsearch::outbox::Outbox;
@@ -27,7 +29,9 @@ use dozor_metrics::otlp::collector::logs::v1::{
 use dozor_metrics::otlp::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use dozor_metrics::sample::count_points;
+use dozor_metrics::otlp::common::v1::any_value;
+use dozor_metrics::otlp::resource::v1::Resource;
+use dozor_metrics::sample::{count_points, resource_points};
 use dozor_metrics::translate::{self, Identity, Options, Rejected};
 use std::sync::Arc;
 
@@ -46,8 +50,10 @@ pub struct Pipeline {
     pub delivery: Arc<Delivery>,
     /// Admission checks: draining, tokens, memory, rates.
     pub gate: Arc<Gate>,
-    /// Per-agent series budget (`limits.per_agent.max_series`), when set.
+    /// Series budget of each named sender (`limits.per_agent.max_series`), when set.
     pub budget: Option<Arc<SeriesBudget>>,
+    /// Series budget of each unnamed sender (`limits.unidentified.max_series`), when set.
+    pub unidentified_budget: Option<Arc<SeriesBudget>>,
     /// The Elasticsearch outbox, where accepted log records go; `None` when no
     /// `exporters.elasticsearch` is configured (logs are then refused).
     pub logs: Option<Arc<Outbox>>,
@@ -55,18 +61,54 @@ pub struct Pipeline {
     pub bounds: prescan::Bounds,
 }
 
+/// A string resource attribute.
+fn attribute<'a>(resource: Option<&'a Resource>, key: &str) -> Option<&'a str> {
+    resource?
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+/// The `service.instance.id` a resource claims.
+pub fn instance_id(resource: Option<&Resource>) -> Option<&str> {
+    attribute(resource, "service.instance.id")
+}
+
 /// The refusal of a request over one of `limits.request`.
 fn over_bound(over: prescan::Over) -> Refused {
     let (reason, what, n, key) = match over {
-        prescan::Over::DataPoints(n) => (Refusal::TooManyPoints, "data points", n, "max_data_points"),
-        prescan::Over::Attributes(n) => (Refusal::TooManyAttributes, "attributes", n, "max_attributes"),
-        prescan::Over::Resources(n) => (Refusal::TooManyResources, "resource and scope entries", n, "max_resources"),
+        prescan::Over::DataPoints(n) => {
+            (Refusal::TooManyPoints, "data points", n, "max_data_points")
+        }
+        prescan::Over::Attributes(n) => (
+            Refusal::TooManyAttributes,
+            "attributes",
+            n,
+            "max_attributes",
+        ),
+        prescan::Over::Resources(n) => (
+            Refusal::TooManyResources,
+            "resource and scope entries",
+            n,
+            "max_resources",
+        ),
     };
-    Refused::new(reason, format!("more than {} {what} in one request (limits.request.{key}): split it", n.saturating_sub(1)))
+    Refused::new(
+        reason,
+        format!(
+            "more than {} {what} in one request (limits.request.{key}): split it",
+            n.saturating_sub(1)
+        ),
+    )
 }
 
 fn decode<M: prost::Message + Default>(body: &[u8]) -> Result<M, Refused> {
-    M::decode(body).map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
+    M::decode(body)
+        .map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
 }
 
 /// The delivery headers of a request (`docs/adr/0005-delivery-protocol.md`): `None` when it carries neither
@@ -154,51 +196,62 @@ impl Pipeline {
         headers: &http::HeaderMap,
         admitted: &Admitted,
     ) -> Result<ExportMetricsServiceResponse, Refused> {
-        let (batch, agent) = self.admit_items(headers, admitted, count_points(request))?;
-        self.export_batch(receiver, request, batch.as_ref(), agent.as_deref())
+        let instance = request
+            .resource_metrics
+            .first()
+            .and_then(|rm| instance_id(rm.resource.as_ref()));
+        let (batch, sender) =
+            self.admit_items(headers, admitted, count_points(request), instance)?;
+        let scope = admitted.agent.as_deref().zip(admitted.scope.as_deref());
+        self.export_batch(receiver, request, batch.as_ref(), &sender, scope)
     }
 
     /// The checks both signals make once a request is decoded: its delivery headers, and the
-    /// agent's rate, from which `items` (data points or log records) are taken. Returns the
-    /// batch to track, if any, and the agent the request counts against.
+    /// sender's rate, from which `items` (data points or log records) are taken. Returns the
+    /// batch to track, if any, and the sender the request counts against: the token's agent,
+    /// else the `dozor-agent` header, else `instance` (the first resource's
+    /// `service.instance.id`), else the client's address.
     pub fn admit_items(
         &self,
         headers: &http::HeaderMap,
         admitted: &Admitted,
         items: u64,
-    ) -> Result<(Option<Batch>, Option<String>), Refused> {
+        instance: Option<&str>,
+    ) -> Result<(Option<Batch>, Sender), Refused> {
         let batch = delivery_batch(headers, admitted.agent.as_deref())
             .map_err(|e| Refused::new(Refusal::BadDeliveryHeader, e))?;
-        let agent = match (&batch, &admitted.agent) {
+        let name = match (&batch, &admitted.agent) {
             (Some(b), _) => Some(b.key.agent.as_str()),
             (None, Some(a)) => Some(a.as_str()),
-            (None, None) => headers
-                .get("dozor-agent")
-                .and_then(|v| v.to_str().ok())
-                .filter(|a| valid_agent(a)),
+            (None, None) => admitted
+                .claimed
+                .as_deref()
+                .or(instance.filter(|i| valid_agent(i))),
         };
-        self.gate.take_points(agent, items)?;
-        let agent = agent.map(str::to_string);
-        Ok((batch, agent))
+        let sender = Sender::of(name, admitted.peer);
+        self.gate.take_points(&sender, items)?;
+        Ok((batch, sender))
     }
 
-    /// Stores one decoded request, tracking it when it carries a batch. `agent` (the token's
-    /// or the header's) is whose series budget the points count against; without one, each
-    /// resource's `service.instance.id`. A batch the delivery ledger cannot record is refused.
+    /// Stores one decoded request, tracking it when it carries a batch. `sender` is whose
+    /// series budget the points count against; `token` the agent a token named and the
+    /// identities it may speak for (resources outside them are not stored). A batch the
+    /// delivery ledger cannot record is refused.
     pub fn export_batch(
         &self,
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
         batch: Option<&Batch>,
-        agent: Option<&str>,
+        sender: &Sender,
+        token: Option<(&str, &Scope)>,
     ) -> Result<ExportMetricsServiceResponse, Refused> {
         let points_in = count_points(request);
         let Some(batch) = batch else {
-            return Ok(self.store_request(receiver, request, points_in, agent));
+            return Ok(self.store_request(receiver, request, points_in, sender, token));
         };
         Ok(
             match self.delivery.deliver(batch, points_in, || {
-                self.store_request(receiver, request, points_in, agent)
+                self.store_request(receiver, request, points_in, sender, token)
             })? {
                 Delivered::Stored(response) => response,
                 Delivered::Duplicate => {
@@ -221,27 +274,45 @@ impl Pipeline {
         receiver: Receiver,
         request: &ExportMetricsServiceRequest,
         points_in: u64,
-        agent: Option<&str>,
+        sender: &Sender,
+        token: Option<(&str, &Scope)>,
     ) -> ExportMetricsServiceResponse {
         let mut points = Vec::with_capacity(points_in as usize + request.resource_metrics.len());
         let mut times = Vec::with_capacity(points.capacity());
         let mut rejected = Rejected::default();
         let mut over_budget = 0;
+        let mut foreign = 0;
+        let (budget, owner) = match sender.is_named() {
+            true => (&self.budget, sender.key()),
+            false => (&self.unidentified_budget, sender.key()),
+        };
         for rm in &request.resource_metrics {
+            if let Some((agent, scope)) = token
+                && !scope.allows(
+                    agent,
+                    instance_id(rm.resource.as_ref()),
+                    attribute(rm.resource.as_ref(), "site"),
+                )
+            {
+                foreign += resource_points(rm);
+                continue;
+            }
             let start = points.len();
             let r = translate::translate(rm, &self.options, &mut points);
             timestamps::of(rm, &mut times, points.len());
             rejected.unsupported_type += r.unsupported_type;
             rejected.invalid += r.invalid;
-            let identity = Identity::of(rm);
-            if let Some(budget) = &self.budget
-                && let Some(owner) = agent.or(identity.instance.as_deref())
-            {
-                over_budget += budget.apply(owner, &mut points[start..]);
+            if let Some(budget) = budget {
+                over_budget += budget.apply(&owner, &mut points[start..]);
             }
-            self.fleet.observe(&identity);
+            self.fleet.observe(&Identity::of(rm));
         }
         let ingested = self.store.ingest_timed(points, &times);
+        if over_budget > 0 {
+            self.gate.standing.over(sender);
+        } else {
+            self.gate.standing.stored(sender);
+        }
         RequestAccepted {
             receiver,
             points: points_in,
@@ -254,6 +325,7 @@ impl Pipeline {
             (DropReason::NameConflict, ingested.name_conflict),
             (DropReason::OutOfOrder, ingested.out_of_order),
             (DropReason::SeriesBudget, over_budget),
+            (DropReason::ForeignIdentity, foreign),
         ];
         let mut message = String::new();
         let mut total = 0;

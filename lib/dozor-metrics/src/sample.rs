@@ -364,19 +364,22 @@ pub fn string_kv(key: &str, value: &str) -> KeyValue {
 
 /// Number of data points in a request (histogram points count once).
 pub fn count_points(req: &ExportMetricsServiceRequest) -> u64 {
+    req.resource_metrics.iter().map(resource_points).sum()
+}
+
+/// Number of data points of one resource (histogram points count once).
+pub fn resource_points(rm: &opentelemetry_proto::tonic::metrics::v1::ResourceMetrics) -> u64 {
     let mut n = 0u64;
-    for rm in &req.resource_metrics {
-        for sm in &rm.scope_metrics {
-            for m in &sm.metrics {
-                n += match &m.data {
-                    Some(metric::Data::Gauge(d)) => d.data_points.len(),
-                    Some(metric::Data::Sum(d)) => d.data_points.len(),
-                    Some(metric::Data::Histogram(d)) => d.data_points.len(),
-                    Some(metric::Data::ExponentialHistogram(d)) => d.data_points.len(),
-                    Some(metric::Data::Summary(d)) => d.data_points.len(),
-                    None => 0,
-                } as u64;
-            }
+    for sm in &rm.scope_metrics {
+        for m in &sm.metrics {
+            n += match &m.data {
+                Some(metric::Data::Gauge(d)) => d.data_points.len(),
+                Some(metric::Data::Sum(d)) => d.data_points.len(),
+                Some(metric::Data::Histogram(d)) => d.data_points.len(),
+                Some(metric::Data::ExponentialHistogram(d)) => d.data_points.len(),
+                Some(metric::Data::Summary(d)) => d.data_points.len(),
+                None => 0,
+            } as u64;
         }
     }
     n
