@@ -429,6 +429,32 @@ impl Default for Connections {
     }
 }
 
+impl Config {
+    /// Receivers that anyone on the network may write to: listening beyond loopback without
+    /// `auth.tokens_file`. Allowed (a firewall may be the protection), but said at start.
+    pub fn exposure_warnings(&self) -> Vec<String> {
+        if !self.auth.tokens_file.is_empty() {
+            return vec![];
+        }
+        let r = &self.receivers;
+        [
+            ("receivers.otlp_grpc.endpoint", &r.otlp_grpc.endpoint),
+            ("receivers.otlp_http.endpoint", &r.otlp_http.endpoint),
+        ]
+        .into_iter()
+        .filter(|(_, e)| {
+            e.parse::<SocketAddr>()
+                .is_ok_and(|a| !a.ip().is_loopback())
+        })
+        .map(|(key, e)| {
+            format!(
+                "{key} {e} accepts data from other machines without authentication: set auth.tokens_file (and tls), or firewall the port"
+            )
+        })
+        .collect()
+    }
+}
+
 impl Validate for Config {
     fn validate(&self, v: &mut Validator) {
         let r = &self.receivers;
@@ -613,6 +639,21 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, String> {
         dozor_config::load_str("c.yaml", text, &|_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn beyond_loopback_without_tokens_is_warned_about() {
+        assert!(Config::default().exposure_warnings().is_empty());
+        let open = load("receivers:\n  otlp_grpc:\n    endpoint: 0.0.0.0:4317\n").unwrap();
+        let w = open.exposure_warnings();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("receivers.otlp_grpc.endpoint 0.0.0.0:4317 accepts"),
+            "{w:?}"
+        );
+        let mut with_tokens = open.clone();
+        with_tokens.auth.tokens_file = "/etc/dozor/tokens".into();
+        assert!(with_tokens.exposure_warnings().is_empty());
     }
 
     #[test]

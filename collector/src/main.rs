@@ -63,6 +63,9 @@ fn main() -> ExitCode {
             eprintln!("check-config needs --config FILE");
             return ExitCode::from(EXIT_CONFIG);
         }
+        for w in config.exposure_warnings() {
+            println!("warning: {w}");
+        }
         println!("Configuration OK.");
         return ExitCode::SUCCESS;
     }
@@ -102,6 +105,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut running = dozor_collector::serve(&config)
         .await
         .context("starting the collector")?;
+    for w in config.exposure_warnings() {
+        warn!("{w}");
+    }
     info!(version = env!("CARGO_PKG_VERSION"), "Collector started.");
     loop {
         tokio::select! {

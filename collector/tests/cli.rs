@@ -84,7 +84,7 @@ fn runs_on_ephemeral_ports_and_stops_on_sigterm() {
     let config = write(
         &dir,
         "c.yaml",
-        "receivers:\n  otlp_grpc: {endpoint: 127.0.0.1:0}\n  otlp_http: {endpoint: 127.0.0.1:0}\n\
+        "receivers:\n  otlp_grpc: {endpoint: 0.0.0.0:0}\n  otlp_http: {endpoint: 127.0.0.1:0}\n\
          exporters:\n  prometheus: {endpoint: 127.0.0.1:0}\n",
     );
     let mut child = Command::new(BIN)
@@ -109,6 +109,15 @@ fn runs_on_ephemeral_ports_and_stops_on_sigterm() {
         }
     }
     let prometheus = prometheus.unwrap_or_else(|| panic!("no address logged:\n{}", log.join("\n")));
+    // Safe defaults, said out loud: the memory limit in force, and a receiver open to the
+    // network without tokens.
+    let text = log.join("\n");
+    assert!(text.contains("Memory limit set automatically"), "{text}");
+    assert!(
+        text.contains("receivers.otlp_grpc.endpoint 0.0.0.0:0 accepts data from other machines without authentication"),
+        "{text}"
+    );
+    assert!(!text.contains("receivers.otlp_http.endpoint"), "{text}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let r = rt.block_on(common::wire::http1(
         prometheus,
