@@ -546,7 +546,10 @@ impl Validate for Limits {
             ),
             ("limits.point.max_buckets", p.max_buckets as u64),
             ("limits.connections.max", c.max as u64),
-            ("limits.connections.max_per_address", c.max_per_address as u64),
+            (
+                "limits.connections.max_per_address",
+                c.max_per_address as u64,
+            ),
         ];
         for (key, n) in at_least_one {
             if n == 0 {
@@ -560,7 +563,10 @@ impl Validate for Limits {
             );
         }
         for (key, d) in [
-            ("limits.connections.header_read_timeout", c.header_read_timeout),
+            (
+                "limits.connections.header_read_timeout",
+                c.header_read_timeout,
+            ),
             ("limits.connections.body_read_timeout", c.body_read_timeout),
             ("limits.connections.idle_timeout", c.idle_timeout),
         ] {
