@@ -7,11 +7,13 @@
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
 mod logs;
-pub mod prescan;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prescan;
 mod timestamps;
 pub mod tls;
+
+pub use otlp_http::Peer;
 
 use crate::admission::{Admitted, Gate, Refused};
 use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
@@ -58,15 +60,34 @@ pub struct Pipeline {
 /// The refusal of a request over one of `limits.request`.
 fn over_bound(over: prescan::Over) -> Refused {
     let (reason, what, n, key) = match over {
-        prescan::Over::DataPoints(n) => (Refusal::TooManyPoints, "data points", n, "max_data_points"),
-        prescan::Over::Attributes(n) => (Refusal::TooManyAttributes, "attributes", n, "max_attributes"),
-        prescan::Over::Resources(n) => (Refusal::TooManyResources, "resource and scope entries", n, "max_resources"),
+        prescan::Over::DataPoints(n) => {
+            (Refusal::TooManyPoints, "data points", n, "max_data_points")
+        }
+        prescan::Over::Attributes(n) => (
+            Refusal::TooManyAttributes,
+            "attributes",
+            n,
+            "max_attributes",
+        ),
+        prescan::Over::Resources(n) => (
+            Refusal::TooManyResources,
+            "resource and scope entries",
+            n,
+            "max_resources",
+        ),
     };
-    Refused::new(reason, format!("more than {} {what} in one request (limits.request.{key}): split it", n.saturating_sub(1)))
+    Refused::new(
+        reason,
+        format!(
+            "more than {} {what} in one request (limits.request.{key}): split it",
+            n.saturating_sub(1)
+        ),
+    )
 }
 
 fn decode<M: prost::Message + Default>(body: &[u8]) -> Result<M, Refused> {
-    M::decode(body).map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
+    M::decode(body)
+        .map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
 }
 
 /// The delivery headers of a request (`docs/adr/0005-delivery-protocol.md`): `None` when it carries neither
