@@ -7,6 +7,7 @@
 //! whose encoder writes the prost response.
 
 use super::Pipeline;
+use crate::admission::memory::Arriving;
 use crate::admission::{Admitted, Refused};
 use crate::telemetry::Receiver;
 use bytes::{Buf, Bytes};
@@ -16,6 +17,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
@@ -189,6 +191,14 @@ fn export<S: Signal>(
         .get::<Admitted>()
         .cloned()
         .unwrap_or_default();
+    // The wire bytes are charged as they arrived; an inflated message is memory of its own.
+    let compressed = request
+        .metadata()
+        .get("grpc-encoding")
+        .is_some_and(|e| e != "identity");
+    if compressed && let Some(charge) = request.extensions().get::<Arc<Arriving>>() {
+        charge.grow(request.get_ref().len() as u64);
+    }
     S::receive(
         pipeline,
         request.get_ref(),

@@ -150,6 +150,7 @@ where
             None => body,
         };
         if let Some(charge) = &arriving {
+            // For the handler, to charge an inflated message too.
             parts.extensions.insert(charge.clone());
         }
         let request = http::Request::from_parts(parts, body);
