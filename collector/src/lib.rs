@@ -237,7 +237,8 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
     let router = receivers::otlp_http::router(
         pipeline.clone(),
         limit(config.receivers.otlp_http.max_request_bytes),
-    );
+    )
+    .into_make_service_with_connect_info::<receivers::Peer>();
     let sig = signal();
     let http_tls = &config.receivers.otlp_http.tls;
     if http_tls.enabled() {

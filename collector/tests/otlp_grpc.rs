@@ -187,3 +187,53 @@ async fn garbage_is_refused_and_counted_then_good_requests_still_work() {
     );
     running.shutdown().await.unwrap();
 }
+
+/// One gauge with `n` points (labels x=0..n) from agent `id`.
+fn wide(
+    id: &str,
+    n: usize,
+) -> dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest {
+    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
+    request(
+        &agent(id, "plant-a", "web"),
+        vec![gauge("dozor.test.wide", "1", points)],
+    )
+}
+
+// Regression: #10 (needs the pre-scan: receivers/prescan.rs)
+#[tokio::test(flavor = "multi_thread")]
+async fn more_points_than_the_bound_are_refused_before_decoding() {
+    let running = start(|c| c.limits.request.max_data_points = 10).await;
+    let addr = running.addrs.otlp_grpc;
+    let mut plain = MetricsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut gzipped = plain.clone().send_compressed(CompressionEncoding::Gzip);
+    let (code, retry) = grpc_call(&mut plain, wide("a1", 11), &[]).await;
+    assert_eq!((code, retry), (tonic::Code::ResourceExhausted, None));
+    let (code, retry) = grpc_call(&mut gzipped, wide("a1", 500), &[]).await;
+    assert_eq!((code, retry), (tonic::Code::ResourceExhausted, None));
+    let raw = grpc_raw(
+        addr,
+        EXPORT,
+        Some("gzip"),
+        frame(1, None, &gzip(&wide("a1", 11).encode_to_vec())),
+    )
+    .await;
+    assert_eq!(raw.code, RESOURCE_EXHAUSTED, "{raw:?}");
+    assert!(raw.message.contains("max_data_points"), "{raw:?}");
+
+    let m = scrape(&running).await;
+    assert_eq!(refused(&m, "otlp_grpc", "too_many_points"), 3.0);
+    assert_eq!(requests(&m, "otlp_grpc", "accepted"), 0.0);
+    assert!(!m.contains("dozor_test_wide"), "{m}");
+
+    // The bound itself is allowed.
+    let (code, _) = grpc_call(&mut gzipped, wide("a1", 10), &[]).await;
+    assert_eq!(code, tonic::Code::Ok);
+    let m = scrape(&running).await;
+    assert_eq!(refused(&m, "otlp_grpc", "too_many_points"), 3.0);
+    assert_eq!(requests(&m, "otlp_grpc", "accepted"), 1.0);
+    running.shutdown().await.unwrap();
+}

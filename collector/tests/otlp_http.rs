@@ -253,3 +253,50 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
     assert_eq!(requests(&m, "otlp_http", "accepted"), 1.0);
     running.shutdown().await.unwrap();
 }
+
+/// One gauge with `n` points (labels x=0..n) from agent `id`.
+fn wide(
+    id: &str,
+    n: usize,
+) -> dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest {
+    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
+    request(
+        &agent(id, "plant-a", "web"),
+        vec![gauge("dozor.test.wide", "1", points)],
+    )
+}
+
+// Regression: #10 (needs the pre-scan: receivers/prescan.rs)
+#[tokio::test(flavor = "multi_thread")]
+async fn more_points_than_the_bound_are_refused_before_decoding() {
+    use dozor_collector::receivers::otlp_http::RpcStatus;
+    let running = start(|c| c.limits.request.max_data_points = 10).await;
+    let addr = running.addrs.otlp_http;
+    let gz = ("content-encoding", "gzip");
+    let bodies = [
+        (vec![PB], wide("a1", 11).encode_to_vec()),
+        (vec![PB, gz], gzip(&wide("a1", 11).encode_to_vec())),
+        (vec![PB, gz], gzip(&wide("a1", 5000).encode_to_vec())),
+    ];
+    for (headers, body) in bodies {
+        let r = post(addr, &headers, body).await;
+        assert_eq!(r.status, 413, "{headers:?}: {}", r.text());
+        assert_eq!(r.header("retry-after"), "", "never fits: no retry");
+        let status = RpcStatus::decode(r.body.clone()).unwrap();
+        assert_eq!(status.code, 8, "{status:?}"); // RESOURCE_EXHAUSTED
+        assert!(status.message.contains("max_data_points"), "{status:?}");
+    }
+    let m = scrape(&running).await;
+    assert_eq!(refused(&m, "otlp_http", "too_many_points"), 3.0);
+    assert_eq!(requests(&m, "otlp_http", "accepted"), 0.0);
+    assert!(!m.contains("dozor_test_wide"), "{m}");
+
+    // The bound itself is allowed.
+    let r = post(addr, &[PB, gz], gzip(&wide("a1", 10).encode_to_vec())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = scrape(&running).await;
+    assert_eq!(refused(&m, "otlp_http", "too_many_points"), 3.0);
+    assert_eq!(requests(&m, "otlp_http", "accepted"), 1.0);
+    running.shutdown().await.unwrap();
+}

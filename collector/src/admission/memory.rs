@@ -6,10 +6,11 @@
 //! Resident memory comes from `/proc/self/statm` (resident pages × 4096, the page size of
 //! every platform the collector ships for), read at most every [`REFRESH`], so a busy receiver
 //! does not read it per request. Requests in flight are counted from their declared or decoded
-//! size, which covers what arrives between two readings.
+//! size, or byte by byte as they arrive ([`Arriving`]), which covers what arrives between two
+//! readings.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How stale the resident-memory reading may be.
@@ -26,7 +27,8 @@ pub struct MemoryLimiter {
     reserved: u64,
     rss: AtomicU64,
     read_at: Mutex<Option<Instant>>,
-    in_flight: AtomicU64,
+    /// Shared with the [`Arriving`] charges, which outlive a borrow of the limiter.
+    in_flight: Arc<AtomicU64>,
     /// Resident memory source, replaceable in tests.
     statm: fn() -> Option<u64>,
 }
@@ -112,7 +114,7 @@ impl MemoryLimiter {
             reserved: reserved.min(threshold),
             rss: AtomicU64::new(0),
             read_at: Mutex::new(None),
-            in_flight: AtomicU64::new(0),
+            in_flight: Arc::new(AtomicU64::new(0)),
             statm,
         }
     }
@@ -166,6 +168,16 @@ impl MemoryLimiter {
             bytes,
         }
     }
+
+    /// A charge of nothing yet, grown with [`Arriving::grow`] as a request's bytes arrive and
+    /// counted in flight until dropped. It owns its share of the counter, so it can live in a
+    /// request body and in the future answering the request.
+    pub fn arriving(&self) -> Arriving {
+        Arriving {
+            in_flight: self.in_flight.clone(),
+            bytes: AtomicU64::new(0),
+        }
+    }
 }
 
 /// A request the limiter refuses.
@@ -186,11 +198,41 @@ pub struct InFlight<'a> {
     bytes: u64,
 }
 
+impl InFlight<'_> {
+    /// Counts `bytes` more as in flight, released with the rest.
+    pub fn grow(&mut self, bytes: u64) {
+        self.limiter.in_flight.fetch_add(bytes, Ordering::Relaxed);
+        self.bytes += bytes;
+    }
+}
+
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.limiter
             .in_flight
             .fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// Bytes of one request counted in flight as they arrive (see [`MemoryLimiter::arriving`]).
+#[derive(Debug)]
+pub struct Arriving {
+    in_flight: Arc<AtomicU64>,
+    bytes: AtomicU64,
+}
+
+impl Arriving {
+    /// Counts `bytes` more as in flight, released when this charge is dropped.
+    pub fn grow(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.in_flight.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        let bytes = *self.bytes.get_mut();
+        self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
@@ -212,6 +254,17 @@ mod tests {
         let held = l.hold(100);
         assert_eq!(l.over(), Some((900, 900)));
         drop(held);
+        assert_eq!(l.over(), None);
+        let mut held = l.hold(0);
+        held.grow(100);
+        assert_eq!(l.over(), Some((900, 900)));
+        drop(held);
+        let arriving = l.arriving();
+        arriving.grow(60);
+        assert_eq!(l.over_with(39, true), None);
+        arriving.grow(40);
+        assert_eq!(l.over(), Some((900, 900)));
+        drop(arriving);
         assert_eq!(l.over(), None);
         let default_spike = MemoryLimiter::with_source(1000, 0, 0, || Some(800));
         assert_eq!(default_spike.over(), Some((800, 800)));

@@ -183,8 +183,13 @@ impl Gate {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// The checks made on the headers alone, before the body is read.
-    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, Refused> {
+    /// The checks made on the headers alone, before the body is read. `peer` is the client's
+    /// address, when the receiver knows it.
+    pub fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Admitted, Refused> {
         if self.draining.load(Ordering::SeqCst) {
             return Err(Refused {
                 retry_after: Some(RETRY_AFTER_SECONDS),
@@ -227,7 +232,7 @@ impl Gate {
             agent,
             scope,
             claimed,
-            peer: None,
+            peer,
         };
         self.charge(0, &admitted)?;
         Ok(admitted)
@@ -308,9 +313,12 @@ mod tests {
     #[test]
     fn draining_refuses_with_retry_after() {
         let gate = Gate::new(None, None, 0, 0).unwrap();
-        assert_eq!(gate.admit(&http::HeaderMap::new()), Ok(Admitted::default()));
+        assert_eq!(
+            gate.admit(&http::HeaderMap::new(), None),
+            Ok(Admitted::default())
+        );
         gate.drain();
-        let refused = gate.admit(&http::HeaderMap::new()).unwrap_err();
+        let refused = gate.admit(&http::HeaderMap::new(), None).unwrap_err();
         assert_eq!(refused.reason, Refusal::ShuttingDown);
         assert_eq!(refused.retry_after, Some(RETRY_AFTER_SECONDS));
         assert_eq!(refused.grpc_code(), tonic::Code::Unavailable);
@@ -375,7 +383,7 @@ mod tests {
             Refusal::MemoryReserved
         );
         assert!(
-            gate.admit(&http::HeaderMap::new()).is_err(),
+            gate.admit(&http::HeaderMap::new(), None).is_err(),
             "refused before the body"
         );
     }

@@ -3,109 +3,38 @@
 //!
 //! tonic does the framing: it refuses a message longer than `max_request_bytes` from its length
 //! prefix alone (before buffering it), decompresses gzip into a buffer capped at the same limit
-//! (a gzip bomb stops there), and decodes the protobuf. Those refusals happen before
-//! [`MetricsService::export`] runs, so [`CountRefusals`] sees them on the way out, counts each by
-//! reason, and makes the status say what OTLP clients expect (see [`classify`]).
+//! (a gzip bomb stops there), and hands the message's bytes to [`super::grpc_export`], which
+//! passes them to the pipeline (pre-scan, charge, decode). tonic's refusals happen before that,
+//! so [`CountRefusals`] sees them on the way out, counts each by reason, and makes the status
+//! say what OTLP clients expect (see [`classify`]). [`CountRefusals`] also charges the
+//! message's bytes to the memory limiter as they arrive.
 
 use super::Pipeline;
-use crate::admission::{Admitted, Gate, Refused};
+use super::grpc_export::{ExportService, Logs, Metrics};
+use crate::admission::memory::Arriving;
+use crate::admission::{Gate, RETRY_AFTER_SECONDS, Refused};
 use crate::config::Tls;
 use crate::telemetry::events::RequestRefused;
 use crate::telemetry::{Receiver, Refusal, Telemetry};
-use dozor_metrics::otlp::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use dozor_metrics::otlp::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use dozor_metrics::otlp::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use dozor_metrics::otlp::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use tokio::net::TcpListener;
-use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
-use tonic::{Code, Request, Response, Status};
-
-/// The `MetricsService` implementation: everything that decoded goes to the pipeline.
-#[derive(Debug)]
-struct Export {
-    pipeline: Pipeline,
-}
-
-#[tonic::async_trait]
-impl MetricsService for Export {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let admitted = request
-            .extensions()
-            .get::<Admitted>()
-            .cloned()
-            .unwrap_or_default();
-        let headers = request.metadata().as_ref();
-        let _in_flight = self.pipeline.gate.memory.as_ref().map(|m| {
-            use prost::Message;
-            m.hold(request.get_ref().encoded_len() as u64)
-        });
-        match self
-            .pipeline
-            .export(Receiver::OtlpGrpc, request.get_ref(), headers, &admitted)
-        {
-            Ok(response) => Ok(Response::new(response)),
-            Err(refused) => Err(status_of(&refused, true)),
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl LogsService for Export {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        use prost::Message;
-        let admitted = request
-            .extensions()
-            .get::<Admitted>()
-            .cloned()
-            .unwrap_or_default();
-        let headers = request.metadata().as_ref();
-        // tonic decoded the message; the outbox stores it encoded again.
-        let encoded = request.get_ref().encode_to_vec();
-        let _in_flight = self
-            .pipeline
-            .gate
-            .memory
-            .as_ref()
-            .map(|m| m.hold(2 * encoded.len() as u64));
-        match self.pipeline.export_logs(
-            Receiver::OtlpGrpc,
-            request.get_ref(),
-            &encoded,
-            headers,
-            &admitted,
-        ) {
-            Ok(response) => Ok(Response::new(response)),
-            Err(refused) => Err(status_of(&refused, true)),
-        }
-    }
-}
+use tonic::transport::server::{TcpConnectInfo, TcpIncoming, TlsConnectInfo};
+use tonic::{Code, Status};
 
 /// Trailer-only metadata naming the reason of a refusal made in the handler, so that
 /// [`CountRefusals`] counts it once; removed before the response leaves.
 const REASON_HEADER: &str = "x-dozor-refusal";
 
-/// The status of a refusal, with `retry-after` when the client may retry.
-fn status_of(refused: &Refused, mark: bool) -> Status {
+/// The status of a refusal, with `retry-after` when the client may retry; `mark` names its
+/// reason for [`CountRefusals`] (refusals made inside the router).
+pub(super) fn status_of(refused: &Refused, mark: bool) -> Status {
     let mut status = Status::new(refused.grpc_code(), refused.message.clone());
     if let Some(seconds) = refused.retry_after
         && let Ok(v) = seconds.to_string().parse()
@@ -149,16 +78,8 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let telemetry = pipeline.telemetry.clone();
     let gate = pipeline.gate.clone();
-    let logs = LogsServiceServer::new(Export {
-        pipeline: pipeline.clone(),
-    })
-    .accept_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Gzip)
-    .max_decoding_message_size(max_request_bytes);
-    let service = MetricsServiceServer::new(Export { pipeline })
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max_request_bytes);
+    let logs = ExportService::<Logs>::new(pipeline.clone(), max_request_bytes);
+    let service = ExportService::<Metrics>::new(pipeline, max_request_bytes);
     let mut builder = Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
@@ -184,9 +105,9 @@ pub struct CountRefusals<S> {
     gate: Arc<Gate>,
 }
 
-impl<S, ReqBody, B> tower::Service<http::Request<ReqBody>> for CountRefusals<S>
+impl<S, B> tower::Service<http::Request<tonic::body::Body>> for CountRefusals<S>
 where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<B>>,
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     B: Default + Send + 'static,
@@ -199,12 +120,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let telemetry = self.telemetry.clone();
-        match self.gate.admit(request.headers()) {
-            Ok(admitted) => {
-                request.extensions_mut().insert(admitted);
-            }
+        let (mut parts, body) = request.into_parts();
+        let admitted = match self.gate.admit(&parts.headers, peer(&parts.extensions)) {
+            Ok(admitted) => admitted,
             Err(refused) => {
                 RequestRefused {
                     receiver: Receiver::OtlpGrpc,
@@ -215,10 +135,28 @@ where
                 let response = status_of(&refused, false).into_http::<B>();
                 return Box::pin(async move { Ok(response) });
             }
+        };
+        parts.extensions.insert(admitted);
+        // The charge lives as long as the body (tonic drops it once the message is read) and
+        // the call (which holds the message), whichever ends last.
+        let arriving = self.gate.memory.as_ref().map(|m| Arc::new(m.arriving()));
+        let body = match &arriving {
+            Some(charge) => tonic::body::Body::new(Charged {
+                inner: body,
+                gate: self.gate.clone(),
+                charge: charge.clone(),
+            }),
+            None => body,
+        };
+        if let Some(charge) = &arriving {
+            // For the handler, to charge an inflated message too.
+            parts.extensions.insert(charge.clone());
         }
+        let request = http::Request::from_parts(parts, body);
         let future = self.inner.call(request);
         Box::pin(async move {
             let mut response = future.await?;
+            drop(arriving);
             // A refusal is a trailers-only response: its status is in the headers. Refusals
             // made in the handler name their reason; tonic's own are classified.
             let marked = response.headers_mut().remove(REASON_HEADER);
@@ -253,6 +191,67 @@ where
     }
 }
 
+/// The address of the client, from tonic's connection info (plain or TLS).
+fn peer(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<TcpConnectInfo>()
+        .or_else(|| {
+            extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .map(|tls| tls.get_ref())
+        })
+        .and_then(TcpConnectInfo::remote_addr)
+        .map(|a| a.ip())
+}
+
+/// A request body whose data frames are charged to the memory limiter as they arrive: tonic
+/// buffers a whole message before the handler runs, so a message that would take memory
+/// past the limiter's threshold fails here, part-read, and is answered UNAVAILABLE with
+/// `retry-after` (counted as `memory_limit`).
+struct Charged {
+    inner: tonic::body::Body,
+    gate: Arc<Gate>,
+    charge: Arc<Arriving>,
+}
+
+impl Body for Charged {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            self.charge.grow(data.len() as u64);
+            if let Some((used, threshold)) = self.gate.memory.as_ref().and_then(|m| m.over()) {
+                let refused = Refused {
+                    retry_after: Some(RETRY_AFTER_SECONDS),
+                    ..Refused::new(
+                        Refusal::MemoryLimit,
+                        format!(
+                            "memory in use {used} bytes reached {threshold} while the request arrived (limits.memory.limit - spike)"
+                        ),
+                    )
+                };
+                return Poll::Ready(Some(Err(status_of(&refused, true))));
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The refusal reason for a status tonic produced, and the code to answer with.
 ///
 /// tonic says OUT_OF_RANGE for an over-long message, which OTLP clients retry; a request that
@@ -276,6 +275,19 @@ pub fn classify(status: &Status) -> Option<(Refusal, Code)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_peer_comes_from_tonic_plain_or_tls() {
+        let addr: std::net::SocketAddr = "192.0.2.7:4317".parse().unwrap();
+        let tcp = || TcpConnectInfo {
+            local_addr: None,
+            remote_addr: Some(addr),
+        };
+        let mut e = http::Extensions::new();
+        assert_eq!(peer(&e), None);
+        e.insert(tcp());
+        assert_eq!(peer(&e), Some(addr.ip()));
+    }
 
     #[test]
     fn tonic_statuses_map_to_reasons() {

@@ -10,20 +10,20 @@
 //! protobuf `google.rpc.Status`, as the OTLP specification asks.
 
 use super::Pipeline;
+use crate::admission::Admitted;
 use crate::telemetry::events::RequestRefused;
 use crate::telemetry::{Receiver, Refusal};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use dozor_metrics::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use bytes::Bytes;
 use flate2::read::MultiGzDecoder;
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 
 const PROTOBUF: &str = "application/x-protobuf";
 
@@ -44,6 +44,30 @@ pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
         .route("/v1/logs", any(export_logs))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The address of the client on the other end of a connection, as a request extension (put
+/// there by an accept loop) or as axum's connect info
+/// (`router.into_make_service_with_connect_info::<Peer>()`, plain or TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, super::tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, super::tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
 }
 
 /// `google.rpc.Status`, the body of OTLP/HTTP error responses.
@@ -92,68 +116,77 @@ async fn not_found(State(state): State<Receiving>, request: Request) -> Response
 }
 
 async fn export(State(state): State<Receiving>, request: Request) -> Response {
-    let gate = state.pipeline.gate.clone();
-    let admitted = match gate.admit(request.headers()) {
-        Ok(a) => a,
-        Err(r) => return refusal(&state, r),
-    };
-    let headers = request.headers().clone();
-    let _in_flight = gate
-        .memory
-        .as_ref()
-        .map(|m| m.hold(declared(&state, &headers)));
-    let decoded = match read_body(&state, request).await {
-        Ok(bytes) => decode::<ExportMetricsServiceRequest>(&bytes),
-        Err(refused) => Err(refused),
-    };
-    match decoded {
-        Ok(req) => {
-            match state
-                .pipeline
-                .export(Receiver::OtlpHttp, &req, &headers, &admitted)
-            {
-                Ok(response) => {
-                    ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
-                }
-                Err(r) => refusal(&state, r),
-            }
-        }
-        Err(refused) => refused.respond(&state),
-    }
+    receive(&state, request, Pipeline::receive_metrics).await
 }
 
 async fn export_logs(State(state): State<Receiving>, request: Request) -> Response {
-    let gate = state.pipeline.gate.clone();
-    let admitted = match gate.admit(request.headers()) {
-        Ok(a) => a,
-        Err(r) => return refusal(&state, r),
-    };
     if state.pipeline.logs.is_none() && request.method() == Method::POST {
-        // Refused before the body is read: nothing to keep.
+        // Refused before the body is read: nothing to keep. Admission first, as for metrics.
+        if let Err(r) = state
+            .pipeline
+            .gate
+            .admit(request.headers(), peer(request.extensions()))
+        {
+            return refusal(&state, r);
+        }
         return refusal(&state, super::logs::logs_disabled());
     }
+    receive(&state, request, Pipeline::receive_logs).await
+}
+
+/// [`Pipeline::receive_metrics`] or [`Pipeline::receive_logs`].
+type Receive<M> =
+    fn(&Pipeline, Receiver, &[u8], &HeaderMap, &Admitted) -> Result<M, crate::admission::Refused>;
+
+/// What both paths do: admit the request on its headers, read its body while holding its
+/// declared size (and its inflated size while that lives) in the memory limiter, and hand the
+/// bytes to the pipeline, which bounds and charges them before decoding.
+async fn receive<M: Message>(state: &Receiving, request: Request, receive: Receive<M>) -> Response {
+    let gate = state.pipeline.gate.clone();
+    let admitted = match gate.admit(request.headers(), peer(request.extensions())) {
+        Ok(a) => a,
+        Err(r) => return refusal(state, r),
+    };
     let headers = request.headers().clone();
     let _in_flight = gate
         .memory
         .as_ref()
-        .map(|m| m.hold(declared(&state, &headers)));
-    let bytes = match read_body(&state, request).await {
-        Ok(bytes) => bytes,
-        Err(refused) => return refused.respond(&state),
+        .map(|m| m.hold(declared(state, &headers)));
+    let body = match read_body(state, request).await {
+        Ok(body) => body,
+        Err(refused) => return refused.respond(state),
     };
-    let req = match decode::<ExportLogsServiceRequest>(&bytes) {
-        Ok(req) => req,
-        Err(refused) => return refused.respond(&state),
-    };
-    match state
-        .pipeline
-        .export_logs(Receiver::OtlpHttp, &req, &bytes, &headers, &admitted)
-    {
+    let _inflated = gate
+        .memory
+        .as_ref()
+        .filter(|_| body.inflated)
+        .map(|m| m.hold(body.bytes.len() as u64));
+    match receive(
+        &state.pipeline,
+        Receiver::OtlpHttp,
+        &body.bytes,
+        &headers,
+        &admitted,
+    ) {
         Ok(response) => {
             ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
         }
-        Err(r) => refusal(&state, r),
+        Err(r) => refusal(state, r),
     }
+}
+
+/// The address a request came from, put in its extensions by the accept loop ([`Peer`]) or by
+/// axum ([`ConnectInfo`]).
+fn peer(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<Peer>()
+        .or_else(|| extensions.get::<ConnectInfo<Peer>>().map(|c| &c.0))
+        .map(|p| p.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
 }
 
 /// The bytes a request may occupy: its `Content-Length`, or the limit when it has none.
@@ -177,8 +210,15 @@ fn refusal(state: &Receiving, r: crate::admission::Refused) -> Response {
     response
 }
 
+/// A request's body, decompressed.
+struct Body {
+    bytes: Bytes,
+    /// Whether `bytes` were inflated from a gzip body (and so are more than was declared).
+    inflated: bool,
+}
+
 /// The body of a POST, checked (method, media type, encoding, size) and decompressed.
-async fn read_body(state: &Receiving, request: Request) -> Result<Vec<u8>, Refused> {
+async fn read_body(state: &Receiving, request: Request) -> Result<Body, Refused> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
         let m = format!("method {} not allowed: use POST", parts.method);
@@ -209,28 +249,23 @@ async fn read_body(state: &Receiving, request: Request) -> Result<Vec<u8>, Refus
             format!("reading the body: {e}"),
         ),
     })?;
-    if gzip {
-        inflate(&bytes, state.limit).map_err(|e| match e {
-            ReadError::TooLarge => too_large(),
-            ReadError::Io(e) => Refused(
-                StatusCode::BAD_REQUEST,
-                Refusal::BadEncoding,
-                format!("invalid gzip body: {e}"),
-            ),
-        })
-    } else {
-        Ok(bytes.to_vec())
+    if !gzip {
+        return Ok(Body {
+            bytes,
+            inflated: false,
+        });
     }
-}
-
-/// The protobuf message in `bytes`.
-fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Refused> {
-    M::decode(bytes).map_err(|e| {
-        Refused(
+    let inflated = inflate(&bytes, state.limit).map_err(|e| match e {
+        ReadError::TooLarge => too_large(),
+        ReadError::Io(e) => Refused(
             StatusCode::BAD_REQUEST,
-            Refusal::DecodeError,
-            format!("invalid protobuf: {e}"),
-        )
+            Refusal::BadEncoding,
+            format!("invalid gzip body: {e}"),
+        ),
+    })?;
+    Ok(Body {
+        bytes: inflated.into(),
+        inflated: true,
     })
 }
 
@@ -283,7 +318,7 @@ enum ReadError {
 }
 
 /// Reads at most `limit` bytes of body; one more is an error, not an allocation.
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ReadError> {
+async fn read_limited(body: axum::body::Body, limit: usize) -> Result<Bytes, ReadError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ReadError::TooLarge),
@@ -337,6 +372,19 @@ mod tests {
         assert!(matches!(inflate(&bomb, 1 << 20), Err(ReadError::TooLarge)));
         assert_eq!(inflate(&gzip(b"abc"), 3).ok(), Some(b"abc".to_vec()));
         assert!(matches!(inflate(b"not gzip", 100), Err(ReadError::Io(_))));
+    }
+
+    #[test]
+    fn the_peer_comes_from_the_accept_loop_or_axum() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let mut e = http::Extensions::new();
+        assert_eq!(peer(&e), None);
+        e.insert(ConnectInfo(addr("10.0.0.3:1")));
+        assert_eq!(peer(&e), Some(addr("10.0.0.3:1").ip()));
+        e.insert(ConnectInfo(Peer(addr("[::1]:2"))));
+        assert_eq!(peer(&e), Some(addr("[::1]:2").ip()));
+        e.insert(Peer(addr("192.0.2.1:3")));
+        assert_eq!(peer(&e), Some(addr("192.0.2.1:3").ip()));
     }
 
     #[test]
