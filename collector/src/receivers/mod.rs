@@ -6,6 +6,7 @@
 //! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
+pub mod conn;
 mod logs;
 pub mod prescan;
 pub mod otlp_grpc;
