@@ -8,6 +8,7 @@
 //! reason, and makes the status say what OTLP clients expect (see [`classify`]).
 
 use super::Pipeline;
+use super::conn::{Conns, Incoming, Source, Track};
 use crate::admission::{Admitted, Gate, Refused};
 use crate::config::Tls;
 use crate::telemetry::events::RequestRefused;
@@ -31,7 +32,6 @@ use std::task::{Context, Poll};
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
 /// The `MetricsService` implementation: everything that decoded goes to the pipeline.
@@ -142,6 +142,7 @@ pub fn tls_config(tls: &Tls) -> Result<tonic::transport::ServerTlsConfig, String
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight calls.
 pub async fn serve(
     listener: TcpListener,
+    conns: Arc<Conns>,
     pipeline: Pipeline,
     max_request_bytes: usize,
     tls: Option<tonic::transport::ServerTlsConfig>,
@@ -159,11 +160,20 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_request_bytes);
-    let mut builder = Server::builder();
+    // Deadlines for headers, bodies and idle connections are kept by conn::Track and the
+    // sockets (conn::Tracked); keepalive pings find clients that went away mid-request.
+    let limits = *conns.limits();
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.idle_timeout))
+        .http2_keepalive_timeout(Some(limits.header_read_timeout));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
+    let track = conns.clone();
     builder
+        .layer(tower::layer::layer_fn(move |inner| {
+            Track::new(inner, Source::Lookup(track.clone()), tonic::body::Body::new)
+        }))
         .layer(tower::layer::layer_fn(move |inner| CountRefusals {
             inner,
             telemetry: telemetry.clone(),
@@ -171,7 +181,7 @@ pub async fn serve(
         }))
         .add_service(service)
         .add_service(logs)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(Incoming { listener, conns }, shutdown)
         .await
 }
 
