@@ -131,3 +131,40 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Connections;
+    use crate::telemetry::Telemetry;
+    use tower::ServiceExt;
+
+    // Handlers read the peer from the request (another receiver's per-address limits do).
+    #[tokio::test]
+    async fn requests_carry_their_peer_and_move_the_phase() {
+        let conns = Conns::new(
+            None,
+            Arc::new(Telemetry::new()),
+            (&Connections::default()).into(),
+        );
+        let peer: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let conn = conns.admit(peer, true).unwrap();
+        let inner = tower::service_fn(|r: http::Request<axum::body::Body>| async move {
+            let info = r
+                .extensions()
+                .get::<axum::extract::ConnectInfo<SocketAddr>>();
+            let p = info.unwrap().0;
+            Ok::<_, std::convert::Infallible>(p)
+        });
+        let track = Track::new(inner, Source::One(conn.clone()), axum::body::Body::new);
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(b"x"));
+        let seen = track.oneshot(http::Request::new(body)).await.unwrap();
+        assert_eq!(seen, peer);
+        assert!(matches!(
+            conn.state.lock().unwrap().phase,
+            super::super::Phase::Idle(_)
+        ));
+        drop(conn);
+        assert!(conns.find(peer).is_none());
+    }
+}
