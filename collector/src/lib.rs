@@ -24,14 +24,15 @@ use config::Config;
 use delivery::Delivery;
 use dozor_metrics::translate::Options;
 use receivers::Pipeline;
+use receivers::conn;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
 use store::fleet::Fleet;
-use telemetry::Telemetry;
 use telemetry::events::SeriesExpired;
+use telemetry::{Receiver, Telemetry};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -221,6 +222,14 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
     let mut tasks = JoinSet::new();
     let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
 
+    let conns = |receiver| {
+        receivers::conn::Conns::new(
+            receiver,
+            pipeline.telemetry.clone(),
+            (&config.limits.connections).into(),
+        )
+    };
+
     let (p, sig) = (pipeline.clone(), signal());
     let grpc_limit = limit(config.receivers.otlp_grpc.max_request_bytes);
     let grpc_tls = &config.receivers.otlp_grpc.tls;
@@ -229,49 +238,51 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
     } else {
         None
     };
+    let grpc_conns = conns(Some(Receiver::OtlpGrpc));
     tasks.spawn(async move {
-        receivers::otlp_grpc::serve(grpc, p, grpc_limit, grpc_tls, sig)
+        receivers::otlp_grpc::serve(grpc, grpc_conns, p, grpc_limit, grpc_tls, sig)
             .await
             .map_err(|e| server_error("otlp_grpc", e))
     });
     let router = receivers::otlp_http::router(
         pipeline.clone(),
         limit(config.receivers.otlp_http.max_request_bytes),
-    )
-    .into_make_service_with_connect_info::<receivers::Peer>();
-    let sig = signal();
+    );
+    let (sig, http_conns) = (signal(), conns(Some(Receiver::OtlpHttp)));
     let http_tls = &config.receivers.otlp_http.tls;
     if http_tls.enabled() {
         let tls = receivers::tls::server_config(http_tls, "receivers.otlp_http", &[b"http/1.1"])
             .map_err(ServeError::Tls)?;
-        let listener = receivers::tls::TlsListener::new(http, tls)
-            .map_err(|e| server_error("otlp_http", e))?;
+        let listener = receivers::tls::TlsListener::new(http, tls, http_conns);
         tasks.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(sig)
-                .await
-                .map_err(|e| server_error("otlp_http", e))
+            conn::serve_http(listener, router, sig).await;
+            Ok(())
         });
     } else {
+        let listener = conn::Plain {
+            listener: http,
+            conns: http_conns,
+        };
         tasks.spawn(async move {
-            axum::serve(http, router)
-                .with_graceful_shutdown(sig)
-                .await
-                .map_err(|e| server_error("otlp_http", e))
+            conn::serve_http(listener, router, sig).await;
+            Ok(())
         });
     }
-    let (router, sig) = (
-        exporters::prometheus::router(
-            pipeline.clone(),
-            config.exporters.prometheus.created_samples,
-        ),
+    let router = exporters::prometheus::router(
+        pipeline.clone(),
+        config.exporters.prometheus.created_samples,
+    );
+    // The exporter has no counters of its own: its connections are limited alike, uncounted.
+    let (sig, listener) = (
         signal(),
+        conn::Plain {
+            listener: prom,
+            conns: conns(None),
+        },
     );
     tasks.spawn(async move {
-        axum::serve(prom, router)
-            .with_graceful_shutdown(sig)
-            .await
-            .map_err(|e| server_error("prometheus", e))
+        conn::serve_http(listener, router, sig).await;
+        Ok(())
     });
     if let Some(sender) = sender {
         let sig = signal();

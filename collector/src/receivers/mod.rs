@@ -6,6 +6,7 @@
 //! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
+pub mod conn;
 pub mod grpc_export;
 mod logs;
 pub mod otlp_grpc;
@@ -13,8 +14,6 @@ pub mod otlp_http;
 pub mod prescan;
 mod timestamps;
 pub mod tls;
-
-pub use otlp_http::Peer;
 
 use crate::admission::senders::Sender;
 use crate::admission::tokens::Scope;

@@ -10,6 +10,7 @@
 //! message's bytes to the memory limiter as they arrive.
 
 use super::Pipeline;
+use super::conn::{Conns, Incoming, Source, Track};
 use super::grpc_export::{ExportService, Logs, Metrics};
 use crate::admission::memory::Arriving;
 use crate::admission::{Gate, RETRY_AFTER_SECONDS, Refused};
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::transport::server::{TcpConnectInfo, TcpIncoming, TlsConnectInfo};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
 
 /// Trailer-only metadata naming the reason of a refusal made in the handler, so that
@@ -71,6 +72,7 @@ pub fn tls_config(tls: &Tls) -> Result<tonic::transport::ServerTlsConfig, String
 /// Serves OTLP/gRPC on `listener` until `shutdown` resolves, then finishes in-flight calls.
 pub async fn serve(
     listener: TcpListener,
+    conns: Arc<Conns>,
     pipeline: Pipeline,
     max_request_bytes: usize,
     tls: Option<tonic::transport::ServerTlsConfig>,
@@ -80,11 +82,20 @@ pub async fn serve(
     let gate = pipeline.gate.clone();
     let logs = ExportService::<Logs>::new(pipeline.clone(), max_request_bytes);
     let service = ExportService::<Metrics>::new(pipeline, max_request_bytes);
-    let mut builder = Server::builder();
+    // Deadlines for headers, bodies and idle connections are kept by conn::Track and the
+    // sockets (conn::Tracked); keepalive pings find clients that went away mid-request.
+    let limits = *conns.limits();
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.idle_timeout))
+        .http2_keepalive_timeout(Some(limits.header_read_timeout));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
+    let track = conns.clone();
     builder
+        .layer(tower::layer::layer_fn(move |inner| {
+            Track::new(inner, Source::Lookup(track.clone()), tonic::body::Body::new)
+        }))
         .layer(tower::layer::layer_fn(move |inner| CountRefusals {
             inner,
             telemetry: telemetry.clone(),
@@ -92,7 +103,7 @@ pub async fn serve(
         }))
         .add_service(service)
         .add_service(logs)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(Incoming { listener, conns }, shutdown)
         .await
 }
 

@@ -46,30 +46,6 @@ pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// The address of the client on the other end of a connection, as a request extension (put
-/// there by an accept loop) or as axum's connect info
-/// (`router.into_make_service_with_connect_info::<Peer>()`, plain or TLS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Peer(pub SocketAddr);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, super::tls::TlsListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, super::tls::TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
 /// `google.rpc.Status`, the body of OTLP/HTTP error responses.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RpcStatus {
@@ -175,18 +151,12 @@ async fn receive<M: Message>(state: &Receiving, request: Request, receive: Recei
     }
 }
 
-/// The address a request came from, put in its extensions by the accept loop ([`Peer`]) or by
-/// axum ([`ConnectInfo`]).
+/// The address a request came from, put in its extensions by the accept loop
+/// (`receivers::conn`).
 fn peer(extensions: &http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<Peer>()
-        .or_else(|| extensions.get::<ConnectInfo<Peer>>().map(|c| &c.0))
-        .map(|p| p.0.ip())
-        .or_else(|| {
-            extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// The bytes a request may occupy: its `Content-Length`, or the limit when it has none.
@@ -375,16 +345,12 @@ mod tests {
     }
 
     #[test]
-    fn the_peer_comes_from_the_accept_loop_or_axum() {
+    fn the_peer_comes_from_the_accept_loop() {
         let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
         let mut e = http::Extensions::new();
         assert_eq!(peer(&e), None);
         e.insert(ConnectInfo(addr("10.0.0.3:1")));
         assert_eq!(peer(&e), Some(addr("10.0.0.3:1").ip()));
-        e.insert(ConnectInfo(Peer(addr("[::1]:2"))));
-        assert_eq!(peer(&e), Some(addr("[::1]:2").ip()));
-        e.insert(Peer(addr("192.0.2.1:3")));
-        assert_eq!(peer(&e), Some(addr("192.0.2.1:3").ip()));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! TLS for the OTLP/HTTP receiver: a rustls server configuration from PEM files, and a
-//! listener that hands axum connections whose handshake has finished.
+//! listener that hands out connections whose handshake has finished.
 //!
-//! Handshakes run in their own tasks (bounded by [`HANDSHAKE_TIMEOUT`]), so a client that
-//! connects and says nothing does not hold up the others. The gRPC receiver uses tonic's own
-//! TLS (`tls-ring`), built on the same rustls.
+//! Connections are admitted (`limits.connections`) before their handshake, which runs in its
+//! own task and counts as header time (`header_read_timeout`), so a client that connects and
+//! says nothing does not hold up the others. The gRPC receiver uses tonic's own TLS
+//! (`tls-ring`), built on the same rustls.
 
+use super::conn::{Accept, Conn, Conns, Tracked};
 use crate::config::Tls;
-use std::net::SocketAddr;
+use crate::telemetry::CloseReason;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -18,9 +20,6 @@ use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig, crypto};
 use tokio_rustls::server::TlsStream;
 use tracing::debug;
-
-/// A handshake not finished within this is abandoned.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The rustls configuration of `tls`, for `prefix` (the receiver's key path in errors).
 pub fn server_config(tls: &Tls, prefix: &str, alpn: &[&[u8]]) -> Result<ServerConfig, String> {
@@ -63,15 +62,13 @@ pub fn server_config(tls: &Tls, prefix: &str, alpn: &[&[u8]]) -> Result<ServerCo
 /// A listener yielding TLS connections whose handshake succeeded.
 #[derive(Debug)]
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
+    ready: mpsc::Receiver<TlsStream<Tracked<TcpStream>>>,
     acceptor: tokio::task::JoinHandle<()>,
 }
 
 impl TlsListener {
-    /// Accepts on `tcp` and runs handshakes with `config`.
-    pub fn new(tcp: TcpListener, config: ServerConfig) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
+    /// Accepts on `tcp` the connections `conns` admits, and runs handshakes with `config`.
+    pub fn new(tcp: TcpListener, config: ServerConfig, conns: Arc<Conns>) -> Self {
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let (tx, ready) = mpsc::channel(64);
         let acceptor = tokio::spawn(async move {
@@ -85,23 +82,27 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let Some(conn) = conns.admit(peer, true) else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let stream = Tracked::new(stream, conn.clone());
+                // Reads time out at header_read_timeout already; this also bounds a client that
+                // never reads what the server writes.
+                let limit = conns.limits().header_read_timeout;
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
+                            let _ = tx.send(tls).await;
                         }
                         Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed."),
-                        Err(_) => debug!(peer = %peer, "TLS handshake timed out."),
+                        Err(_) => conn.close(CloseReason::HeaderTimeout),
                     }
                 });
             }
         });
-        Ok(TlsListener {
-            ready,
-            local,
-            acceptor,
-        })
+        TlsListener { ready, acceptor }
     }
 }
 
@@ -111,19 +112,17 @@ impl Drop for TlsListener {
     }
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
+impl Accept for TlsListener {
+    type Io = TlsStream<Tracked<TcpStream>>;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    async fn accept(&mut self) -> (Self::Io, Arc<Conn>) {
         match self.ready.recv().await {
-            Some(c) => c,
+            Some(tls) => {
+                let conn = tls.get_ref().0.conn().clone();
+                (tls, conn)
+            }
             // The accept task only ends when this listener is dropped.
             None => std::future::pending().await,
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
     }
 }
