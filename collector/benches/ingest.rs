@@ -197,6 +197,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         budget: None,
         logs: None,
         bounds: (&dozor_collector::config::RequestLimits::default()).into(),
+        point_bounds: Default::default(),
     }
 }
 

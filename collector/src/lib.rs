@@ -215,6 +215,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         },
         logs,
         bounds: (&config.limits.request).into(),
+        point_bounds: (&config.limits.point).into(),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {

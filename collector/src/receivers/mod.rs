@@ -6,6 +6,7 @@
 //! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
+pub mod bounds;
 mod logs;
 pub mod prescan;
 pub mod otlp_grpc;
@@ -53,6 +54,8 @@ pub struct Pipeline {
     pub logs: Option<Arc<Outbox>>,
     /// Bounds on one request (`limits.request`), checked before it is decoded.
     pub bounds: prescan::Bounds,
+    /// Bounds on one point (`limits.point`), checked once it is translated.
+    pub point_bounds: bounds::PointBounds,
 }
 
 /// The refusal of a request over one of `limits.request`.
@@ -227,10 +230,21 @@ impl Pipeline {
         let mut times = Vec::with_capacity(points.capacity());
         let mut rejected = Rejected::default();
         let mut over_budget = 0;
+        let (mut exemplars, mut bounded, now) =
+            (Vec::new(), bounds::Bounded::default(), bounds::now_ns());
         for rm in &request.resource_metrics {
             let start = points.len();
             let r = translate::translate(rm, &self.options, &mut points);
-            timestamps::of(rm, &mut times, points.len());
+            exemplars.clear();
+            timestamps::of(rm, &mut times, &mut exemplars, points.len());
+            self.point_bounds.apply(
+                &mut points,
+                &mut times,
+                start,
+                &exemplars,
+                now,
+                &mut bounded,
+            );
             rejected.unsupported_type += r.unsupported_type;
             rejected.invalid += r.invalid;
             let identity = Identity::of(rm);
@@ -247,6 +261,7 @@ impl Pipeline {
             points: points_in,
         }
         .emit(&self.telemetry);
+        bounded.emit(&self.telemetry);
         let drops = [
             (DropReason::UnsupportedType, rejected.unsupported_type),
             (DropReason::Invalid, rejected.invalid),
@@ -257,7 +272,7 @@ impl Pipeline {
         ];
         let mut message = String::new();
         let mut total = 0;
-        for (reason, count) in drops {
+        for (reason, count) in drops.into_iter().chain(bounded.dropped()) {
             if count > 0 {
                 PointsDropped { reason, count }.emit(&self.telemetry);
                 if !reason.is_loss() {
