@@ -198,6 +198,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         unidentified_budget: None,
         logs: None,
         bounds: (&dozor_collector::config::RequestLimits::default()).into(),
+        point_bounds: Default::default(),
     }
 }
 

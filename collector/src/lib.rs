@@ -211,6 +211,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         unidentified_budget: budget(config.limits.unidentified.max_series, s.series_ttl.0),
         logs,
         bounds: (&config.limits.request).into(),
+        point_bounds: (&config.limits.point).into(),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {

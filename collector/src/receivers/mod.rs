@@ -6,6 +6,7 @@
 //! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
 //! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
 
+pub mod bounds;
 pub mod conn;
 pub mod grpc_export;
 mod logs;
@@ -61,6 +62,8 @@ pub struct Pipeline {
     pub logs: Option<Arc<Outbox>>,
     /// Bounds on one request (`limits.request`), checked before it is decoded.
     pub bounds: prescan::Bounds,
+    /// Bounds on one point (`limits.point`), checked once it is translated.
+    pub point_bounds: bounds::PointBounds,
 }
 
 /// A string resource attribute.
@@ -284,10 +287,13 @@ impl Pipeline {
         let mut rejected = Rejected::default();
         let mut over_budget = 0;
         let mut foreign = 0;
-        let (budget, owner) = match sender.is_named() {
-            true => (&self.budget, sender.key()),
-            false => (&self.unidentified_budget, sender.key()),
+        let budget = match sender.is_named() {
+            true => &self.budget,
+            false => &self.unidentified_budget,
         };
+        let owner = sender.key();
+        let (mut exemplars, mut bounded, now) =
+            (Vec::new(), bounds::Bounded::default(), bounds::now_ns());
         for rm in &request.resource_metrics {
             if let Some((agent, scope)) = token
                 && !scope.allows(
@@ -301,7 +307,16 @@ impl Pipeline {
             }
             let start = points.len();
             let r = translate::translate(rm, &self.options, &mut points);
-            timestamps::of(rm, &mut times, points.len());
+            exemplars.clear();
+            timestamps::of(rm, &mut times, &mut exemplars, points.len());
+            self.point_bounds.apply(
+                &mut points,
+                &mut times,
+                start,
+                &exemplars,
+                now,
+                &mut bounded,
+            );
             rejected.unsupported_type += r.unsupported_type;
             rejected.invalid += r.invalid;
             if let Some(budget) = budget {
@@ -320,6 +335,7 @@ impl Pipeline {
             points: points_in,
         }
         .emit(&self.telemetry);
+        bounded.emit(&self.telemetry);
         let drops = [
             (DropReason::UnsupportedType, rejected.unsupported_type),
             (DropReason::Invalid, rejected.invalid),
@@ -331,7 +347,7 @@ impl Pipeline {
         ];
         let mut message = String::new();
         let mut total = 0;
-        for (reason, count) in drops {
+        for (reason, count) in drops.into_iter().chain(bounded.dropped()) {
             if count > 0 {
                 PointsDropped { reason, count }.emit(&self.telemetry);
                 if !reason.is_loss() {
