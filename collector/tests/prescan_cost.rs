@@ -71,8 +71,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// One measurement at a time: the counters are global.
+/// One test at a time: the counters are global, and a test building its request while
+/// another measures would count in the other's peak.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const UNBOUNDED: Bounds = Bounds {
     max_data_points: u64::MAX,
@@ -107,7 +112,6 @@ fn decode_and_translate(body: &[u8]) -> impl Sized {
 
 /// Scans, measures, prints and checks that the estimate does not undercount.
 fn check(name: &str, body: &[u8]) -> (Cost, u64) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cost = prescan::metrics(body, &UNBOUNDED).expect("unbounded");
     let measured = peak_of(|| decode_and_translate(body));
     report(name, body, &cost, measured);
@@ -180,6 +184,7 @@ fn point(attributes: Vec<KeyValue>) -> NumberDataPoint {
 
 #[test]
 fn prescan_empty_data_points() {
+    let _serial = serial();
     let body = request(
         vec![],
         vec![gauge("m", vec![NumberDataPoint::default(); 500_000])],
@@ -189,6 +194,7 @@ fn prescan_empty_data_points() {
 
 #[test]
 fn prescan_empty_points_with_values() {
+    let _serial = serial();
     let body = request(
         agent_resource(),
         vec![gauge(
@@ -207,6 +213,7 @@ fn prescan_empty_points_with_values() {
 
 #[test]
 fn prescan_many_attributes_on_one_point() {
+    let _serial = serial();
     let same_key: Vec<_> = (0..300_000).map(|_| string_kv("k", "v")).collect();
     check(
         "300k same-name attributes, 1 point",
@@ -224,6 +231,7 @@ fn prescan_many_attributes_on_one_point() {
 
 #[test]
 fn prescan_exemplars_with_attributes() {
+    let _serial = serial();
     let exemplar = Exemplar {
         filtered_attributes: vec![string_kv("a", "1"), string_kv("b", "2"), string_kv("c", "")],
         value: Some(exemplar::Value::AsDouble(1.0)),
@@ -258,6 +266,7 @@ fn prescan_exemplars_with_attributes() {
 
 #[test]
 fn prescan_deep_histograms() {
+    let _serial = serial();
     let n = 200_000;
     let p = HistogramDataPoint {
         bucket_counts: vec![1; n + 1],
@@ -313,6 +322,7 @@ fn array(values: Vec<AnyValue>) -> AnyValue {
 
 #[test]
 fn prescan_nested_values() {
+    let _serial = serial();
     // A key-value list of 20k pairs with small arrays, as a label on 20 points: translation
     // writes it with `Debug` for each point.
     let inner = array(vec![AnyValue::default(), AnyValue::default()]);
@@ -372,6 +382,7 @@ fn prescan_nested_values() {
 /// limiter refuses it.
 #[test]
 fn prescan_ordinary_agent_requests_are_not_overcharged() {
+    let _serial = serial();
     let points: Vec<_> = (0..1_000)
         .map(|i| {
             point(vec![
@@ -406,7 +417,7 @@ fn prescan_ordinary_agent_requests_are_not_overcharged() {
 
 #[test]
 fn prescan_logs_decoding() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let record = LogRecord {
         body: Some(kvlist(vec![
             string_kv("msg", "connection reset by peer"),
