@@ -307,3 +307,26 @@ async fn an_over_bound_resource_attribute_drops_every_point_that_carries_it() {
     assert!(lines(&m, "target_info").is_empty(), "{m}");
     assert_eq!(dropped(&m, "label_value_too_long"), 2.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_point_with_more_attributes_than_labels_allowed_is_refused_before_translation() {
+    // Translation compares each attribute's name with those before it: 100,000 distinct
+    // attributes on one point would keep a core busy for minutes. The prescan sees them first.
+    let running = start(|_| {}).await;
+    let keys: Vec<String> = (0..100_000).map(|i| format!("k{i}")).collect();
+    let attrs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "x")).collect();
+    let req = request(
+        &a1(),
+        vec![gauge("dozor.test.wide", "", vec![point(&attrs, 1.0)])],
+    );
+    let r = post(running.addrs.otlp_http, &req, &[]).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(
+        r.text().contains("limits.point.max_labels (64)"),
+        "{}",
+        r.text()
+    );
+    let m = scrape(&running).await;
+    assert!(lines(&m, "dozor_test_wide").is_empty());
+    assert_eq!(refused(&m, "otlp_http", "too_many_attributes"), 1.0);
+}

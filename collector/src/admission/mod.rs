@@ -249,6 +249,16 @@ impl Gate {
         let Some(memory) = &self.memory else {
             return Ok(None);
         };
+        if bytes >= memory.threshold() {
+            // It would not fit in an empty collector: waiting will not help.
+            return Err(Refused::new(
+                Refusal::TooLarge,
+                format!(
+                    "decoded, this request would take about {bytes} bytes, more than limits.memory.limit - spike ({}): send smaller requests",
+                    memory.threshold()
+                ),
+            ));
+        }
         let good = self.standing.good(&admitted.sender());
         if let Some(over) = memory.over_with(bytes, good) {
             let (reason, what) = if over.reserved {
@@ -381,6 +391,12 @@ mod tests {
         assert_eq!(
             gate.charge(0, &new).unwrap_err().reason,
             Refusal::MemoryReserved
+        );
+        let r = gate.charge(900, &old).unwrap_err();
+        assert_eq!(
+            (r.reason, r.retry_after),
+            (Refusal::TooLarge, None),
+            "a request that would not fit in an empty collector is refused for good"
         );
         assert!(
             gate.admit(&http::HeaderMap::new(), None).is_err(),

@@ -39,6 +39,13 @@ pub struct PointBounds {
     truncate: bool,
 }
 
+impl PointBounds {
+    /// `limits.point.max_labels`.
+    pub fn max_labels(&self) -> usize {
+        self.labels
+    }
+}
+
 impl From<&PointLimits> for PointBounds {
     fn from(l: &PointLimits) -> Self {
         PointBounds {

@@ -168,6 +168,16 @@ impl Pipeline {
         admitted: &Admitted,
     ) -> Result<ExportMetricsServiceResponse, Refused> {
         let cost = prescan::metrics(body, &self.bounds).map_err(over_bound)?;
+        let max_labels = self.point_bounds.max_labels() as u64;
+        if cost.widest_point > max_labels {
+            return Err(Refused::new(
+                Refusal::TooManyAttributes,
+                format!(
+                    "a data point with {} attributes, more than limits.point.max_labels ({max_labels})",
+                    cost.widest_point
+                ),
+            ));
+        }
         let _held = self.gate.charge(cost.decoded_bytes, admitted)?;
         let request: ExportMetricsServiceRequest = decode(body)?;
         self.export(receiver, &request, headers, admitted)

@@ -74,6 +74,7 @@ fn resource_metrics(bytes: &[u8], t: &mut Tally) -> Result<(), Over> {
     t.most_labels = t
         .most_labels
         .max(translated.most_attributes.saturating_add(base));
+    t.cost.widest_point = t.cost.widest_point.max(translated.most_attributes);
     Ok(())
 }
 

@@ -100,6 +100,10 @@ pub struct Cost {
     /// Elements of repeated scalars: histogram bucket counts and bounds, exponential
     /// histogram buckets (metrics).
     pub buckets: u64,
+    /// The most attributes one data point that translation keeps carries (metrics):
+    /// translating a point costs time quadratic in them, so a request with a point over
+    /// `limits.point.max_labels` is refused before it is translated.
+    pub widest_point: u64,
 }
 
 /// The first bound a request exceeds (the count reached when the scan stopped).
