@@ -6,21 +6,10 @@ mod common;
 use common::proc::Collector;
 use common::wire::{EXPORT, frame, grpc_raw, raw_exchange, raw_status};
 use common::*;
-use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 
 fn agent_header(name: &str) -> Vec<(String, String)> {
     vec![("dozor-agent".into(), name.into())]
-}
-
-/// One gauge with `n` points (labels x=0..n) from agent `id`.
-fn wide(id: &str, n: usize) -> ExportMetricsServiceRequest {
-    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
-    request(
-        &agent(id, "plant-a", "web"),
-        vec![gauge("dozor.test.wide", "1", points)],
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -188,20 +188,7 @@ async fn garbage_is_refused_and_counted_then_good_requests_still_work() {
     running.shutdown().await.unwrap();
 }
 
-/// One gauge with `n` points (labels x=0..n) from agent `id`.
-fn wide(
-    id: &str,
-    n: usize,
-) -> dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest {
-    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
-    request(
-        &agent(id, "plant-a", "web"),
-        vec![gauge("dozor.test.wide", "1", points)],
-    )
-}
-
-// Regression: #10 (needs the pre-scan: receivers/prescan.rs)
+// Regression: #10.
 #[tokio::test(flavor = "multi_thread")]
 async fn more_points_than_the_bound_are_refused_before_decoding() {
     let running = start(|c| c.limits.request.max_data_points = 10).await;

@@ -254,20 +254,7 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
     running.shutdown().await.unwrap();
 }
 
-/// One gauge with `n` points (labels x=0..n) from agent `id`.
-fn wide(
-    id: &str,
-    n: usize,
-) -> dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest {
-    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
-    request(
-        &agent(id, "plant-a", "web"),
-        vec![gauge("dozor.test.wide", "1", points)],
-    )
-}
-
-// Regression: #10 (needs the pre-scan: receivers/prescan.rs)
+// Regression: #10.
 #[tokio::test(flavor = "multi_thread")]
 async fn more_points_than_the_bound_are_refused_before_decoding() {
     use dozor_collector::receivers::otlp_http::RpcStatus;

@@ -109,6 +109,16 @@ fn metric_of(name: &str, unit: &str, data: metric::Data) -> Metric {
     }
 }
 
+/// One gauge with `n` points (labels x=0..n) from agent `id`.
+pub fn wide(id: &str, n: usize) -> ExportMetricsServiceRequest {
+    let labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let points = labels.iter().map(|l| point(&[("x", l)], 1.0)).collect();
+    request(
+        &agent(id, "plant-a", "web"),
+        vec![gauge("dozor.test.wide", "1", points)],
+    )
+}
+
 /// The standard test request: a counter and a gauge from agent `a1` at site `plant-a`.
 pub fn sample_request(cpu_seconds: f64) -> ExportMetricsServiceRequest {
     request(
