@@ -77,6 +77,19 @@ impl Attributes {
 pub(super) fn key_value(bytes: &[u8], depth: u32, t: &mut Tally) -> Result<Label, Over> {
     t.attributes(1)?;
     let mut label = Label::default();
+    // Nearly every pair is a short key then a short value, in that order: read them directly.
+    // Anything else takes the general walk below, which gives the same result for these.
+    if let Some((key, value)) = short_pair(bytes) {
+        t.heap(string(key.len()));
+        label.key = key.len() as u64;
+        let text = any_value(value, depth, t)?;
+        label.value = text.label;
+        label.debug = text
+            .debug
+            .saturating_add(DEBUG_NODE)
+            .saturating_add(label.key.saturating_mul(6));
+        return Ok(label);
+    }
     for (number, field) in Fields::new(bytes) {
         match (number, field) {
             (1, Field::Bytes(key)) => {
@@ -96,6 +109,19 @@ pub(super) fn key_value(bytes: &[u8], depth: u32, t: &mut Tally) -> Result<Label
         .saturating_add(DEBUG_NODE)
         .saturating_add(label.key.saturating_mul(6));
     Ok(label)
+}
+
+/// `(key, value)` of a `KeyValue` encoded as exactly a key shorter than 128 bytes (field 1)
+/// then a value shorter than 128 bytes (field 2).
+fn short_pair(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let [0x0a, k, rest @ ..] = bytes else {
+        return None;
+    };
+    let (key, rest) = rest.split_at_checked(usize::from(*k).min(0x7f + 1))?;
+    let [0x12, v, value @ ..] = rest else {
+        return None;
+    };
+    (*k < 0x80 && *v < 0x80 && usize::from(*v) == value.len()).then_some((key, value))
 }
 
 /// An `AnyValue` as text.
@@ -123,6 +149,16 @@ impl Text {
 /// Scans one `AnyValue` at nesting `depth`.
 pub(super) fn any_value(bytes: &[u8], depth: u32, t: &mut Tally) -> Result<Text, Over> {
     let mut text = Text::default();
+    if let [0x0a, n, s @ ..] = bytes
+        && *n < 0x80
+        && usize::from(*n) == s.len()
+    {
+        // A short string, the usual value: what the walk below does for field 1.
+        t.heap(string(s.len()));
+        let n = s.len() as u64;
+        text.take(n, n.saturating_mul(6).saturating_add(DEBUG_SCALAR));
+        return Ok(text);
+    }
     for (number, field) in Fields::new(bytes) {
         match (number, field) {
             (1, Field::Bytes(s)) => {
@@ -210,6 +246,30 @@ fn display_len(f: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_short_pair_path_costs_what_the_walk_does() {
+        let bounds = crate::receivers::prescan::Bounds {
+            max_data_points: 10,
+            max_attributes: 10,
+            max_resources: 10,
+        };
+        let scan = |bytes: &[u8]| {
+            let mut t = Tally::new(&bounds);
+            let label = key_value(bytes, 1, &mut t).unwrap();
+            (label.key, label.value, label.debug, t.cost)
+        };
+        // key "host.name" then the string "ws-17": the short path.
+        let ordered = [&[0x0a, 9][..], b"host.name", &[0x12, 7, 0x0a, 5], b"ws-17"].concat();
+        assert!(short_pair(&ordered).is_some());
+        // The same pair with the value first: only the walk reads it.
+        let reversed = [&[0x12, 7, 0x0a, 5][..], b"ws-17", &[0x0a, 9], b"host.name"].concat();
+        assert!(short_pair(&reversed).is_none());
+        assert_eq!(scan(&ordered), scan(&reversed));
+        // A truncated or longer-than-it-says value is not taken by the short path.
+        assert!(short_pair(&ordered[..ordered.len() - 1]).is_none());
+        assert!(short_pair(&[&ordered[..], &[0]].concat()).is_none());
+    }
 
     #[test]
     fn double_lengths_are_exact() {

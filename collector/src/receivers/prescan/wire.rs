@@ -37,7 +37,15 @@ impl<'a> Fields<'a> {
         None
     }
 
+    #[inline]
     fn varint(&mut self) -> Option<u64> {
+        // Keys and short lengths, nearly every varint of a request, are one byte.
+        if let Some((&b, rest)) = self.rest.split_first()
+            && b < 0x80
+        {
+            self.rest = rest;
+            return Some(u64::from(b));
+        }
         let mut value = 0u64;
         for (i, &b) in self.rest.iter().enumerate().take(10) {
             value |= u64::from(b & 0x7f) << (7 * i);
@@ -49,6 +57,7 @@ impl<'a> Fields<'a> {
         None
     }
 
+    #[inline]
     fn take(&mut self, n: u64) -> Option<&'a [u8]> {
         let n = usize::try_from(n).ok().filter(|&n| n <= self.rest.len())?;
         let (head, tail) = self.rest.split_at(n);
@@ -57,6 +66,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Reads one key: `(field number, wire type)`.
+    #[inline]
     fn key(&mut self) -> Option<(u32, u8)> {
         let key = u32::try_from(self.varint()?).ok()?;
         let number = key >> 3;
@@ -103,6 +113,7 @@ impl<'a> Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = (u32, Field<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.rest.is_empty() {
