@@ -4,7 +4,7 @@
 //! Prometheus's first samples are already above zero; the alert rules of `alerts/` and the
 //! order-flow dashboard's "lost" query must still see them, with the values the test caused.
 
-use dozor_testkit::{Collector, Proc, Prometheus, free_port, http_get, pg, prom_result, wait_for};
+use dozor_testkit::{Collector, Proc, Prometheus, http_get, pg, prom_result, wait_for};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -77,11 +77,7 @@ fn counters_first_seen_above_zero_still_alert_and_show() {
 
     // The agent starts first, with its collector away and a buffer too small for what the
     // demo integration makes: it drops points, counted exactly.
-    let ports = (
-        free_port(),
-        free_port(),
-        format!("127.0.0.1:{}", free_port()),
-    );
+    let ports = Collector::free_ports();
     std::fs::write(
         d.join("agent.yaml"),
         format!(

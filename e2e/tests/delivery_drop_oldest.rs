@@ -7,7 +7,7 @@
 //! ledger accepted.
 
 use dozor_e2e::delivery::{Accepted, appended, metric, metric_sum, missing};
-use dozor_testkit::{Collector, free_port, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, http_get, start_agent, wait_for};
 use std::time::Duration;
 
 #[test]
@@ -15,11 +15,7 @@ fn the_dropped_count_equals_the_points_that_never_arrived() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ledger = d.join("ledger");
-    let ports = (
-        free_port(),
-        free_port(),
-        format!("127.0.0.1:{}", free_port()),
-    );
+    let ports = Collector::free_ports();
     let buffer = d.join("buffer");
     let config = format!(
         "agent:\n  interval: 200ms\n  timeout: 1s\nresource:\n  instance_id: drop-agent\n\

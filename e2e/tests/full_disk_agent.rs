@@ -10,7 +10,7 @@
 
 use dozor_e2e::delivery::{Accepted, appended, dropped, failed_writes, metric, missing};
 use dozor_testkit::tmpfs::Tmpfs;
-use dozor_testkit::{Collector, free_port, http_get, start_agent, wait_for};
+use dozor_testkit::{Collector, http_get, start_agent, wait_for};
 use std::time::Duration;
 
 const AGENT: &str = "full-disk-agent";
@@ -22,11 +22,7 @@ fn a_full_buffer_disk_drains_and_every_point_is_delivered_or_counted_as_dropped(
     let disk = Tmpfs::mount(1024 * 1024);
     let buffer = disk.path().join("buffer");
     let ledger = d.join("ledger");
-    let ports = (
-        free_port(),
-        free_port(),
-        format!("127.0.0.1:{}", free_port()),
-    );
+    let ports = Collector::free_ports();
     // `max_bytes` far above the disk: the disk, not the buffer's bound, runs out.
     let config = format!(
         "agent:\n  interval: 200ms\n  timeout: 1s\nresource:\n  instance_id: {AGENT}\n\

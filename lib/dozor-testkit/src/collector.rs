@@ -1,7 +1,7 @@
 //! The real `dozor-collector` and `dozor-agent` binaries as processes on free loopback ports.
 
 use crate::http::http_get;
-use crate::proc::{Proc, bin, free_port, wait_for};
+use crate::proc::{Proc, bin, wait_for};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -22,12 +22,17 @@ impl Collector {
     /// Starts a collector with `extra` YAML appended to its config (e.g. a `store:` section) and
     /// waits until it is healthy.
     pub fn start(dir: &Path, extra: &str) -> Collector {
-        let ports = (
-            free_port(),
-            free_port(),
-            format!("127.0.0.1:{}", free_port()),
-        );
+        let ports = Collector::free_ports();
         Collector::start_on(dir, ports, extra)
+    }
+
+    /// Three distinct free ports (gRPC, HTTP, `/metrics` address) for [`Collector::start_on`]:
+    /// all three are held open while they are picked, so that none comes back twice.
+    pub fn free_ports() -> (u16, u16, String) {
+        let hold = || std::net::TcpListener::bind("127.0.0.1:0").expect("no free port");
+        let (a, b, c) = (hold(), hold(), hold());
+        let port = |l: &std::net::TcpListener| l.local_addr().expect("bound").port();
+        (port(&a), port(&b), format!("127.0.0.1:{}", port(&c)))
     }
 
     /// The ports this collector listens on, for [`Collector::start_on`] after a restart.
@@ -44,11 +49,7 @@ impl Collector {
     /// Starts a collector whose two receivers both use `receiver_tls` (YAML lines indented
     /// for a receiver section, e.g. a `tls:` block).
     pub fn start_tls(dir: &Path, receiver_tls: &str, extra: &str) -> Collector {
-        let ports = (
-            free_port(),
-            free_port(),
-            format!("127.0.0.1:{}", free_port()),
-        );
+        let ports = Collector::free_ports();
         Collector::launch(dir, ports, receiver_tls, extra)
     }
 
