@@ -198,14 +198,6 @@ pub struct InFlight<'a> {
     bytes: u64,
 }
 
-impl InFlight<'_> {
-    /// Counts `bytes` more as in flight, released with the rest.
-    pub fn grow(&mut self, bytes: u64) {
-        self.limiter.in_flight.fetch_add(bytes, Ordering::Relaxed);
-        self.bytes += bytes;
-    }
-}
-
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.limiter
@@ -255,10 +247,6 @@ mod tests {
         assert_eq!(l.over(), Some((900, 900)));
         drop(held);
         assert_eq!(l.over(), None);
-        let mut held = l.hold(0);
-        held.grow(100);
-        assert_eq!(l.over(), Some((900, 900)));
-        drop(held);
         let arriving = l.arriving();
         arriving.grow(60);
         assert_eq!(l.over_with(39, true), None);

@@ -181,14 +181,9 @@ impl Tokens {
         self.pairs.is_empty()
     }
 
-    /// The agent whose token `authorization` (`Bearer <token>`) carries. Every listed token is
-    /// compared, each in constant time, so timing does not tell how much of a guess matched.
-    pub fn agent(&self, authorization: Option<&[u8]>) -> Option<&str> {
-        self.find(authorization).map(|(agent, _)| agent)
-    }
-
-    /// The agent and the scope of the token `authorization` carries, compared as in
-    /// [`Tokens::agent`].
+    /// The agent and the scope of the token `authorization` (`Bearer <token>`) carries. Every
+    /// listed token is compared, each in constant time, so timing does not tell how much of a
+    /// guess matched.
     pub fn find(&self, authorization: Option<&[u8]>) -> Option<(&str, &std::sync::Arc<Scope>)> {
         let token = authorization.and_then(bearer)?;
         let mut found = None;
@@ -217,16 +212,20 @@ mod tests {
         Tokens::parse(Path::new("tokens"), text).map_err(|e| e.to_string())
     }
 
+    fn agent<'t>(t: &'t Tokens, authorization: Option<&[u8]>) -> Option<&'t str> {
+        t.find(authorization).map(|(agent, _)| agent)
+    }
+
     #[test]
     fn parses_and_matches() {
         let t = parse("# fleet\n\nweb-1 0123456789abcdef\ndb-1\tfedcba9876543210ff\n").unwrap();
         assert_eq!(t.len(), 2);
-        assert_eq!(t.agent(Some(b"Bearer 0123456789abcdef")), Some("web-1"));
-        assert_eq!(t.agent(Some(b"bearer fedcba9876543210ff")), Some("db-1"));
-        assert_eq!(t.agent(Some(b"Bearer 0123456789abcdeX")), None);
-        assert_eq!(t.agent(Some(b"Basic 0123456789abcdef")), None);
-        assert_eq!(t.agent(Some(b"Bearer ")), None);
-        assert_eq!(t.agent(None), None);
+        assert_eq!(agent(&t, Some(b"Bearer 0123456789abcdef")), Some("web-1"));
+        assert_eq!(agent(&t, Some(b"bearer fedcba9876543210ff")), Some("db-1"));
+        assert_eq!(agent(&t, Some(b"Bearer 0123456789abcdeX")), None);
+        assert_eq!(agent(&t, Some(b"Basic 0123456789abcdef")), None);
+        assert_eq!(agent(&t, Some(b"Bearer ")), None);
+        assert_eq!(agent(&t, None), None);
         assert!(!format!("{t:?}").contains("0123"));
     }
 
