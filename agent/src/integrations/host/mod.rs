@@ -31,6 +31,7 @@ use dozor_metrics::sample::Recorder;
 use serde::Deserialize;
 use std::io::ErrorKind;
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// Mount points node_exporter excludes by default: pseudo trees, and the per-container mounts
 /// of Docker and Podman (the containers' own file systems, reported by the container runtime).
@@ -140,8 +141,8 @@ pub struct FilesystemConfig {
 impl Default for FilesystemConfig {
     fn default() -> Self {
         FilesystemConfig {
-            exclude_mount_points: Some(pattern(DEFAULT_EXCLUDE_MOUNT_POINTS)),
-            exclude_fs_types: Some(pattern(DEFAULT_EXCLUDE_FS_TYPES)),
+            exclude_mount_points: Some(pattern(&EXCLUDE_MOUNT_POINTS)),
+            exclude_fs_types: Some(pattern(&EXCLUDE_FS_TYPES)),
         }
     }
 }
@@ -159,7 +160,7 @@ pub struct DiskConfig {
 impl Default for DiskConfig {
     fn default() -> Self {
         DiskConfig {
-            exclude_devices: Some(pattern(DEFAULT_EXCLUDE_DEVICES)),
+            exclude_devices: Some(pattern(&EXCLUDE_DEVICES)),
         }
     }
 }
@@ -233,9 +234,18 @@ pub struct CgroupTarget {
     pub path: String,
 }
 
-fn pattern(text: &str) -> RegexPattern {
-    RegexPattern(regex::Regex::new(text).expect("built-in pattern compiles"))
+/// A built-in default pattern, compiled once per process: the defaults are built for every
+/// configuration load and schema rendering, and a clone of a compiled `Regex` shares it.
+fn pattern(compiled: &'static LazyLock<regex::Regex>) -> RegexPattern {
+    RegexPattern(LazyLock::force(compiled).clone())
 }
+
+static EXCLUDE_MOUNT_POINTS: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(DEFAULT_EXCLUDE_MOUNT_POINTS).expect("built-in pattern"));
+static EXCLUDE_FS_TYPES: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(DEFAULT_EXCLUDE_FS_TYPES).expect("built-in pattern"));
+static EXCLUDE_DEVICES: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(DEFAULT_EXCLUDE_DEVICES).expect("built-in pattern"));
 
 /// The `host` integration; holds the previous CPU reading for utilization.
 pub struct Host {
