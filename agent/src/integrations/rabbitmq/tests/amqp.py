@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""The rabbitmq tests' AMQP client (pika): each argument one step, done in order on one connection.
+
+  declare:Q                 a queue
+  declare_dlx:Q:DLQ         a queue dead-lettering to DLQ through the default exchange
+  publish:Q:N:TS            N persistent messages with timestamp TS (Unix seconds)
+  ack:Q:K                   basic.get K messages and ack each
+  reject:Q:R                basic.get R messages and reject each without requeue
+  delete:Q                  delete a queue
+  stay                      keep the connection open until stdin closes: the management API
+                            counts a channel's acks from its periodic stats, lost when the
+                            channel closes first
+Prints one line per step with what was done, so the test's truth is what really happened."""
+import sys
+import pika
+
+conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
+ch = conn.channel()
+ch.confirm_delivery()
+for step in sys.argv[1:]:
+    op, *a = step.split(":")
+    if op == "declare":
+        ch.queue_declare(a[0])
+    elif op == "declare_dlx":
+        ch.queue_declare(a[0], arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": a[1]})
+    elif op == "publish":
+        for i in range(int(a[1])):
+            ch.basic_publish("", a[0], b"m%d" % i, pika.BasicProperties(timestamp=int(a[2]), delivery_mode=2), mandatory=True)
+    elif op in ("ack", "reject"):
+        done = 0
+        for _ in range(int(a[1])):
+            method, _, _ = ch.basic_get(a[0])
+            if method is None:
+                break
+            if op == "ack":
+                ch.basic_ack(method.delivery_tag)
+            elif op == "reject":
+                ch.basic_reject(method.delivery_tag, requeue=False)
+            done += 1
+        if done != int(a[1]):
+            sys.exit(f"{step}: only {done} messages")
+    elif op == "stay":
+        print(step, flush=True)
+        sys.stdin.read()
+        continue
+    elif op == "delete":
+        ch.queue_delete(a[0])
+    else:
+        sys.exit(f"unknown step {step}")
+    print(step, flush=True)
+conn.close()
