@@ -7,11 +7,15 @@
   ack:Q:K                   basic.get K messages and ack each
   reject:Q:R                basic.get R messages and reject each without requeue
   delete:Q                  delete a queue
+  run:Q:RATE:STOP:TOTAL     for TOTAL seconds publish RATE messages a second (timestamped) on
+                            a second connection while a consumer acks them, cancelled after
+                            STOP seconds; prints the counts
   stay                      keep the connection open until stdin closes: the management API
                             counts a channel's acks from its periodic stats, lost when the
                             channel closes first
 Prints one line per step with what was done, so the test's truth is what really happened."""
 import sys
+import time
 import pika
 
 conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
@@ -39,6 +43,30 @@ for step in sys.argv[1:]:
             done += 1
         if done != int(a[1]):
             sys.exit(f"{step}: only {done} messages")
+    elif op == "run":
+        q, rate, stop, total = a[0], int(a[1]), float(a[2]), float(a[3])
+        pub = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672)).channel()
+        acked = [0]
+
+        def on_message(c, m, _p, _b):
+            c.basic_ack(m.delivery_tag)
+            acked[0] += 1
+
+        tag = ch.basic_consume(q, on_message)
+        t0 = time.time()
+        sent = 0
+        while time.time() - t0 < total:
+            elapsed = time.time() - t0
+            while sent < rate * elapsed:
+                pub.basic_publish("", q, b"m", pika.BasicProperties(timestamp=int(time.time())))
+                sent += 1
+            if tag is not None and elapsed >= stop:
+                ch.basic_cancel(tag)
+                tag = None
+            conn.process_data_events(time_limit=0.05)
+        pub.connection.close()
+        print(f"{step} sent={sent} acked={acked[0]}", flush=True)
+        continue
     elif op == "stay":
         print(step, flush=True)
         sys.stdin.read()

@@ -4,6 +4,7 @@
 //! named with a prefix of its own and deletes them.
 
 mod errors;
+mod record;
 
 use super::{InstanceConfig, Rabbitmq};
 use crate::integrations::{Integration, IntegrationError};
