@@ -10,6 +10,8 @@
   run:Q:RATE:STOP:TOTAL     for TOTAL seconds publish RATE messages a second (timestamped) on
                             a second connection while a consumer acks them, cancelled after
                             STOP seconds; prints the counts
+  many:P:N                  N queues P.0 .. P.N-1 with one message each
+  delete_many:P:N           delete them
   stay                      keep the connection open until stdin closes: the management API
                             counts a channel's acks from its periodic stats, lost when the
                             channel closes first
@@ -67,6 +69,13 @@ for step in sys.argv[1:]:
         pub.connection.close()
         print(f"{step} sent={sent} acked={acked[0]}", flush=True)
         continue
+    elif op == "many":
+        for i in range(int(a[1])):
+            ch.queue_declare(f"{a[0]}.{i}")
+            ch.basic_publish("", f"{a[0]}.{i}", b"m", pika.BasicProperties(timestamp=int(time.time())))
+    elif op == "delete_many":
+        for i in range(int(a[1])):
+            ch.queue_delete(f"{a[0]}.{i}")
     elif op == "stay":
         print(step, flush=True)
         sys.stdin.read()

@@ -3,6 +3,7 @@
 //! Python's pika as the AMQP client (`amqp.py`, beside this file). Every test works on queues
 //! named with a prefix of its own and deletes them.
 
+mod bench;
 mod errors;
 mod record;
 

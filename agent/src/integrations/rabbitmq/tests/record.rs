@@ -23,8 +23,11 @@ fn record_stopped_consumer() {
     let work = format!("{p}.work");
     let _cleanup = Cleanup(vec![work.clone()]);
     amqp(&[format!("declare:{work}")]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/integrations/rabbitmq/tests/amqp.py");
-    let mut run = std::process::Command::new("python3")
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/integrations/rabbitmq/tests/amqp.py"
+    );
+    let run = std::process::Command::new("python3")
         .arg(script)
         .arg(format!("run:{work}:{RATE}:{STOP}:{TOTAL}"))
         .stdout(std::process::Stdio::piped())
@@ -41,12 +44,24 @@ fn record_stopped_consumer() {
         rmq.collect(&mut rec).expect("collection succeeds");
         let s = rec.take();
         let a = ["orders", "/", work.as_str()];
-        ready.push(value(&s, "rabbitmq.message.current", &["orders", "/", &work, "ready"]).unwrap());
+        ready.push(
+            value(
+                &s,
+                "rabbitmq.message.current",
+                &["orders", "/", &work, "ready"],
+            )
+            .unwrap(),
+        );
         consumers.push(value(&s, "rabbitmq.consumer.count", &a).unwrap());
     }
     let out = run.wait_with_output().unwrap();
     let summary = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let join = |v: &[f64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    let join = |v: &[f64]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let last = *ready.last().unwrap();
     let labels = r#"job="dozor-agent", instance="mq1", site="hq", role="server", rabbitmq_instance="orders", rabbitmq_vhost_name="/", rabbitmq_queue_name="work""#;
     let yml = format!(
@@ -99,6 +114,9 @@ tests:
         consumers = join(&consumers),
         end = TOTAL - 1,
     );
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../alerts/tests/rabbitmq-recorded.test.yml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../alerts/tests/rabbitmq-recorded.test.yml"
+    );
     std::fs::write(path, yml).unwrap();
 }
