@@ -10,6 +10,9 @@
   run:Q:RATE:STOP:TOTAL     for TOTAL seconds publish RATE messages a second (timestamped) on
                             a second connection while a consumer acks them, cancelled after
                             STOP seconds; prints the counts
+  exchange:X:Q:K            a direct exchange X with queue Q bound by key K
+  xpublish:X:K:N            N messages into exchange X with routing key K
+  xdelete:X                 delete exchange X
   many:P:N                  N queues P.0 .. P.N-1 with one message each
   delete_many:P:N           delete them
   stay                      keep the connection open until stdin closes: the management API
@@ -69,6 +72,15 @@ for step in sys.argv[1:]:
         pub.connection.close()
         print(f"{step} sent={sent} acked={acked[0]}", flush=True)
         continue
+    elif op == "exchange":
+        ch.exchange_declare(a[0], "direct")
+        ch.queue_declare(a[1])
+        ch.queue_bind(a[1], a[0], a[2])
+    elif op == "xpublish":
+        for i in range(int(a[2])):
+            ch.basic_publish(a[0], a[1], b"x")
+    elif op == "xdelete":
+        ch.exchange_delete(a[0])
     elif op == "many":
         for i in range(int(a[1])):
             ch.queue_declare(f"{a[0]}.{i}")

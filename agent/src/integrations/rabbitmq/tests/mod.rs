@@ -286,3 +286,45 @@ fn budget_folds_the_rest_into_other() {
         Some(2.0)
     );
 }
+
+// Per exchange: in and out exactly; what matched no binding is in - out (RabbitMQ 3.10's
+// management API did not count these in drop_unroutable here).
+#[test]
+fn exchange_in_out_and_unroutable() {
+    let p = dozor_testkit::unique("dzrmqx");
+    let (x, q) = (format!("{p}.x"), format!("{p}.q"));
+    let _cleanup = Cleanup(vec![q.clone()]);
+    struct Undo(String);
+    impl Drop for Undo {
+        fn drop(&mut self) {
+            super::tests::amqp(&[format!("xdelete:{}", self.0)]);
+        }
+    }
+    let _x = Undo(x.clone());
+    let (routed, unroutable) = (4.0, 3.0);
+    let mut client = amqp_open(&[
+        format!("exchange:{x}:{q}:k"),
+        format!("xpublish:{x}:k:{routed}"),
+        format!("xpublish:{x}:nowhere:{unroutable}"),
+    ]);
+    let mut rmq = Rabbitmq::new(&instance("local", &p), Duration::from_secs(5)).unwrap();
+    let a = |d| ["local", "/", x.as_str(), d];
+    let s = poll(&mut rmq, |s| {
+        value(s, "dozor.rabbitmq.exchange.messages", &a("in")) == Some(routed + unroutable)
+            && value(s, "dozor.rabbitmq.exchange.messages", &a("out")) == Some(routed)
+    });
+    assert_eq!(
+        value(&s, "dozor.rabbitmq.exchange.messages", &a("in")),
+        Some(routed + unroutable)
+    );
+    assert_eq!(
+        value(&s, "dozor.rabbitmq.exchange.messages", &a("out")),
+        Some(routed)
+    );
+    assert_eq!(
+        value(&s, "rabbitmq.message.current", &["local", "/", &q, "ready"]),
+        Some(routed)
+    );
+    drop(client.stdin.take());
+    let _ = client.wait();
+}
