@@ -10,6 +10,7 @@
   run:Q:RATE:STOP:TOTAL     for TOTAL seconds publish RATE messages a second (timestamped) on
                             a second connection while a consumer acks them, cancelled after
                             STOP seconds; prints the counts
+  hold:Q:K                  basic.get K messages and leave them unacknowledged
   exchange:X:Q:K            a direct exchange X with queue Q bound by key K
   xpublish:X:K:N            N messages into exchange X with routing key K
   xdelete:X                 delete exchange X
@@ -35,7 +36,7 @@ for step in sys.argv[1:]:
     elif op == "publish":
         for i in range(int(a[1])):
             ch.basic_publish("", a[0], b"m%d" % i, pika.BasicProperties(timestamp=int(a[2]), delivery_mode=2), mandatory=True)
-    elif op in ("ack", "reject"):
+    elif op in ("ack", "reject", "hold"):
         done = 0
         for _ in range(int(a[1])):
             method, _, _ = ch.basic_get(a[0])

@@ -328,3 +328,42 @@ fn exchange_in_out_and_unroutable() {
     drop(client.stdin.take());
     let _ = client.wait();
 }
+
+// head_message_timestamp is the oldest unsettled message: one delivered and not yet acked
+// still counts, so the age is that of the older of two messages while it is held.
+#[test]
+fn oldest_age_counts_unacknowledged_messages() {
+    let p = dozor_testkit::unique("dzrmqa");
+    let q = format!("{p}.q");
+    let _cleanup = Cleanup(vec![q.clone()]);
+    let old = (now() - 100.0).floor();
+    let new = (now() - 10.0).floor();
+    let mut client = amqp_open(&[
+        format!("declare:{q}"),
+        format!("publish:{q}:1:{old}"),
+        format!("publish:{q}:1:{new}"),
+        format!("hold:{q}:1"),
+    ]);
+    let mut rmq = Rabbitmq::new(&instance("local", &p), Duration::from_secs(5)).unwrap();
+    let a = ["local", "/", q.as_str()];
+    let unacked = ["local", "/", q.as_str(), "unacknowledged"];
+    let s = poll(&mut rmq, |s| {
+        value(s, "rabbitmq.message.current", &unacked) == Some(1.0)
+            && value(s, "rabbitmq.message.delivered", &a) == Some(1.0)
+            && value(s, "dozor.rabbitmq.message.oldest.age", &a).is_some()
+    });
+    assert_eq!(value(&s, "rabbitmq.message.current", &unacked), Some(1.0));
+    assert_eq!(
+        value(&s, "rabbitmq.message.current", &["local", "/", &q, "ready"]),
+        Some(1.0)
+    );
+    let age = value(&s, "dozor.rabbitmq.message.oldest.age", &a).unwrap();
+    assert!(
+        (age - (now() - old)).abs() < 1.0,
+        "age {age}: the held message's {}, not the ready one's {}",
+        now() - old,
+        now() - new
+    );
+    drop(client.stdin.take());
+    let _ = client.wait();
+}
