@@ -282,7 +282,12 @@ impl Rabbitmq {
     }
 
     /// The queue and exchange series.
-    fn record_entities(&self, rec: &mut Recorder, depth: Option<&BTreeMap<Key, detailed::Depth>>) {
+    fn record_entities(
+        &self,
+        rec: &mut Recorder,
+        depth: Option<&BTreeMap<Key, detailed::Depth>>,
+        management: bool,
+    ) {
         let inst = self.instance.as_str();
         let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
         if let Some(depth) = depth {
@@ -290,7 +295,14 @@ impl Rabbitmq {
                 rows.entry(k.clone()).or_default().depth = Some(*d);
             }
         }
-        for (k, s) in &self.queue_stats {
+        // The stats read last are sent again only while the management API answers: no old
+        // counters presented as current while it is down.
+        let stats = if management {
+            &self.queue_stats
+        } else {
+            &BTreeMap::new()
+        };
+        for (k, s) in stats {
             // Without the plugin's list, the management API's; with it, a queue it no longer
             // has was deleted since the stats were read.
             if depth.is_none() || rows.contains_key(k) {
@@ -337,13 +349,18 @@ impl Rabbitmq {
                 rec.record(&m::QUEUE_DEAD_LETTER, 1.0, &a);
             }
         }
-        let (exchanges, folded) = self.exchanges.apply(&self.exchange_stats, |a, b| {
+        let exchange_stats = if management {
+            &self.exchange_stats
+        } else {
+            &BTreeMap::new()
+        };
+        let (exchanges, folded) = self.exchanges.apply(exchange_stats, |a, b| {
             a.publish_in += b.publish_in;
             a.publish_out += b.publish_out;
             a.dropped += b.dropped;
             a.returned += b.returned;
         });
-        if !self.exchange_stats.is_empty() {
+        if !exchange_stats.is_empty() {
             rec.record(&m::OVERFLOW_ENTITIES, folded as f64, &[inst, "exchange"]);
         }
         for ((vhost, name), x) in &exchanges {
@@ -376,7 +393,8 @@ impl Integration for Rabbitmq {
             (Err(e), Ok(())) | (Ok(_), Err(e)) if e.kind == "connect" => e.kind = "plugin_missing",
             _ => {}
         }
-        let up = depth.is_ok() && nodes.is_ok();
+        let management = nodes.is_ok();
+        let up = depth.is_ok() && management;
         sources.note("api_nodes", nodes);
         let depth = sources.keep("prometheus_detailed", depth);
         let due = self
@@ -385,7 +403,7 @@ impl Integration for Rabbitmq {
         if due && up {
             self.read_stats(&mut sources);
         }
-        self.record_entities(rec, depth.as_ref());
+        self.record_entities(rec, depth.as_ref(), management);
         rec.record(&m::UP, if up { 1.0 } else { 0.0 }, &[&self.instance]);
         sources.finish(rec)
     }

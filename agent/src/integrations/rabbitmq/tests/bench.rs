@@ -4,7 +4,7 @@
 //! Prometheus scraping the plugin's `/metrics/per-object` at the same interval. Ignored by
 //! default; figures, not assertions:
 //!
-//! `cargo test -p dozor-agent --bin dozor-agent rabbitmq::tests::bench -- --ignored --nocapture`
+//! `cargo test --release -p dozor-agent --bin dozor-agent rabbitmq::tests::bench -- --ignored --nocapture`
 
 use super::{amqp, instance};
 use crate::integrations::Integration;
