@@ -127,6 +127,66 @@ impl Instance for InstanceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::integrations::Section;
+
+    #[derive(Deserialize)]
+    struct Root {
+        integrations: std::collections::BTreeMap<String, Config>,
+    }
+
+    impl dozor_config::Validate for Root {
+        fn validate(&self, v: &mut dozor_config::Validator) {
+            for (name, section) in &self.integrations {
+                section.validate(&mut v.at(format!("integrations.{name}")));
+            }
+        }
+    }
+
+    /// `text` loaded as the agent loads `agent.yaml`: every problem, one per line.
+    fn load(text: &str) -> Result<Config, String> {
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
+            .map(|r| r.integrations.into_values().next().unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_problem_at_once_without_the_password() {
+        let ok = load(
+            "integrations:\n  rabbitmq:\n    enabled: true\n    instances:\n      - name: orders\n",
+        )
+        .unwrap();
+        let i = &ok.instances[0];
+        assert_eq!(i.management_url, "http://127.0.0.1:15672");
+        assert_eq!((i.max_series, i.max_exchanges), (1000, 100));
+        let text = "\
+integrations:
+  rabbitmq:
+    enabled: true
+    instances:
+      - name: orders
+        password: hunter2
+        management_url: 'ftp://x'
+        prometheus_url: 'not a url'
+        include: '(['
+        max_series: 0
+        stats_interval: 0s
+      - name: orders
+        pasword: typo
+";
+        let e = load(text).unwrap_err();
+        for want in [
+            "integrations.rabbitmq.instances[0].management_url: scheme ftp is not http or https",
+            "integrations.rabbitmq.instances[0].prometheus_url: invalid URL",
+            "integrations.rabbitmq.instances[0].include: invalid regular expression",
+            "integrations.rabbitmq.instances[0].max_series: must be at least 1",
+            "integrations.rabbitmq.instances[0].stats_interval: must be greater than 0s",
+            "integrations.rabbitmq.instances[1].name: \"orders\" is used by an earlier instance",
+            "integrations.rabbitmq.instances[1].pasword: unknown key",
+        ] {
+            assert!(e.contains(want), "{want} not in:\n{e}");
+        }
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 
     #[test]
     fn defaults_validation_and_no_password_shown() {
