@@ -10,6 +10,7 @@
   run:Q:RATE:STOP:TOTAL     for TOTAL seconds publish RATE messages a second (timestamped) on
                             a second connection while a consumer acks them, cancelled after
                             STOP seconds; prints the counts
+  requeue:Q:K               basic.get K messages and nack each with requeue (back at the head)
   hold:Q:K                  basic.get K messages and leave them unacknowledged
   exchange:X:Q:K            a direct exchange X with queue Q bound by key K
   xpublish:X:K:N            N messages into exchange X with routing key K
@@ -36,7 +37,7 @@ for step in sys.argv[1:]:
     elif op == "publish":
         for i in range(int(a[1])):
             ch.basic_publish("", a[0], b"m%d" % i, pika.BasicProperties(timestamp=int(a[2]), delivery_mode=2), mandatory=True)
-    elif op in ("ack", "reject", "hold"):
+    elif op in ("ack", "reject", "hold", "requeue"):
         done = 0
         for _ in range(int(a[1])):
             method, _, _ = ch.basic_get(a[0])
@@ -44,6 +45,8 @@ for step in sys.argv[1:]:
                 break
             if op == "ack":
                 ch.basic_ack(method.delivery_tag)
+            elif op == "requeue":
+                ch.basic_nack(method.delivery_tag, requeue=True)
             elif op == "reject":
                 ch.basic_reject(method.delivery_tag, requeue=False)
             done += 1

@@ -367,3 +367,33 @@ fn oldest_age_counts_unacknowledged_messages() {
     drop(client.stdin.take());
     let _ = client.wait();
 }
+
+// Redelivered: K messages nacked with requeue come back at the head and are delivered again.
+#[test]
+fn redelivered_counts_requeued_messages() {
+    let p = dozor_testkit::unique("dzrmqn");
+    let q = format!("{p}.q");
+    let _cleanup = Cleanup(vec![q.clone()]);
+    let (n, k) = (5.0, 2.0);
+    let mut client = amqp_open(&[
+        format!("declare:{q}"),
+        format!("publish:{q}:{n}:0"),
+        format!("requeue:{q}:{k}"),
+        format!("ack:{q}:{k}"),
+    ]);
+    let mut rmq = Rabbitmq::new(&instance("local", &p), Duration::from_secs(5)).unwrap();
+    let a = ["local", "/", q.as_str()];
+    let s = poll(&mut rmq, |s| {
+        value(s, "rabbitmq.message.acknowledged", &a) == Some(k)
+            && value(s, "dozor.rabbitmq.message.redelivered", &a) == Some(k)
+    });
+    assert_eq!(value(&s, "dozor.rabbitmq.message.redelivered", &a), Some(k));
+    assert_eq!(value(&s, "rabbitmq.message.delivered", &a), Some(2.0 * k));
+    assert_eq!(value(&s, "rabbitmq.message.acknowledged", &a), Some(k));
+    assert_eq!(
+        value(&s, "rabbitmq.message.current", &["local", "/", &q, "ready"]),
+        Some(n - k)
+    );
+    drop(client.stdin.take());
+    let _ = client.wait();
+}
