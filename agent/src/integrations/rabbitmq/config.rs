@@ -35,8 +35,8 @@ pub struct InstanceConfig {
     pub include: Option<String>,
     /// Queues left out when their name matches (anchored), after `include`.
     pub exclude: Option<String>,
-    /// Queues reported one by one, in order of vhost and name; the rest of each vhost is summed
-    /// into `rabbitmq.queue.name="_other"`.
+    /// Queues reported one by one, dead-letter queues first, then in order of vhost and name;
+    /// the rest of each vhost is summed into `rabbitmq.queue.name="_other"`.
     pub max_series: usize,
     /// Exchanges reported one by one; the rest are summed into `_other`.
     pub max_exchanges: usize,

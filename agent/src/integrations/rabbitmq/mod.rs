@@ -314,7 +314,7 @@ impl Rabbitmq {
                 r.dead_letter = true;
             }
         }
-        let (rows, folded) = self.queues.apply(&rows, fold);
+        let (rows, folded) = self.queues.apply(&rows, |r| r.dead_letter, fold);
         rec.record(&m::OVERFLOW_ENTITIES, folded as f64, &[inst, "queue"]);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -354,12 +354,16 @@ impl Rabbitmq {
         } else {
             &BTreeMap::new()
         };
-        let (exchanges, folded) = self.exchanges.apply(exchange_stats, |a, b| {
-            a.publish_in += b.publish_in;
-            a.publish_out += b.publish_out;
-            a.dropped += b.dropped;
-            a.returned += b.returned;
-        });
+        let (exchanges, folded) = self.exchanges.apply(
+            exchange_stats,
+            |_| false,
+            |a, b| {
+                a.publish_in += b.publish_in;
+                a.publish_out += b.publish_out;
+                a.dropped += b.dropped;
+                a.returned += b.returned;
+            },
+        );
         if !exchange_stats.is_empty() {
             rec.record(&m::OVERFLOW_ENTITIES, folded as f64, &[inst, "exchange"]);
         }
