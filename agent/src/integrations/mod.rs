@@ -34,6 +34,8 @@ pub mod host;
 pub mod mysql;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 #[cfg(feature = "sql")]
 pub mod sql;
 
@@ -94,6 +96,8 @@ registry! {
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     sql = "sql",
+    /// RabbitMQ brokers: queue depth, consumers, message rates, dead-letter queues, node health.
+    rabbitmq = "rabbitmq",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

@@ -65,6 +65,7 @@ pub mod flow;
 pub mod host;
 pub mod mysql;
 pub mod postgresql;
+pub mod rabbitmq;
 pub mod reference;
 pub mod sql;
 
@@ -75,6 +76,7 @@ pub static SECTIONS: &[&Section] = &[
     &container::SECTION,
     &postgresql::SECTION,
     &mysql::SECTION,
+    &rabbitmq::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,
