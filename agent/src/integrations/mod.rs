@@ -30,6 +30,8 @@ pub mod demo;
 pub mod flow;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgresql")]
@@ -94,6 +96,8 @@ registry! {
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     sql = "sql",
+    /// Kafka clusters: consumer-group lag in records and seconds, topics, partitions.
+    kafka = "kafka",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

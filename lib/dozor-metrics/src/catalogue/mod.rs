@@ -63,6 +63,7 @@ pub mod container;
 pub mod demo;
 pub mod flow;
 pub mod host;
+pub mod kafka;
 pub mod mysql;
 pub mod postgresql;
 pub mod reference;
@@ -75,6 +76,7 @@ pub static SECTIONS: &[&Section] = &[
     &container::SECTION,
     &postgresql::SECTION,
     &mysql::SECTION,
+    &kafka::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,

@@ -1,0 +1,184 @@
+//! Lag in records and in seconds against noida-db, against what the test produced and
+//! committed with kafka-python. Regression: #12.
+
+use super::{collect, instance, integration, value};
+use dozor_testkit::kafka::Broker;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const N: [i64; 3] = [10, 7, 5];
+const M: [i64; 2] = [4, 6];
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Produces `N[p]` records to partition `p` of a 3-partition topic, record `i` stamped
+/// `base - (N[p] - i) * 1000` ms (all in the past), and commits `M[p]` for group `g` on
+/// partitions 0 and 1 only, through a consumer that never joins (the group stays Empty).
+fn setup(broker: &Broker, base: i64) {
+    let script = format!(
+        "a = KafkaAdminClient(bootstrap_servers=B)\n\
+         a.create_topics([NewTopic('orders', 3, 1)])\n\
+         a.close()\n\
+         p = KafkaProducer(bootstrap_servers=B)\n\
+         for part, n in enumerate({N:?}):\n\
+         \x20   for i in range(n):\n\
+         \x20       p.send('orders', value=b'x', partition=part, timestamp_ms={base} - (n - i) * 1000)\n\
+         p.flush(); p.close()\n\
+         c = KafkaConsumer(bootstrap_servers=B, group_id='g', enable_auto_commit=False)\n\
+         c.commit({{TopicPartition('orders', 0): OffsetAndMetadata({m0}, '', -1), \
+                   TopicPartition('orders', 1): OffsetAndMetadata({m1}, '', -1)}})\n\
+         c.close()\n",
+        m0 = M[0],
+        m1 = M[1],
+    );
+    broker.python(&script);
+}
+
+#[test]
+fn lag_in_records_and_seconds_with_the_group_empty() {
+    let broker = Broker::start();
+    let base = now_ms() - 3_600_000;
+    setup(&broker, base);
+    let mut k = integration(&instance("test", &broker.bootstrap()));
+    let (s, result) = collect(&mut k);
+    let at = now_ms();
+    result.expect("collection succeeds");
+    let g = |metric: &str, p: &str| value(&s, metric, &["test", "g", "orders", p]);
+    assert_eq!(value(&s, "dozor.kafka.up", &["test"]), Some(1.0));
+    assert_eq!(
+        value(&s, "kafka.consumer_group.members", &["test", "g"]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "dozor.kafka.consumer_group.state",
+            &["test", "g", "Empty"]
+        ),
+        Some(1.0)
+    );
+    for p in 0..2 {
+        let ps = p.to_string();
+        // Lag exactly N - M while the group has no member.
+        assert_eq!(
+            g("kafka.consumer_group.lag", &ps),
+            Some((N[p] - M[p]) as f64),
+            "partition {p}"
+        );
+        assert_eq!(g("kafka.consumer_group.offset", &ps), Some(M[p] as f64));
+        assert_eq!(
+            g("dozor.kafka.consumer_group.offset.missing", &ps),
+            Some(0.0)
+        );
+        // The record at offset M was stamped base - (N - M) s.
+        let truth = (at - (base - (N[p] - M[p]) * 1000)) as f64 / 1000.0;
+        let age = g("dozor.kafka.consumer_group.lag.age", &ps).expect("lag age recorded");
+        assert!(
+            (age - truth).abs() <= 1.0,
+            "partition {p}: age {age}, truth {truth}"
+        );
+    }
+    // Partition 2: no committed offset, reported as such, with no lag series (never -1 or 0).
+    assert_eq!(
+        g("dozor.kafka.consumer_group.offset.missing", "2"),
+        Some(1.0)
+    );
+    assert_eq!(g("kafka.consumer_group.lag", "2"), None);
+    assert_eq!(g("dozor.kafka.consumer_group.lag.age", "2"), None);
+    assert_eq!(
+        value(&s, "kafka.consumer_group.lag_sum", &["test", "g", "orders"]),
+        Some(((N[0] - M[0]) + (N[1] - M[1])) as f64)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "dozor.kafka.consumer_group.topic.assigned",
+            &["test", "g", "orders"]
+        ),
+        Some(1.0)
+    );
+    // Topic side.
+    assert_eq!(
+        value(&s, "kafka.topic.partitions", &["test", "orders"]),
+        Some(3.0)
+    );
+    for (p, n) in N.iter().enumerate() {
+        let ps = p.to_string();
+        let labels = ["test", "orders", ps.as_str()];
+        assert_eq!(
+            value(&s, "kafka.partition.current_offset", &labels),
+            Some(*n as f64)
+        );
+        assert_eq!(
+            value(&s, "kafka.partition.oldest_offset", &labels),
+            Some(0.0)
+        );
+    }
+    assert_eq!(
+        value(&s, "dozor.kafka.overflow.entities", &["test"]),
+        Some(0.0)
+    );
+    let requests = k.requests().clone();
+    eprintln!("requests of one collection: {requests:?}");
+}
+
+#[test]
+fn caught_up_partitions_have_zero_lag_and_age_and_lag_seconds_can_be_off() {
+    let broker = Broker::start();
+    let base = now_ms() - 60_000;
+    setup(&broker, base);
+    broker.python(
+        "c = KafkaConsumer(bootstrap_servers=B, group_id='g', enable_auto_commit=False)\n\
+         c.commit({TopicPartition('orders', 0): OffsetAndMetadata(10, '', -1)})\n\
+         c.close()\n",
+    );
+    let mut config = instance("test", &broker.bootstrap());
+    config.lag_seconds = false;
+    let mut k = integration(&config);
+    let (s, result) = collect(&mut k);
+    result.unwrap();
+    let g = |metric: &str, p: &str| value(&s, metric, &["test", "g", "orders", p]);
+    assert_eq!(g("kafka.consumer_group.lag", "0"), Some(0.0));
+    assert_eq!(g("dozor.kafka.consumer_group.lag.age", "0"), Some(0.0));
+    assert_eq!(g("kafka.consumer_group.lag", "1"), Some(1.0));
+    // Off: no Fetch, so no age where the lag is not 0.
+    assert_eq!(g("dozor.kafka.consumer_group.lag.age", "1"), None);
+    assert_eq!(k.requests().get("Fetch"), None);
+}
+
+#[test]
+fn the_series_budget_folds_the_rest_into_other() {
+    let broker = Broker::start();
+    setup(&broker, now_ms());
+    let mut config = instance("test", &broker.bootstrap());
+    // 3 group partitions + 3 topic partitions; 4 reported, 2 folded.
+    config.max_series = 4;
+    let mut k = integration(&config);
+    let (s, result) = collect(&mut k);
+    result.unwrap();
+    assert_eq!(
+        value(&s, "dozor.kafka.overflow.entities", &["test"]),
+        Some(2.0)
+    );
+    // Topic partitions 1 and 2 went to _other: their end offsets summed.
+    assert_eq!(
+        value(
+            &s,
+            "kafka.partition.current_offset",
+            &["test", "_other", "_other"]
+        ),
+        Some((N[1] + N[2]) as f64)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "kafka.partition.current_offset",
+            &["test", "orders", "0"]
+        ),
+        Some(N[0] as f64)
+    );
+}
