@@ -158,7 +158,7 @@ metrics! {
             instrument: Gauge,
             unit: "{entity}",
             attributes: ["kafka.instance"],
-            source: "partitions and group partitions past max_series, or excluded from nothing but the budget",
+            source: "topic partitions and group partitions past max_series, counted at each collection",
             description: "Partitions (topic and group ones) folded into the `_other` series because the max_series budget was reached.",
         },
         REQUESTS {

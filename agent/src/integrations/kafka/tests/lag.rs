@@ -182,3 +182,49 @@ fn the_series_budget_folds_the_rest_into_other() {
         Some(N[0] as f64)
     );
 }
+
+/// Records the series of a stopped consumer for alerts/tests/kafka.test.yml: a group commits
+/// its position then stops (no member left), while a producer keeps writing 5 records per
+/// partition between collections. Prints the values in promtool's notation. Run by hand:
+/// `cargo test -p dozor-agent --bin dozor-agent records_a_stopped_consumer -- --ignored --nocapture`.
+#[test]
+#[ignore = "records fixture values; run by hand"]
+fn records_a_stopped_consumer() {
+    let broker = Broker::start();
+    setup(&broker, now_ms());
+    let mut k = integration(&instance("orders", &broker.bootstrap()));
+    let mut lag = Vec::new();
+    let (mut members, mut assigned, mut age) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..16 {
+        let (s, result) = collect(&mut k);
+        result.unwrap();
+        let g = |metric: &str, p: &str| value(&s, metric, &["orders", "g", "orders", p]).unwrap();
+        lag.push(g("kafka.consumer_group.lag", "0"));
+        age.push(g("dozor.kafka.consumer_group.lag.age", "0"));
+        members.push(value(&s, "kafka.consumer_group.members", &["orders", "g"]).unwrap());
+        assigned.push(
+            value(
+                &s,
+                "dozor.kafka.consumer_group.topic.assigned",
+                &["orders", "g", "orders"],
+            )
+            .unwrap(),
+        );
+        broker.python(
+            "p = KafkaProducer(bootstrap_servers=B)\n\
+             for i in range(5):\n\
+             \x20   p.send('orders', value=b'x', partition=0)\n\
+             p.flush(); p.close()\n",
+        );
+    }
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!("lag partition 0: {}", show(&lag));
+    println!("lag age partition 0: {}", show(&age));
+    println!("members: {}", show(&members));
+    println!("assigned: {}", show(&assigned));
+}
