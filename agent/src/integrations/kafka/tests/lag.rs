@@ -228,3 +228,70 @@ fn records_a_stopped_consumer() {
     println!("members: {}", show(&members));
     println!("assigned: {}", show(&assigned));
 }
+
+/// A group with a live member assigned `orders` that still has committed offsets on `legacy`:
+/// `orders` is assigned, `legacy` is marked left, and the group is Stable with one member.
+#[test]
+fn a_topic_the_group_left_is_marked_not_assigned() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let broker = Broker::start();
+    setup(&broker, now_ms());
+    broker.python(
+        "a = KafkaAdminClient(bootstrap_servers=B)\n\
+         a.create_topics([NewTopic('legacy', 1, 1)])\n\
+         a.close()\n\
+         p = KafkaProducer(bootstrap_servers=B)\n\
+         for i in range(3):\n\
+         \x20   p.send('legacy', value=b'x', partition=0)\n\
+         p.flush(); p.close()\n\
+         c = KafkaConsumer(bootstrap_servers=B, group_id='g2', enable_auto_commit=False)\n\
+         c.commit({TopicPartition('legacy', 0): OffsetAndMetadata(1, '', -1)})\n\
+         c.close()\n",
+    );
+    // A member that stays in the group until its stdin closes, then leaves cleanly.
+    let script = "import sys\n\
+        from kafka import KafkaConsumer\n\
+        c = KafkaConsumer('orders', bootstrap_servers=sys.argv[1], group_id='g2', enable_auto_commit=False)\n\
+        while not c.assignment():\n\
+        \x20   c.poll(timeout_ms=200)\n\
+        print('ready', flush=True)\n\
+        sys.stdin.read()\n\
+        c.close()\n";
+    let mut member = Command::new(dozor_testkit::tool("python3", "python3"))
+        .args(["-c", script, &broker.bootstrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(member.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "the member did not join");
+    let mut k = integration(&instance("test", &broker.bootstrap()));
+    let (s, result) = collect(&mut k);
+    drop(member.stdin.take());
+    let _ = member.wait();
+    result.unwrap();
+    let v = |metric: &str, labels: &[&str]| value(&s, metric, labels);
+    assert_eq!(
+        v("kafka.consumer_group.members", &["test", "g2"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "dozor.kafka.consumer_group.state",
+            &["test", "g2", "Stable"]
+        ),
+        Some(1.0)
+    );
+    let assigned = "dozor.kafka.consumer_group.topic.assigned";
+    assert_eq!(v(assigned, &["test", "g2", "orders"]), Some(1.0));
+    assert_eq!(v(assigned, &["test", "g2", "legacy"]), Some(0.0));
+    // The old position is still reported, exactly: 3 produced, 1 committed.
+    assert_eq!(
+        v("kafka.consumer_group.lag", &["test", "g2", "legacy", "0"]),
+        Some(2.0)
+    );
+}
