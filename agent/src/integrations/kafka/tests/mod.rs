@@ -2,6 +2,7 @@
 //! `dozor_testkit::kafka`), with records produced and offsets committed by kafka-python: the
 //! ground truth is what the test itself produced and committed.
 
+mod cost;
 mod errors;
 mod lag;
 
