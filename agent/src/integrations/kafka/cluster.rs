@@ -60,8 +60,24 @@ impl Cluster {
         lo: i16,
         hi: i16,
     ) -> Result<R::Response, ClientError> {
+        // A request for any broker goes to an open connection; a broker reached through the
+        // bootstrap connection keeps it (one connection, one ApiVersions, per broker).
+        let node = match node {
+            BOOTSTRAP => self.conns.keys().copied().min().unwrap_or(BOOTSTRAP),
+            n => n,
+        };
         if !self.conns.contains_key(&node) {
-            let conn = self.open(node)?;
+            let same = self.conns.get(&BOOTSTRAP).map(|c| c.addr())
+                == self.brokers.get(&node).map(String::as_str);
+            let conn = match self.conns.remove(&BOOTSTRAP) {
+                Some(c) if same => c,
+                other => {
+                    if let Some(c) = other {
+                        self.conns.insert(BOOTSTRAP, c);
+                    }
+                    self.open(node)?
+                }
+            };
             self.conns.insert(node, conn);
         }
         let conn = self.conns.get_mut(&node).expect("inserted above");

@@ -55,7 +55,11 @@ fn kafka_cost_100_partitions_20_groups() {
         );
         let first_counts = k.requests().clone();
         let runs = 50;
-        let (cpu0, broker0, t0) = (self_cpu(), proc_cpu(&broker.pid().to_string()), Instant::now());
+        let (cpu0, broker0, t0) = (
+            self_cpu(),
+            proc_cpu(&broker.pid().to_string()),
+            Instant::now(),
+        );
         for _ in 0..runs {
             collect(&mut k).1.unwrap();
         }

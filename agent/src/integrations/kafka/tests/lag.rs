@@ -122,8 +122,30 @@ fn lag_in_records_and_seconds_with_the_group_empty() {
         value(&s, "dozor.kafka.overflow.entities", &["test"]),
         Some(0.0)
     );
-    let requests = k.requests().clone();
-    eprintln!("requests of one collection: {requests:?}");
+    // Calls of the first collection on a one-broker cluster with one group, then of the
+    // second: the coordinator and the API versions are not asked again.
+    let first: Vec<_> = k.requests().iter().map(|(a, n)| (*a, *n)).collect();
+    let expected = [
+        ("ApiVersions", 1),
+        ("DescribeGroups", 1),
+        ("Fetch", 1),
+        ("FindCoordinator", 1),
+        ("ListGroups", 1),
+        ("ListOffsets", 2),
+        ("Metadata", 1),
+        ("OffsetFetch", 1),
+    ];
+    assert_eq!(first, expected);
+    collect(&mut k).1.unwrap();
+    let second: Vec<_> = k.requests().iter().map(|(a, n)| (*a, *n)).collect();
+    let doubled: Vec<_> = expected
+        .iter()
+        .map(|&(a, n)| match a {
+            "ApiVersions" | "FindCoordinator" => (a, n),
+            _ => (a, 2 * n),
+        })
+        .collect();
+    assert_eq!(second, doubled);
 }
 
 #[test]
