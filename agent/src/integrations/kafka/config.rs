@@ -156,6 +156,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn untested_security_settings_are_refused_not_ignored() {
+        let text = "integrations:\n  kafka:\n    enabled: true\n    instances:\n      - name: k\n        bootstrap_servers: [\"kafka1\"]\n        security.protocol: SASL_SSL\n        sasl.mechanism: SCRAM-SHA-512\n        sasl.username: dozor\n        sasl.password: s3cret-value\n        ssl.ca.location: /etc/ca.pem\n";
+        let err = dozor_config::load_str::<crate::config::Config>("agent.yaml", text, &|_| None)
+            .expect_err("refused")
+            .to_string();
+        for want in [
+            "integrations.kafka.instances[0].bootstrap_servers[0]: \"kafka1\" is not host:port",
+            "integrations.kafka.instances[0].security.protocol: \"SASL_SSL\" is not supported by this build",
+            "integrations.kafka.instances[0].sasl.mechanism: is not supported",
+            "integrations.kafka.instances[0].sasl.username: is not supported",
+            "integrations.kafka.instances[0].sasl.password: is not supported",
+            "integrations.kafka.instances[0].ssl.ca.location: is not supported",
+        ] {
+            assert!(err.contains(want), "missing {want:?} in:\n{err}");
+        }
+        assert!(
+            !err.contains("s3cret-value"),
+            "the password is shown:\n{err}"
+        );
+    }
+
+    #[test]
     fn servers_are_host_and_port() {
         assert!(valid_server("127.0.0.1:9092"));
         assert!(valid_server("[::1]:9092"));
