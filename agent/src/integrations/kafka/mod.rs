@@ -253,6 +253,7 @@ impl Kafka {
         &mut self,
         meta: &Meta,
         groups: &[GroupData],
+        oldest: &HashMap<Tp, i64>,
         sources: &mut Sources,
     ) -> HashMap<(Tp, i64), i64> {
         let mut wanted: BTreeMap<Tp, BTreeSet<i64>> = BTreeMap::new();
@@ -261,10 +262,9 @@ impl Kafka {
                 if let (Some(c), Some(lag)) = (p.committed, p.lag)
                     && lag > 0
                 {
-                    wanted
-                        .entry((p.topic.clone(), p.partition))
-                        .or_default()
-                        .insert(c);
+                    let tp = (p.topic.clone(), p.partition);
+                    let at = first_unconsumed(c, oldest.get(&tp));
+                    wanted.entry(tp).or_default().insert(at);
                 }
             }
         }
@@ -354,9 +354,12 @@ impl Kafka {
                 t.2 |= p.committed.is_some();
                 let age = match (p.committed, p.lag) {
                     (Some(_), Some(0)) => Some(0.0),
-                    (Some(c), Some(_)) => stamps
-                        .get(&((p.topic.clone(), p.partition), c))
-                        .map(|&ts| ((now_ms - ts).max(0) as f64) / 1000.0),
+                    (Some(c), Some(_)) => {
+                        let tp = (p.topic.clone(), p.partition);
+                        let at = first_unconsumed(c, oldest.get(&tp));
+                        stamps.get(&(tp, at))
+                    }
+                    .map(|&ts| ((now_ms - ts).max(0) as f64) / 1000.0),
                     _ => None,
                 };
                 let missing = if p.committed.is_some() { 0.0 } else { 1.0 };
@@ -469,6 +472,12 @@ impl Kafka {
     }
 }
 
+/// The offset of the first record a group at `committed` will read: the oldest one left when
+/// retention deleted the records at its position.
+fn first_unconsumed(committed: i64, oldest: Option<&i64>) -> i64 {
+    committed.max(oldest.copied().unwrap_or(0))
+}
+
 impl Integration for Kafka {
     fn name(&self) -> &str {
         &self.name
@@ -523,7 +532,7 @@ impl Integration for Kafka {
             })
             .collect();
         let stamps = if self.lag_seconds {
-            self.lag_timestamps(&meta, &groups, &mut sources)
+            self.lag_timestamps(&meta, &groups, &oldest, &mut sources)
         } else {
             HashMap::new()
         };
