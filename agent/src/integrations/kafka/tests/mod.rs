@@ -46,3 +46,100 @@ pub fn collect(k: &mut Kafka) -> (Vec<Sample>, Result<(), IntegrationError>) {
 pub fn integration(config: &InstanceConfig) -> Kafka {
     Kafka::new(config, Duration::from_secs(5))
 }
+
+/// Recording from literal metadata: under-replicated partitions and the overflow of group
+/// partitions into `_other`, without a broker.
+#[test]
+fn records_under_replication_and_folds_group_partitions_past_the_budget() {
+    use super::GroupData;
+    use super::groups::Group;
+    use super::metadata::{Meta, Partition, Topic};
+    use super::offsets::GroupPartition;
+    use std::collections::{BTreeSet, HashMap};
+    let part = |index, replicas, in_sync| Partition {
+        index,
+        leader: 1,
+        replicas,
+        in_sync,
+    };
+    let meta = Meta {
+        brokers: HashMap::from([(1, "b1:9092".to_string())]),
+        topics: vec![Topic {
+            name: "t".into(),
+            internal: false,
+            partitions: vec![part(0, 3, 3), part(1, 3, 2), part(2, 3, 1)],
+        }],
+    };
+    let gp = |partition, committed: Option<i64>, lag: Option<i64>| GroupPartition {
+        topic: "t".into(),
+        partition,
+        committed,
+        lag,
+    };
+    let groups = vec![GroupData {
+        group: Group {
+            name: "g".into(),
+            state: "Empty".into(),
+            members: 0,
+            consumer: true,
+            assigned: BTreeSet::new(),
+        },
+        partitions: vec![
+            gp(0, Some(1), Some(4)),
+            gp(1, Some(2), Some(3)),
+            gp(2, None, None),
+        ],
+        orphans: 0,
+    }];
+    let mut config = instance("k", "b1:9092");
+    config.max_series = 1;
+    let mut k = integration(&config);
+    let mut r = Recorder::new();
+    k.record(
+        &mut r,
+        &meta,
+        &groups,
+        &HashMap::new(),
+        &HashMap::new(),
+        &HashMap::new(),
+    );
+    let s = r.take();
+    assert_eq!(
+        value(
+            &s,
+            "dozor.kafka.topic.under_replicated_partitions",
+            &["k", "t"]
+        ),
+        Some(2.0)
+    );
+    // One entity reported (g/t/0), two group partitions and three topic partitions folded.
+    assert_eq!(
+        value(&s, "kafka.consumer_group.lag", &["k", "g", "t", "0"]),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "kafka.consumer_group.lag",
+            &["k", "_other", "_other", "_other"]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "dozor.kafka.consumer_group.offset.missing",
+            &["k", "_other", "_other", "_other"]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "dozor.kafka.overflow.entities", &["k"]),
+        Some(5.0)
+    );
+    // The topic's lag sum counts every partition, folded or not.
+    assert_eq!(
+        value(&s, "kafka.consumer_group.lag_sum", &["k", "g", "t"]),
+        Some(7.0)
+    );
+}
