@@ -537,6 +537,17 @@ impl Integration for Kafka {
             HashMap::new()
         };
         self.record(rec, &meta, &groups, &ends, &oldest, &stamps);
+        // Forget groups and topics no longer seen, so the state stays as large as the cluster.
+        let seen: BTreeSet<(&str, &str)> = groups
+            .iter()
+            .flat_map(|g| {
+                g.partitions
+                    .iter()
+                    .map(|p| (g.group.name.as_str(), p.topic.as_str()))
+            })
+            .collect();
+        self.moved
+            .retain(|(g, t), _| seen.contains(&(g.as_str(), t.as_str())));
         self.record_requests(rec);
         let result = sources.finish(rec);
         if result.as_ref().is_err_and(|e| e.kind == "timeout") {

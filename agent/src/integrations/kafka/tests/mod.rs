@@ -143,3 +143,31 @@ fn records_under_replication_and_folds_group_partitions_past_the_budget() {
         Some(7.0)
     );
 }
+
+/// An Empty group is marked as having left a topic once its committed offsets there stood
+/// still for `left_after`, and as consuming it again as soon as they move.
+#[test]
+fn an_empty_group_leaves_a_topic_after_left_after_without_commits() {
+    use super::groups::Group;
+    use std::collections::BTreeSet;
+    use std::time::Instant;
+    let mut config = instance("k", "b1:9092");
+    config.left_after = dozor_config::Duration(Duration::from_secs(3600));
+    let mut k = integration(&config);
+    let group = Group {
+        name: "g".into(),
+        state: "Empty".into(),
+        members: 0,
+        consumer: false,
+        assigned: BTreeSet::new(),
+    };
+    let t0 = Instant::now();
+    let later = |s| t0 + Duration::from_secs(s);
+    assert!(k.assigned(&group, "t", 10, t0));
+    assert!(k.assigned(&group, "t", 10, later(3599)));
+    assert!(!k.assigned(&group, "t", 10, later(3600)));
+    // A commit moves the offsets: consumed again, and the clock restarts.
+    assert!(k.assigned(&group, "t", 11, later(4000)));
+    assert!(k.assigned(&group, "t", 11, later(7599)));
+    assert!(!k.assigned(&group, "t", 11, later(7600)));
+}
