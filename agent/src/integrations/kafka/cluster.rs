@@ -24,6 +24,9 @@ pub struct Cluster {
     pub counts: Counts,
     /// The current collection's deadline.
     pub deadline: Instant,
+    /// Every request's API in the order sent (tests check that offsets are read in order).
+    #[cfg(test)]
+    pub order: Vec<&'static str>,
 }
 
 impl Cluster {
@@ -36,6 +39,8 @@ impl Cluster {
             coordinators: HashMap::new(),
             counts: Counts::new(),
             deadline: Instant::now(),
+            #[cfg(test)]
+            order: Vec::new(),
         }
     }
 
@@ -80,6 +85,8 @@ impl Cluster {
             };
             self.conns.insert(node, conn);
         }
+        #[cfg(test)]
+        self.order.push(super::client::api_name(R::KEY));
         let conn = self.conns.get_mut(&node).expect("inserted above");
         let result = conn.call(
             req,

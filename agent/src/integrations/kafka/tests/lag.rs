@@ -122,6 +122,11 @@ fn lag_in_records_and_seconds_with_the_group_empty() {
         value(&s, "dozor.kafka.overflow.entities", &["test"]),
         Some(0.0)
     );
+    // Committed offsets are read before end offsets, so lag cannot be negative.
+    let order = &k.cluster.order;
+    let last_commit = order.iter().rposition(|a| *a == "OffsetFetch").unwrap();
+    let first_end = order.iter().position(|a| *a == "ListOffsets").unwrap();
+    assert!(last_commit < first_end, "{order:?}");
     // Calls of the first collection on a one-broker cluster with one group, then of the
     // second: the coordinator and the API versions are not asked again.
     let first: Vec<_> = k.requests().iter().map(|(a, n)| (*a, *n)).collect();
