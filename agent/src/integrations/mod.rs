@@ -30,6 +30,8 @@ pub mod demo;
 pub mod flow;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgresql")]
@@ -98,6 +100,8 @@ registry! {
     sql = "sql",
     /// RabbitMQ brokers: queue depth, consumers, message rates, dead-letter queues, node health.
     rabbitmq = "rabbitmq",
+    /// Kafka clusters: consumer-group lag in records and seconds, topics, partitions.
+    kafka = "kafka",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

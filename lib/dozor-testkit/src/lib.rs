@@ -7,6 +7,7 @@
 //!   processes on free loopback ports, HTTP and PromQL against them, deadlines instead of sleeps.
 //! - [`elasticsearch`]: a fake Elasticsearch `_bulk` API with faults on demand.
 //! - [`tmpfs`]: small file systems of a test's own, to fill up.
+//! - [`kafka`]: a throwaway noida-db (Kafka protocol) and kafka-python scripts against it.
 //!
 //! The most used items are re-exported at the root: `use dozor_testkit::{Collector, wait_for};`.
 //!
@@ -16,6 +17,7 @@
 pub mod collector;
 pub mod elasticsearch;
 pub mod http;
+pub mod kafka;
 pub mod mariadb;
 pub mod pg;
 pub mod proc;

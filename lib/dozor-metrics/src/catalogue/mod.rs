@@ -63,6 +63,7 @@ pub mod container;
 pub mod demo;
 pub mod flow;
 pub mod host;
+pub mod kafka;
 pub mod mysql;
 pub mod postgresql;
 pub mod rabbitmq;
@@ -77,6 +78,7 @@ pub static SECTIONS: &[&Section] = &[
     &postgresql::SECTION,
     &mysql::SECTION,
     &rabbitmq::SECTION,
+    &kafka::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,

@@ -1,0 +1,284 @@
+//! A small blocking Kafka client over `std::net::TcpStream`, on the `kafka-protocol` codec.
+//!
+//! Framing: a request is an `i32` size, the request header (v1 or v2, as the API version says)
+//! and the body; a response is an `i32` size, the response header (correlation id) and the body.
+//! Each connection asks `ApiVersions` (v0) once and each call picks the lowest version that the
+//! broker supports within the range the caller needs. Every read and write has a deadline, the
+//! collection's: a broker that accepts and never answers costs one timeout, not a hung agent.
+//! Requests are counted by API, which is how the integration reports its own cost.
+
+use bytes::{Buf, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// The largest response read: more is a protocol error, not an allocation.
+const MAX_RESPONSE: usize = 64 << 20;
+
+/// What went wrong talking to one broker.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No address of the broker accepted a connection.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    /// The deadline passed while waiting for the broker.
+    #[error("{addr} did not answer {api} in time")]
+    Timeout { addr: String, api: &'static str },
+    /// The connection failed mid-request.
+    #[error("{addr} closed or broke the connection during {api}: {reason}")]
+    Io {
+        addr: String,
+        api: &'static str,
+        reason: String,
+    },
+    /// The broker's bytes did not decode.
+    #[error("{addr} sent a {api} response that does not decode: {reason}")]
+    Protocol {
+        addr: String,
+        api: &'static str,
+        reason: String,
+    },
+    /// The agent could not encode its own request (a bug: report it).
+    #[error("encoding a {api} request for {addr} failed: {reason}")]
+    Encode {
+        addr: String,
+        api: &'static str,
+        reason: String,
+    },
+    /// The broker supports no version of an API in the range needed.
+    #[error("{addr} supports no {api} version from {lo} to {hi}")]
+    Version {
+        addr: String,
+        api: &'static str,
+        lo: i16,
+        hi: i16,
+    },
+}
+
+/// One connection to one broker.
+pub struct Conn {
+    addr: String,
+    stream: TcpStream,
+    next_id: i32,
+    versions: HashMap<i16, (i16, i16)>,
+}
+
+/// The name of an API, for the `api` attribute and messages.
+pub fn api_name(key: i16) -> &'static str {
+    match ApiKey::try_from(key) {
+        Ok(ApiKey::Metadata) => "Metadata",
+        Ok(ApiKey::ListGroups) => "ListGroups",
+        Ok(ApiKey::DescribeGroups) => "DescribeGroups",
+        Ok(ApiKey::FindCoordinator) => "FindCoordinator",
+        Ok(ApiKey::OffsetFetch) => "OffsetFetch",
+        Ok(ApiKey::ListOffsets) => "ListOffsets",
+        Ok(ApiKey::Fetch) => "Fetch",
+        Ok(ApiKey::ApiVersions) => "ApiVersions",
+        _ => "other",
+    }
+}
+
+/// Requests sent, by API name.
+pub type Counts = BTreeMap<&'static str, u64>;
+
+impl Conn {
+    /// Connects to `addr` and reads its API versions, all before `deadline`.
+    pub fn open(
+        addr: &str,
+        client_id: &str,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Conn, ClientError> {
+        let connect = |reason: String| ClientError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        let addrs = addr
+            .to_socket_addrs()
+            .map_err(|e| connect(format!("cannot resolve it: {e}")))?;
+        let mut last = "it resolves to no address".to_string();
+        let mut stream = None;
+        for a in addrs {
+            let left = remaining(deadline).ok_or_else(|| connect("no time left".into()))?;
+            match TcpStream::connect_timeout(&a, left) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let stream = stream.ok_or_else(|| connect(last))?;
+        let _ = stream.set_nodelay(true);
+        let mut conn = Conn {
+            addr: addr.to_string(),
+            stream,
+            next_id: 1,
+            versions: HashMap::new(),
+        };
+        let req = ApiVersionsRequest::default();
+        let resp: ApiVersionsResponse = conn.send(&req, 0, client_id, deadline, counts)?;
+        conn.versions = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
+        Ok(conn)
+    }
+
+    /// The address this connection was opened to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `req` at the lowest version from `lo` to `hi` the broker supports and reads the
+    /// response.
+    pub fn call<R: Request>(
+        &mut self,
+        req: &R,
+        lo: i16,
+        hi: i16,
+        client_id: &str,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<R::Response, ClientError> {
+        let version = pick(self.versions.get(&R::KEY).copied(), lo, hi).ok_or_else(|| {
+            ClientError::Version {
+                addr: self.addr.clone(),
+                api: api_name(R::KEY),
+                lo,
+                hi,
+            }
+        })?;
+        self.send(req, version, client_id, deadline, counts)
+    }
+
+    fn send<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        client_id: &str,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<R::Response, ClientError> {
+        let api = api_name(R::KEY);
+        let addr = self.addr.clone();
+        let protocol = |reason: String| ClientError::Protocol {
+            addr: addr.clone(),
+            api,
+            reason,
+        };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(id)
+            .with_client_id(Some(StrBytes::from_string(client_id.to_string())));
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[0; 4]);
+        header
+            .encode(&mut buf, R::header_version(version))
+            .and_then(|_| req.encode(&mut buf, version))
+            .map_err(|e| ClientError::Encode {
+                addr: addr.clone(),
+                api,
+                reason: e.to_string(),
+            })?;
+        let size = i32::try_from(buf.len() - 4).map_err(|e| protocol(e.to_string()))?;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        *counts.entry(api).or_default() += 1;
+        self.io(deadline, api, |s| s.write_all(&buf))?;
+        let mut size = [0u8; 4];
+        self.io(deadline, api, |s| s.read_exact(&mut size))?;
+        let size = usize::try_from(i32::from_be_bytes(size)).unwrap_or(usize::MAX);
+        if !(4..=MAX_RESPONSE).contains(&size) {
+            return Err(protocol(format!("a response of {size} bytes")));
+        }
+        let mut body = vec![0u8; size];
+        self.io(deadline, api, |s| s.read_exact(&mut body))?;
+        let mut body = bytes::Bytes::from(body);
+        // ApiVersions answers with header v0 whatever the request's version (KIP-511).
+        let header_version = if R::KEY == ApiKey::ApiVersions as i16 {
+            0
+        } else {
+            R::Response::header_version(version)
+        };
+        let header = kafka_protocol::messages::ResponseHeader::decode(&mut body, header_version)
+            .map_err(|e| protocol(format!("header: {e}")))?;
+        if header.correlation_id != id {
+            return Err(protocol(format!(
+                "correlation id {} for request {id}",
+                header.correlation_id
+            )));
+        }
+        let resp = R::Response::decode(&mut body, version).map_err(|e| protocol(e.to_string()))?;
+        if body.has_remaining() {
+            tracing::debug!(addr = %addr, api, left = body.remaining(), "Response had trailing bytes.");
+        }
+        Ok(resp)
+    }
+
+    /// One read or write under the deadline.
+    fn io(
+        &mut self,
+        deadline: Instant,
+        api: &'static str,
+        f: impl FnOnce(&mut TcpStream) -> std::io::Result<()>,
+    ) -> Result<(), ClientError> {
+        let timeout = || ClientError::Timeout {
+            addr: self.addr.clone(),
+            api,
+        };
+        let left = remaining(deadline).ok_or_else(timeout)?;
+        let set = self
+            .stream
+            .set_read_timeout(Some(left))
+            .and_then(|_| self.stream.set_write_timeout(Some(left)));
+        match set.and_then(|_| f(&mut self.stream)) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(timeout())
+            }
+            Err(e) => Err(ClientError::Io {
+                addr: self.addr.clone(),
+                api,
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Time left before `deadline`, `None` when it has passed.
+fn remaining(deadline: Instant) -> Option<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (!left.is_zero()).then_some(left)
+}
+
+/// The lowest version from `lo` to `hi` within what the broker supports.
+pub fn pick(broker: Option<(i16, i16)>, lo: i16, hi: i16) -> Option<i16> {
+    let (bmin, bmax) = broker?;
+    let v = lo.max(bmin);
+    (v <= hi.min(bmax)).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_lowest_common_version() {
+        assert_eq!(pick(Some((0, 9)), 2, 7), Some(2));
+        assert_eq!(pick(Some((3, 9)), 2, 7), Some(3));
+        assert_eq!(pick(Some((0, 1)), 2, 7), None);
+        assert_eq!(pick(None, 0, 7), None);
+    }
+}
