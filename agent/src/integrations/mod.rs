@@ -32,8 +32,12 @@ pub mod flow;
 pub mod host;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
 
@@ -90,6 +94,10 @@ registry! {
     postgresql = "postgresql",
     /// MySQL and MariaDB servers: commands, threads, buffer pool, replication.
     mysql = "mysql",
+    /// NATS JetStream: streams and consumers (pending, ack pending, redelivered).
+    nats = "nats",
+    /// Redis: list and stream lengths, stream consumer-group pending and lag, memory, clients.
+    redis = "redis",
     /// Order-flow reconciliation: keys passing through stages in several databases.
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).

@@ -64,7 +64,9 @@ pub mod demo;
 pub mod flow;
 pub mod host;
 pub mod mysql;
+pub mod nats;
 pub mod postgresql;
+pub mod redis;
 pub mod reference;
 pub mod sql;
 
@@ -75,6 +77,8 @@ pub static SECTIONS: &[&Section] = &[
     &container::SECTION,
     &postgresql::SECTION,
     &mysql::SECTION,
+    &nats::SECTION,
+    &redis::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,

@@ -1,0 +1,408 @@
+//! The `redis` integration: lengths of the lists and streams used as queues, the pending
+//! entries, lag and consumers of stream consumer groups, and memory and clients, for each
+//! configured Redis server on its own kept connection.
+//!
+//! A run is `INFO clients memory` ([`info`]), one pipeline of `LLEN` for the lists, one of
+//! `XLEN` + `XINFO GROUPS` for the streams and one of `XINFO CONSUMERS` for their groups
+//! ([`streams`]); glob patterns are resolved with a bounded `SCAN ... TYPE` first. Where Redis
+//! reports no lag for a group, the agent counts it ([`streams`]). `dozor.redis.up` is 1 when
+//! `INFO` was read; errors name the instance and the fix ([`error`]). The lists and the streams
+//! are two sources of `dozor.agent.scrape.source.success` (`lists`, `streams`).
+
+mod budget;
+pub mod config;
+mod error;
+mod info;
+mod streams;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::Config;
+
+use super::{Integration, IntegrationError, Sources};
+use budget::OTHER;
+use config::InstanceConfig;
+use dozor_metrics::catalogue::redis as m;
+use dozor_metrics::sample::Recorder;
+use redis::Value;
+use std::time::Duration;
+
+/// Entries fetched per `XRANGE` call when counting a lag.
+const RANGE_PAGE: usize = 1000;
+/// `COUNT` hint of each `SCAN` call.
+const SCAN_COUNT: usize = 1000;
+
+/// One Redis server.
+pub struct Redis {
+    /// `redis/<instance>`: the `integration` label of the agent's scrape metrics.
+    name: String,
+    instance: String,
+    target: String,
+    client: redis::Client,
+    con: Option<redis::Connection>,
+    call_timeout: Duration,
+    lists: Vec<String>,
+    streams: Vec<String>,
+    include: Option<regex::Regex>,
+    exclude: Option<regex::Regex>,
+    scan_limit: usize,
+    max_series: usize,
+    lag_count_limit: usize,
+    /// Keys and consumers folded into `_other` in this run.
+    overflow_keys: usize,
+    overflow_consumers: usize,
+}
+
+impl Redis {
+    /// The integration for `config`; connecting and each call may take a quarter of `timeout`.
+    pub fn new(config: &InstanceConfig, timeout: Duration) -> Result<Redis, IntegrationError> {
+        let bad =
+            |m: String| IntegrationError::new("config", format!("instance {}: {m}", config.name));
+        let (host, port) = config::split_address(&config.address).map_err(bad)?;
+        let host_part = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let mut url = url::Url::parse(&format!("redis://{host_part}:{port}/{}", config.db))
+            .map_err(|e| bad(format!("address: {e}")))?;
+        if let Some(u) = &config.username {
+            let _ = url.set_username(u);
+        }
+        if let Some(p) = &config.password {
+            let _ = url.set_password(Some(p));
+        }
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| bad(format!("address {host_part}:{port}: {e}")))?;
+        let regex = |r: &Option<String>| {
+            r.as_deref()
+                .map(regex::Regex::new)
+                .transpose()
+                .map_err(|e| bad(e.to_string()))
+        };
+        Ok(Redis {
+            name: format!("redis/{}", config.name),
+            instance: config.name.clone(),
+            target: format!("{host_part}:{port}"),
+            client,
+            con: None,
+            call_timeout: timeout / 4,
+            lists: config.lists.clone(),
+            streams: config.streams.clone(),
+            include: regex(&config.include)?,
+            exclude: regex(&config.exclude)?,
+            scan_limit: config.scan_limit(),
+            max_series: config.max_series(),
+            lag_count_limit: config.lag_count_limit(),
+            overflow_keys: 0,
+            overflow_consumers: 0,
+        })
+    }
+
+    fn explain(&self, doing: &str, e: &redis::RedisError) -> IntegrationError {
+        error::explain(&self.instance, &self.target, doing, e, self.call_timeout)
+    }
+
+    /// Runs `cmd` (or a pipeline) on the kept connection, opened first when there is none; a
+    /// connection that failed is dropped, so the next call reconnects.
+    fn query<T: redis::FromRedisValue>(
+        &mut self,
+        doing: &str,
+        run: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, IntegrationError> {
+        if self.con.is_none() {
+            let con = self
+                .client
+                .get_connection_with_timeout(self.call_timeout)
+                .and_then(|c| {
+                    c.set_read_timeout(Some(self.call_timeout))?;
+                    c.set_write_timeout(Some(self.call_timeout))?;
+                    Ok(c)
+                })
+                .map_err(|e| self.explain("connecting", &e))?;
+            self.con = Some(con);
+        }
+        let con = self.con.as_mut().expect("connected above");
+        match run(con) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    self.con = None;
+                }
+                Err(self.explain(doing, &e))
+            }
+        }
+    }
+
+    /// The configured keys of type `kind`: names as they are, patterns resolved with `SCAN`
+    /// and filtered by include / exclude; sorted, each once.
+    fn resolve(&mut self, keys: &[String], kind: &str) -> Result<Vec<String>, IntegrationError> {
+        let mut out = Vec::new();
+        for key in keys {
+            if !config::is_pattern(key) {
+                out.push(key.clone());
+                continue;
+            }
+            let mut cursor = 0u64;
+            let mut examined = 0usize;
+            loop {
+                let doing = format!("SCAN MATCH {key}");
+                let (next, found): (u64, Vec<String>) = self.query(&doing, |c| {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(key)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT)
+                        .arg("TYPE")
+                        .arg(kind)
+                        .query(c)
+                })?;
+                out.extend(found.into_iter().filter(|k| self.wanted(k)));
+                examined += SCAN_COUNT;
+                cursor = next;
+                if cursor == 0 || examined >= self.scan_limit {
+                    break;
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn wanted(&self, key: &str) -> bool {
+        self.include.as_ref().is_none_or(|r| r.is_match(key))
+            && !self.exclude.as_ref().is_some_and(|r| r.is_match(key))
+    }
+
+    fn collect_lists(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        if self.lists.is_empty() {
+            return Ok(());
+        }
+        let keys = self.resolve(&self.lists.clone(), "list")?;
+        let replies: Vec<Value> = self.query("LLEN", |c| {
+            let mut p = redis::pipe();
+            p.ignore_errors();
+            for k in &keys {
+                p.cmd("LLEN").arg(k);
+            }
+            p.query(c)
+        })?;
+        let mut lengths = Vec::new();
+        let mut bad = Vec::new();
+        for (k, v) in keys.into_iter().zip(&replies) {
+            match value::number(v) {
+                Some(n) => lengths.push((k, n)),
+                None => bad.push(k),
+            }
+        }
+        let (kept, rest) = budget::split(lengths, self.max_series);
+        let instance = &self.instance;
+        for (k, n) in &kept {
+            rec.record(&m::LIST_LENGTH, *n, &[instance, k]);
+        }
+        if !rest.is_empty() {
+            let sum = rest.iter().map(|(_, n)| n).sum();
+            rec.record(&m::LIST_LENGTH, sum, &[instance, OTHER]);
+        }
+        self.overflow_keys += rest.len();
+        match bad.is_empty() {
+            true => Ok(()),
+            false => Err(IntegrationError::new(
+                "query",
+                format!(
+                    "instance {instance}: LLEN failed for {} (not lists?): fix integrations.redis lists",
+                    bad.join(", ")
+                ),
+            )),
+        }
+    }
+
+    fn collect_streams(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        if self.streams.is_empty() {
+            return Ok(());
+        }
+        let keys = self.resolve(&self.streams.clone(), "stream")?;
+        let replies: Vec<Value> = self.query("XLEN", |c| {
+            let mut p = redis::pipe();
+            p.ignore_errors();
+            for k in &keys {
+                p.cmd("XLEN").arg(k);
+            }
+            p.query(c)
+        })?;
+        let mut lengths = Vec::new();
+        let mut bad = Vec::new();
+        for (k, v) in keys.into_iter().zip(&replies) {
+            match value::number(v) {
+                Some(n) => lengths.push((k, n)),
+                None => bad.push(k),
+            }
+        }
+        let (kept, rest) = budget::split(lengths, self.max_series);
+        let instance = self.instance.clone();
+        for (k, n) in &kept {
+            rec.record(&m::STREAM_LENGTH, *n, &[&instance, k]);
+        }
+        if !rest.is_empty() {
+            let sum = rest.iter().map(|(_, n)| n).sum();
+            rec.record(&m::STREAM_LENGTH, sum, &[&instance, OTHER]);
+        }
+        self.overflow_keys += rest.len();
+        // Groups of the streams that exist (a named stream that does not has length 0).
+        let kept: Vec<(String, f64)> = kept.into_iter().filter(|(_, n)| *n > 0.0).collect();
+        let replies: Vec<Value> = self.query("XINFO GROUPS", |c| {
+            let mut p = redis::pipe();
+            p.ignore_errors();
+            for (k, _) in &kept {
+                p.cmd("XINFO").arg("GROUPS").arg(k);
+            }
+            p.query(c)
+        })?;
+        let groups: Vec<(String, f64, streams::Group)> = kept
+            .iter()
+            .zip(&replies)
+            .flat_map(|((k, len), v)| {
+                streams::parse_groups(v)
+                    .into_iter()
+                    .map(move |g| (k.clone(), *len, g))
+            })
+            .collect();
+        for (k, len, g) in &groups {
+            let labels = [instance.as_str(), k, &g.name];
+            rec.record(&m::STREAM_GROUP_PENDING, g.pending, &labels);
+            let (lag, counted) = match g.lag {
+                Some(lag) => (lag, 0.0),
+                None if g.last_delivered_id == "0-0" => (*len, 1.0),
+                None => (self.count_after(k, &g.last_delivered_id)?, 1.0),
+            };
+            rec.record(&m::STREAM_GROUP_LAG, lag, &labels);
+            rec.record(&m::STREAM_GROUP_LAG_COUNTED, counted, &labels);
+        }
+        self.collect_consumers(rec, &groups)?;
+        match bad.is_empty() {
+            true => Ok(()),
+            false => Err(IntegrationError::new(
+                "query",
+                format!(
+                    "instance {instance}: XLEN failed for {} (not streams?): fix integrations.redis streams",
+                    bad.join(", ")
+                ),
+            )),
+        }
+    }
+
+    fn collect_consumers(
+        &mut self,
+        rec: &mut Recorder,
+        groups: &[(String, f64, streams::Group)],
+    ) -> Result<(), IntegrationError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let replies: Vec<Value> = self.query("XINFO CONSUMERS", |c| {
+            let mut p = redis::pipe();
+            p.ignore_errors();
+            for (k, _, g) in groups {
+                p.cmd("XINFO").arg("CONSUMERS").arg(k).arg(&g.name);
+            }
+            p.query(c)
+        })?;
+        let mut all = Vec::new();
+        for ((k, _, g), v) in groups.iter().zip(&replies) {
+            for c in streams::parse_consumers(v) {
+                // Sorted by stream, group, then consumer name.
+                all.push((format!("{k}\0{}\0{}", g.name, c.name), (k, &g.name, c)));
+            }
+        }
+        let (kept, rest) = budget::split(all, self.max_series);
+        let instance = self.instance.as_str();
+        for (_, (k, g, c)) in &kept {
+            let labels = [instance, k.as_str(), g.as_str(), &c.name];
+            rec.record(&m::STREAM_CONSUMER_PENDING, c.pending, &labels);
+            rec.record(&m::STREAM_CONSUMER_IDLE, c.idle_ms / 1000.0, &labels);
+        }
+        // Folded per group: the pending entries of its consumers beyond the budget.
+        let mut folded: Vec<((&String, &String), f64)> = Vec::new();
+        for (_, (k, g, c)) in &rest {
+            match folded.iter_mut().find(|(kg, _)| *kg == (*k, *g)) {
+                Some((_, sum)) => *sum += c.pending,
+                None => folded.push(((*k, *g), c.pending)),
+            }
+        }
+        for ((k, g), sum) in folded {
+            rec.record(&m::STREAM_CONSUMER_PENDING, sum, &[instance, k, g, OTHER]);
+        }
+        self.overflow_consumers += rest.len();
+        Ok(())
+    }
+
+    /// Entries of stream `key` after `id`, counted with `XRANGE` pages, at most
+    /// `lag_count_limit`.
+    fn count_after(&mut self, key: &str, id: &str) -> Result<f64, IntegrationError> {
+        let mut from = id.to_string();
+        let mut count = 0usize;
+        while count < self.lag_count_limit {
+            let page = RANGE_PAGE.min(self.lag_count_limit - count);
+            let v: Value = self.query(&format!("XRANGE {key}"), |c| {
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(format!("({from}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(page)
+                    .query(c)
+            })?;
+            let (n, last) = streams::range_page(&v);
+            count += n;
+            match last {
+                Some(last) if n == page => from = last,
+                _ => break,
+            }
+        }
+        Ok(count as f64)
+    }
+}
+
+impl Integration for Redis {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        let instance = self.instance.clone();
+        let text: Result<String, _> = self.query("INFO", |c| {
+            redis::cmd("INFO").arg("clients").arg("memory").query(c)
+        });
+        let text = match text {
+            Ok(t) => t,
+            Err(e) => {
+                rec.record(&m::UP, 0.0, &[&instance]);
+                return Err(e);
+            }
+        };
+        rec.record(&m::UP, 1.0, &[&instance]);
+        info::record(rec, &instance, &info::parse(&text));
+        self.overflow_keys = 0;
+        self.overflow_consumers = 0;
+        let mut sources = Sources::new(&self.name);
+        let lists = self.collect_lists(rec);
+        sources.note("lists", lists);
+        let streams = self.collect_streams(rec);
+        sources.note("streams", streams);
+        rec.record(
+            &m::OVERFLOW_ENTITIES,
+            self.overflow_keys as f64,
+            &[&instance, "key"],
+        );
+        rec.record(
+            &m::OVERFLOW_ENTITIES,
+            self.overflow_consumers as f64,
+            &[&instance, "consumer"],
+        );
+        sources.finish(rec)
+    }
+}
