@@ -124,9 +124,10 @@ pub fn check_rules(
     }
     let label_ref =
         Regex::new(r#"\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index \$labels "([^"]*)""#).unwrap();
-    let alert_name =
-        Regex::new(r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow)([A-Z][a-z0-9]+){2,}$")
-            .unwrap();
+    let alert_name = Regex::new(
+        r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow|Nats|Redis)([A-Z][a-z0-9]+){2,}$",
+    )
+    .unwrap();
     let runbook = Regex::new(&format!(
         r"^{}(docs/runbooks/[a-z0-9_-]+\.md)#(.+)$",
         regex::escape(RUNBOOK_BASE)

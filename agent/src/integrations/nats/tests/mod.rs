@@ -6,6 +6,7 @@
 
 mod errors;
 mod ground_truth;
+mod recorded;
 
 use super::Nats;
 use super::client::{Auth, Client};

@@ -4,6 +4,7 @@
 
 mod errors;
 mod ground_truth;
+mod recorded;
 
 use super::Redis;
 use super::config::InstanceConfig;
