@@ -3,9 +3,49 @@
 //! is all the JetStream API needs. Every read and write has the call timeout; a request waits
 //! for its own reply subject and skips late replies to earlier requests.
 
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// TLS to the server: the rustls configuration (roots) and the name its certificate must carry.
+#[derive(Clone)]
+pub struct Tls {
+    pub config: Arc<ClientConfig>,
+    pub server_name: ServerName<'static>,
+}
+
+/// The connection, plain or TLS (NATS sends `INFO` in the clear, then the client starts TLS).
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
 
 /// Credentials sent in `CONNECT`.
 #[derive(Clone, Default)]
@@ -24,8 +64,10 @@ pub enum Failure {
     Timeout,
     /// The server sent `-ERR '<text>'`.
     Server(String),
-    /// The server requires TLS.
+    /// The server requires TLS and the instance has none configured.
     TlsRequired,
+    /// The TLS handshake failed (the rustls error).
+    Tls(String),
     /// Nobody listens on the subject (status 503): JetStream is not enabled, or the account
     /// has none.
     NoResponders,
@@ -54,16 +96,21 @@ pub struct Msg {
 
 /// A connected, authenticated client with one subscription for its replies.
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Conn>,
     inbox: String,
     next: u64,
     timeout: Duration,
 }
 
 impl Client {
-    /// Connects to `address`, reads `INFO`, sends `CONNECT` with `auth`, and waits for the
-    /// `PONG` that proves it was accepted.
-    pub fn connect(address: &str, auth: &Auth, timeout: Duration) -> Result<Client, Failure> {
+    /// Connects to `address`, reads `INFO`, starts TLS when `tls` is given, sends `CONNECT`
+    /// with `auth`, and waits for the `PONG` that proves it was accepted.
+    pub fn connect(
+        address: &str,
+        auth: &Auth,
+        tls: Option<&Tls>,
+        timeout: Duration,
+    ) -> Result<Client, Failure> {
         let addr = address
             .to_socket_addrs()?
             .next()
@@ -72,17 +119,21 @@ impl Client {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
+        let mut stream = stream;
+        let line = read_info_line(&mut stream)?;
         let info = line
             .strip_prefix("INFO ")
             .ok_or_else(|| Failure::Protocol(format!("expected INFO, got {:?}", trim(&line))))?;
         let info: serde_json::Value = serde_json::from_str(info.trim())
             .map_err(|e| Failure::Protocol(format!("INFO: {e}")))?;
-        if info.get("tls_required").and_then(|v| v.as_bool()) == Some(true) {
-            return Err(Failure::TlsRequired);
-        }
+        let conn = match tls {
+            Some(tls) => Conn::Tls(Box::new(handshake(stream, tls)?)),
+            None if info.get("tls_required").and_then(|v| v.as_bool()) == Some(true) => {
+                return Err(Failure::TlsRequired);
+            }
+            None => Conn::Plain(stream),
+        };
+        let mut reader = BufReader::new(conn);
         let mut connect = serde_json::json!({
             "verbose": false, "pedantic": false, "lang": "rust", "version": "dozor-agent",
             "protocol": 1, "headers": true, "no_responders": true, "name": "dozor-agent",
@@ -213,6 +264,47 @@ impl Client {
 enum Op {
     Pong,
     Msg(Msg),
+}
+
+/// The `INFO` line, read a byte at a time so nothing after it is consumed before TLS starts.
+fn read_info_line(stream: &mut TcpStream) -> Result<String, Failure> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 64 * 1024 {
+        if stream.read(&mut byte)? == 0 {
+            return Err(Failure::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection before INFO",
+            )));
+        }
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// Completes the TLS handshake on `stream`, so a certificate problem is reported as such.
+fn handshake(
+    mut stream: TcpStream,
+    tls: &Tls,
+) -> Result<StreamOwned<ClientConnection, TcpStream>, Failure> {
+    let mut conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+        .map_err(|e| Failure::Tls(e.to_string()))?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut stream) {
+            let inner = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .map(|r| r.to_string());
+            return Err(match inner {
+                Some(r) => Failure::Tls(r),
+                None => e.into(),
+            });
+        }
+    }
+    Ok(StreamOwned::new(conn, stream))
 }
 
 /// One protocol line from the server.

@@ -2,8 +2,11 @@
 //! to report.
 
 use super::Nats;
+use super::client::Tls;
 use crate::integrations::{Context, Instance, Instances, Integration};
 use dozor_config::At;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
 
 /// `integrations.nats`: the servers to watch under `instances`, each on its own connection and
@@ -12,7 +15,8 @@ pub type Config = Instances<InstanceConfig>;
 
 /// One NATS server (any server of a cluster: the JetStream API answers for the account). The
 /// user needs to publish to `$JS.API.STREAM.LIST` and `$JS.API.CONSUMER.LIST.>` and to
-/// subscribe to `_INBOX.>`. Plain TCP only: a server that requires TLS is reported as such.
+/// subscribe to `_INBOX.>`. TLS with `tls: true` (NATS's classic TLS: `INFO` in the clear,
+/// then the handshake).
 #[derive(Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "NatsInstanceConfig"))]
@@ -29,6 +33,13 @@ pub struct InstanceConfig {
     pub password: Option<String>,
     /// Token, for token authentication, best given as `${NATS_TOKEN}`. Never logged or shown.
     pub token: Option<String>,
+    /// Connect with TLS (needed when the server requires it). The server's certificate is
+    /// checked against `tls_ca_file`, or the system's CA store, and must carry the host name.
+    pub tls: bool,
+    /// PEM file of the CA(s) that signed the server's certificate; the system store when unset.
+    pub tls_ca_file: Option<String>,
+    /// The name the server's certificate must carry; the host of `address` when unset.
+    pub tls_server_name: Option<String>,
     /// Streams are reported only when their name matches this regular expression.
     pub streams_include: Option<String>,
     /// Streams whose name matches this regular expression are left out.
@@ -54,6 +65,7 @@ impl std::fmt::Debug for InstanceConfig {
             .field("user", &self.user)
             .field("password", &hide(&self.password))
             .field("token", &hide(&self.token))
+            .field("tls", &self.tls)
             .field("consumers", &self.consumers)
             .finish_non_exhaustive()
     }
@@ -70,6 +82,47 @@ impl InstanceConfig {
         } else {
             self.max_series
         }
+    }
+
+    /// The TLS settings, when `tls` is on (or a CA file is given); the CA file is read here.
+    pub fn tls(&self) -> Result<Option<Tls>, String> {
+        if !self.tls && self.tls_ca_file.is_none() {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.tls_ca_file {
+            Some(path) => {
+                let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+                    .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| format!("tls_ca_file {path}: {e}"))?;
+                if roots.add_parsable_certificates(certs).0 == 0 {
+                    return Err(format!("tls_ca_file {path}: holds no CA certificate"));
+                }
+            }
+            None => {
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                if roots.is_empty() {
+                    return Err(
+                        "the system has no CA certificates: install ca-certificates or set tls_ca_file"
+                            .into(),
+                    );
+                }
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let host = self.host_port().rsplit_once(':').map_or("", |(h, _)| h);
+        let name = self.tls_server_name.as_deref().unwrap_or(host);
+        let server_name = ServerName::try_from(name.trim_matches(['[', ']']).to_string())
+            .map_err(|e| format!("tls_server_name \"{name}\": {e}"))?;
+        Ok(Some(Tls {
+            config: std::sync::Arc::new(config),
+            server_name,
+        }))
     }
 
     /// `host:port`, without a `nats://` scheme.
@@ -116,6 +169,9 @@ impl Instance for InstanceConfig {
             {
                 at.error(key, format!("not a regular expression: {e}"));
             }
+        }
+        if let Err(e) = self.tls() {
+            at.error("tls_ca_file", e);
         }
         if self.token.is_some() && (self.user.is_some() || self.password.is_some()) {
             at.error(

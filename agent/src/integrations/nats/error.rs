@@ -53,7 +53,13 @@ pub fn explain(
         Failure::TlsRequired => e(
             "tls",
             format!(
-                "{target} requires TLS, which the nats integration does not speak yet: give it a plain listener on loopback, or read it from a host where one is open"
+                "{target} requires TLS: set tls: true for the instance (and tls_ca_file when its certificate is not signed by a CA the system trusts)"
+            ),
+        ),
+        Failure::Tls(why) => e(
+            "tls",
+            format!(
+                "TLS with {target} failed: {why}: set tls_ca_file to the CA that signed the server's certificate, and tls_server_name to a name it carries"
             ),
         ),
         Failure::NoResponders => e(
@@ -102,7 +108,12 @@ mod tests {
                 "permission",
                 "allow the user to publish",
             ),
-            (Failure::TlsRequired, "tls", "requires TLS"),
+            (Failure::TlsRequired, "tls", "set tls: true"),
+            (
+                Failure::Tls("invalid peer certificate: UnknownIssuer".into()),
+                "tls",
+                "set tls_ca_file",
+            ),
             (
                 Failure::NoResponders,
                 "plugin_missing",

@@ -5,7 +5,8 @@
 //! It reads through the client protocol's JetStream API ([`jetstream`]), with the user's
 //! credentials, so no monitoring port is needed: one `$JS.API.STREAM.LIST` request per 256
 //! streams, and one `$JS.API.CONSUMER.LIST.<stream>` per reported stream and 256 consumers.
-//! The client is a small blocking one of the agent's own ([`client`]; ADR 11 says why).
+//! The client is a small blocking one of the agent's own, with TLS by rustls ([`client`];
+//! ADR 11 says why).
 //! `dozor.nats.up` is 1 when the stream list was read; errors name the instance and the fix
 //! ([`error`]). Each stream's consumer list is part of the `consumers` source of
 //! `dozor.agent.scrape.source.success`; one failing does not stop the others.
@@ -23,7 +24,7 @@ pub use config::Config;
 
 use super::{Integration, IntegrationError, Sources};
 use budget::OTHER;
-use client::{Auth, Client, Failure};
+use client::{Auth, Client, Failure, Tls};
 use config::InstanceConfig;
 use dozor_metrics::catalogue::nats as m;
 use dozor_metrics::sample::Recorder;
@@ -40,6 +41,7 @@ pub struct Nats {
     instance: String,
     target: String,
     auth: Auth,
+    tls: Option<Tls>,
     client: Option<Client>,
     call_timeout: Duration,
     streams: Filter,
@@ -76,6 +78,9 @@ impl Nats {
                 password: config.password.clone(),
                 token: config.token.clone(),
             },
+            tls: config.tls().map_err(|e| {
+                IntegrationError::new("config", format!("instance {}: {e}", config.name))
+            })?,
             client: None,
             call_timeout: timeout / 4,
             streams: Filter(
@@ -106,8 +111,13 @@ impl Nats {
             error::explain(&s.instance, &s.target, subject, f, s.call_timeout)
         };
         if self.client.is_none() {
-            let c = Client::connect(&self.target, &self.auth, self.call_timeout)
-                .map_err(|f| fail(self, &f))?;
+            let c = Client::connect(
+                &self.target,
+                &self.auth,
+                self.tls.as_ref(),
+                self.call_timeout,
+            )
+            .map_err(|f| fail(self, &f))?;
             self.client = Some(c);
         }
         let mut out = Vec::new();

@@ -7,6 +7,7 @@
 mod errors;
 mod ground_truth;
 mod recorded;
+mod tls;
 
 use super::Nats;
 use super::client::{Auth, Client};
@@ -27,7 +28,7 @@ pub struct JsClient(pub Client);
 impl JsClient {
     pub fn connect(address: &str) -> JsClient {
         JsClient(
-            Client::connect(address, &Auth::default(), Duration::from_secs(5)).unwrap_or_else(
+            Client::connect(address, &Auth::default(), None, Duration::from_secs(5)).unwrap_or_else(
                 |e| {
                     panic!(
                         "NATS at {address}: {e:?}: start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log` (scripts/peers/nats.sh)"
