@@ -105,6 +105,26 @@ impl Redis {
         error::explain(&self.instance, &self.target, doing, e, self.call_timeout)
     }
 
+    /// The first `NOPERM` among a pipeline's replies, as a `permission` error: an ACL user that
+    /// may not run the command is told which grant it lacks, not that the keys are wrong.
+    fn denied(&self, doing: &str, replies: &[Value]) -> Result<(), IntegrationError> {
+        match replies.iter().find_map(|v| match v {
+            Value::ServerError(e) if e.code() == "NOPERM" => Some(e),
+            _ => None,
+        }) {
+            None => Ok(()),
+            Some(e) => Err(error::classify(
+                &self.instance,
+                &self.target,
+                doing,
+                error::Class::NoPerm,
+                e.code(),
+                e.details().unwrap_or(""),
+                self.call_timeout,
+            )),
+        }
+    }
+
     /// Runs `cmd` (or a pipeline) on the kept connection, opened first when there is none; a
     /// connection that failed is dropped, so the next call reconnects.
     fn query<T: redis::FromRedisValue>(
@@ -183,6 +203,10 @@ impl Redis {
             return Ok(());
         }
         let keys = self.resolve(&self.lists.clone(), "list")?;
+        if keys.is_empty() {
+            // Only patterns, matching nothing now: an empty pipeline is an error in the client.
+            return Ok(());
+        }
         let replies: Vec<Value> = self.query("LLEN", |c| {
             let mut p = redis::pipe();
             p.ignore_errors();
@@ -191,6 +215,7 @@ impl Redis {
             }
             p.query(c)
         })?;
+        self.denied("LLEN", &replies)?;
         let mut lengths = Vec::new();
         let mut bad = Vec::new();
         for (k, v) in keys.into_iter().zip(&replies) {
@@ -226,6 +251,9 @@ impl Redis {
             return Ok(());
         }
         let keys = self.resolve(&self.streams.clone(), "stream")?;
+        if keys.is_empty() {
+            return Ok(());
+        }
         let replies: Vec<Value> = self.query("XLEN", |c| {
             let mut p = redis::pipe();
             p.ignore_errors();
@@ -234,6 +262,7 @@ impl Redis {
             }
             p.query(c)
         })?;
+        self.denied("XLEN", &replies)?;
         let mut lengths = Vec::new();
         let mut bad = Vec::new();
         for (k, v) in keys.into_iter().zip(&replies) {
@@ -252,8 +281,10 @@ impl Redis {
             rec.record(&m::STREAM_LENGTH, sum, &[&instance, OTHER]);
         }
         self.overflow_keys += rest.len();
-        // Groups of the streams that exist (a named stream that does not has length 0).
-        let kept: Vec<(String, f64)> = kept.into_iter().filter(|(_, n)| *n > 0.0).collect();
+        // A named stream that does not exist answers "no such key": no groups.
+        if kept.is_empty() {
+            return Ok(());
+        }
         let replies: Vec<Value> = self.query("XINFO GROUPS", |c| {
             let mut p = redis::pipe();
             p.ignore_errors();
@@ -262,6 +293,7 @@ impl Redis {
             }
             p.query(c)
         })?;
+        self.denied("XINFO GROUPS", &replies)?;
         let groups: Vec<(String, f64, streams::Group)> = kept
             .iter()
             .zip(&replies)
@@ -311,6 +343,7 @@ impl Redis {
             }
             p.query(c)
         })?;
+        self.denied("XINFO CONSUMERS", &replies)?;
         let mut all = Vec::new();
         for ((k, _, g), v) in groups.iter().zip(&replies) {
             for c in streams::parse_consumers(v) {

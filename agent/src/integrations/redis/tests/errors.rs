@@ -56,10 +56,41 @@ fn wrong_password_then_right_one() {
 
     cfg.password = Some("s3cret-pw".into());
     cfg.lists = vec!["q".into()];
+    cfg.streams = vec!["s".into()];
     let mut r = Redis::new(&cfg, TIMEOUT).unwrap();
     let (s, result) = collect(&mut r);
     result.unwrap();
     assert_eq!(value(&s, "dozor.redis.list.length", &["q"]), Some(0.0));
+
+    // An ACL user without LLEN: the lists source fails with the grant to give; the streams
+    // source and INFO still report.
+    let mut admin = redis::Client::open(format!("redis://:s3cret-pw@{address}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("limited")
+        .arg("on")
+        .arg(">limited-pw")
+        .arg("~*")
+        .arg("+@connection")
+        .arg("+info")
+        .arg("+xlen")
+        .arg("+xinfo")
+        .query(&mut admin)
+        .unwrap();
+    cfg.username = Some("limited".into());
+    cfg.password = Some("limited-pw".into());
+    let mut r = Redis::new(&cfg, TIMEOUT).unwrap();
+    let (s, result) = collect(&mut r);
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, "permission", "{e}");
+    assert!(e.message.contains("may not run LLEN"), "{e}");
+    assert!(e.message.contains("ACL SETUSER"), "{e}");
+    assert_eq!(value(&s, "dozor.redis.up", &[]), Some(1.0));
+    assert_eq!(value(&s, "dozor.redis.stream.length", &["s"]), Some(0.0));
+    assert_eq!(value(&s, "dozor.redis.list.length", &["q"]), None);
 }
 
 #[test]
