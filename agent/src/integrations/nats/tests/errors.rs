@@ -127,3 +127,33 @@ fn a_non_nats_port_is_named() {
     assert!(e.message.contains("monitoring port"), "{e}");
     t.join().unwrap();
 }
+
+#[test]
+fn a_user_without_the_jetstream_api_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\nauthorization {{ users = [\n  {{ user: ro, password: ro-pw, permissions: {{ publish: {{ deny: [\"$JS.API.>\"] }} }} }}\n  {{ user: dozor, password: dozor-pw }}\n] }}\n",
+            dir.path().join("js").display()
+        ),
+    )
+    .unwrap();
+    let _server = server(dir.path(), port, &["-c", conf.to_str().unwrap()]);
+    let address = format!("127.0.0.1:{port}");
+    let mut cfg = instance("restricted", &address);
+    cfg.user = Some("ro".into());
+    cfg.password = Some("ro-pw".into());
+    let e = collect(&mut Nats::new(&cfg, TIMEOUT).unwrap())
+        .1
+        .unwrap_err();
+    assert_eq!(e.kind, "permission", "{e}");
+    assert!(e.message.contains("Permissions Violation"), "{e}");
+    assert!(e.message.contains("allow the user to publish"), "{e}");
+
+    cfg.user = Some("dozor".into());
+    cfg.password = Some("dozor-pw".into());
+    collect(&mut Nats::new(&cfg, TIMEOUT).unwrap()).1.unwrap();
+}
