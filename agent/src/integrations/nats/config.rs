@@ -20,7 +20,7 @@ pub type Config = Instances<InstanceConfig>;
 #[derive(Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "NatsInstanceConfig"))]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstanceConfig {
     /// The `nats.instance` attribute of every series, e.g. `events`; unique among the
     /// instances.
@@ -201,6 +201,58 @@ impl Instance for InstanceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loads `text` (`integrations:` with one section) as the agent loads it.
+    fn load(text: &str) -> Result<Config, String> {
+        #[derive(serde::Deserialize)]
+        struct Root {
+            integrations: std::collections::BTreeMap<String, Config>,
+        }
+        impl dozor_config::Validate for Root {
+            fn validate(&self, v: &mut dozor_config::Validator) {
+                for (name, section) in &self.integrations {
+                    crate::integrations::Section::validate(
+                        section,
+                        &mut v.at(format!("integrations.{name}")),
+                    );
+                }
+            }
+        }
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
+            .map(|r| r.integrations.into_values().next().expect("one section"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_problem_at_once_and_no_secret_shown() {
+        let text = "\
+integrations:
+  nats:
+    enabled: true
+    instances:
+      - name: events
+        address: 127.0.0.1
+        token: tok3n
+        user: x
+        password: hunter2
+        consumers: [ORDERS]
+        streams_include: '('
+        tls_ca_file: /nonexistent/ca.pem
+        typo: 1
+";
+        let e = load(text).unwrap_err();
+        for want in [
+            "integrations.nats.instances[0].address: \"127.0.0.1\" is not host:port",
+            "integrations.nats.instances[0].token: give either a token or a user and password",
+            "integrations.nats.instances[0].consumers[0]: \"ORDERS\" is not STREAM/consumer",
+            "integrations.nats.instances[0].streams_include: not a regular expression",
+            "integrations.nats.instances[0].tls_ca_file: tls_ca_file /nonexistent/ca.pem",
+            "integrations.nats.instances[0].typo: unknown key",
+        ] {
+            assert!(e.contains(want), "{want} not in:\n{e}");
+        }
+        assert!(!e.contains("hunter2") && !e.contains("tok3n"), "{e}");
+    }
 
     #[test]
     fn consumers_and_redaction() {

@@ -15,7 +15,7 @@ pub type Config = Instances<InstanceConfig>;
 #[derive(Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "RedisInstanceConfig"))]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstanceConfig {
     /// The `redis.instance` attribute of every series, e.g. `cache`; unique among the instances.
     pub name: String,
@@ -139,9 +139,6 @@ impl Instance for InstanceConfig {
                 }
             }
         }
-        if self.lists.is_empty() && self.streams.is_empty() {
-            // Memory and clients alone are still worth reading: not an error.
-        }
     }
 
     fn build(&self, timeout: std::time::Duration, _ctx: &Context) -> Option<Box<dyn Integration>> {
@@ -158,6 +155,58 @@ impl Instance for InstanceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loads `text` (`integrations:` with one section) as the agent loads it.
+    fn load(text: &str) -> Result<Config, String> {
+        #[derive(serde::Deserialize)]
+        struct Root {
+            integrations: std::collections::BTreeMap<String, Config>,
+        }
+        impl dozor_config::Validate for Root {
+            fn validate(&self, v: &mut dozor_config::Validator) {
+                for (name, section) in &self.integrations {
+                    crate::integrations::Section::validate(
+                        section,
+                        &mut v.at(format!("integrations.{name}")),
+                    );
+                }
+            }
+        }
+        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
+            .map(|r| r.integrations.into_values().next().expect("one section"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_problem_at_once_and_no_password_shown() {
+        let text = "\
+integrations:
+  redis:
+    enabled: true
+    instances:
+      - name: queues
+        address: 127.0.0.1:6379
+        password: hunter2
+        lists: ['jobs:*', '']
+        include: '('
+      - name: queues
+        address: nohost
+        typo: 1
+";
+        let e = load(text).unwrap_err();
+        for want in [
+            "integrations.redis.instances[0].lists[1]: an empty key name",
+            "integrations.redis.instances[0].include: not a regular expression",
+            "integrations.redis.instances[1].name: \"queues\" is used by an earlier instance",
+            "integrations.redis.instances[1].address: \"nohost\" is not host:port",
+            "integrations.redis.instances[1].typo: unknown key",
+        ] {
+            assert!(e.contains(want), "{want} not in:\n{e}");
+        }
+        assert!(!e.contains("hunter2"), "{e}");
+        let ok = load("integrations:\n  redis:\n    enabled: true\n    instances:\n      - {name: q, address: '127.0.0.1:6379', streams: [orders]}\n").unwrap();
+        assert_eq!(ok.instances[0].max_series(), DEFAULT_MAX_SERIES);
+    }
 
     #[test]
     fn addresses_and_redaction() {
