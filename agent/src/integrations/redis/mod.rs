@@ -309,7 +309,7 @@ impl Redis {
             let (lag, counted) = match g.lag {
                 Some(lag) => (lag, 0.0),
                 None if g.last_delivered_id == "0-0" => (*len, 1.0),
-                None => (self.count_after(k, &g.last_delivered_id)?, 1.0),
+                None => (self.count_lag(k, &g.last_delivered_id, *len)?, 1.0),
             };
             rec.record(&m::STREAM_GROUP_LAG, lag, &labels);
             rec.record(&m::STREAM_GROUP_LAG_COUNTED, counted, &labels);
@@ -373,30 +373,80 @@ impl Redis {
         Ok(())
     }
 
-    /// Entries of stream `key` after `id`, counted with `XRANGE` pages, at most
-    /// `lag_count_limit`.
-    fn count_after(&mut self, key: &str, id: &str) -> Result<f64, IntegrationError> {
-        let mut from = id.to_string();
+    /// The lag of a group at `id` in stream `key` of `len` entries, counted: the entries after
+    /// `id`, or, when `id` is nearer the stream's start (judged by the millisecond part of the
+    /// first, last and group's ids), `len` minus the entries up to `id`, whichever side looks
+    /// smaller; each side is paged with `XRANGE` and bounded by `lag_count_limit`.
+    fn count_lag(&mut self, key: &str, id: &str, len: f64) -> Result<f64, IntegrationError> {
+        let first = self.range(key, "-", "+", 1)?.1;
+        let last = self.range_rev_last(key)?;
+        let before_is_smaller = match (first.as_deref(), last.as_deref()) {
+            (Some(f), Some(l)) => streams::nearer_start(f, id, l),
+            _ => false,
+        };
+        if before_is_smaller {
+            let (before, complete) = self.count(key, "-", id)?;
+            if complete {
+                return Ok((len - before).max(0.0));
+            }
+        }
+        Ok(self.count(key, &format!("({id}"), "+")?.0)
+    }
+
+    /// Entries of `key` from `start` to `end` (XRANGE bounds), counted in pages; whether the
+    /// count is complete (not stopped by `lag_count_limit`).
+    fn count(
+        &mut self,
+        key: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(f64, bool), IntegrationError> {
+        let mut from = start.to_string();
         let mut count = 0usize;
         while count < self.lag_count_limit {
             let page = RANGE_PAGE.min(self.lag_count_limit - count);
-            let v: Value = self.query(&format!("XRANGE {key}"), |c| {
-                redis::cmd("XRANGE")
-                    .arg(key)
-                    .arg(format!("({from}"))
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(page)
-                    .query(c)
-            })?;
-            let (n, last) = streams::range_page(&v);
+            let (n, last) = self.range(key, &from, end, page)?;
             count += n;
             match last {
-                Some(last) if n == page => from = last,
-                _ => break,
+                Some(last) if n == page => from = format!("({last}"),
+                _ => return Ok((count as f64, true)),
             }
         }
-        Ok(count as f64)
+        Ok((count as f64, false))
+    }
+
+    /// One `XRANGE key start end COUNT n`: how many entries and the last id.
+    fn range(
+        &mut self,
+        key: &str,
+        start: &str,
+        end: &str,
+        n: usize,
+    ) -> Result<(usize, Option<String>), IntegrationError> {
+        let v: Value = self.query(&format!("XRANGE {key}"), |c| {
+            redis::cmd("XRANGE")
+                .arg(key)
+                .arg(start)
+                .arg(end)
+                .arg("COUNT")
+                .arg(n)
+                .query(c)
+        })?;
+        Ok(streams::range_page(&v))
+    }
+
+    /// The id of the newest entry of `key`.
+    fn range_rev_last(&mut self, key: &str) -> Result<Option<String>, IntegrationError> {
+        let v: Value = self.query(&format!("XREVRANGE {key}"), |c| {
+            redis::cmd("XREVRANGE")
+                .arg(key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query(c)
+        })?;
+        Ok(streams::range_page(&v).1)
     }
 }
 

@@ -6,7 +6,9 @@
 //! (`XDEL`), or for a group whose position it cannot relate to `entries-added`; 6.x has no
 //! `lag` at all. Then the agent pages through `XRANGE key (last-delivered-id + COUNT 1000`,
 //! counting entries up to `lag_count_limit`: its cost is one call per thousand undelivered
-//! entries, and only for those groups.
+//! entries, and only for those groups. When the group's position is nearer the stream's start
+//! (by the time in the ids), it counts the entries up to the position instead and subtracts
+//! them from `XLEN`.
 
 use super::value::{array, fields, get, number, text};
 use redis::Value;
@@ -70,6 +72,20 @@ pub fn range_page(v: &Value) -> (usize, Option<String>) {
     (items.len(), last)
 }
 
+/// The millisecond part of a stream id `ms-seq`.
+fn millis(id: &str) -> Option<u64> {
+    id.split('-').next()?.parse().ok()
+}
+
+/// Whether `id` lies nearer the `first` entry than the `last` by the time in the ids (an
+/// estimate of which side of it holds fewer entries). Unknown or equal times: false.
+pub fn nearer_start(first: &str, id: &str, last: &str) -> bool {
+    match (millis(first), millis(id), millis(last)) {
+        (Some(f), Some(i), Some(l)) if l > f => i.saturating_sub(f) < l.saturating_sub(i),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +144,16 @@ mod tests {
         ]);
         assert_eq!(range_page(&page), (2, Some("1-2".into())));
         assert!(parse_groups(&Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn which_side_of_a_position_to_count() {
+        assert!(nearer_start("100-0", "120-3", "200-0"));
+        assert!(!nearer_start("100-0", "180-0", "200-0"));
+        assert!(
+            !nearer_start("100-0", "100-5", "100-9"),
+            "all in one millisecond"
+        );
+        assert!(!nearer_start("x", "1-1", "2-2"));
     }
 }

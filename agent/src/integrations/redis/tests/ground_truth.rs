@@ -213,3 +213,59 @@ fn stream_pending_and_lag_are_exact_and_survive_xdel() {
         Some(3.0)
     );
 }
+
+/// Explicit ids a second apart, so the side the agent counts is known: a group near the end
+/// (entries before it counted, subtracted from XLEN) and one near the start (entries after it).
+// Regression: #12
+#[test]
+fn counted_lag_is_exact_from_either_side() {
+    let keys = Keys::new("sides");
+    let mut c = connect(SHARED);
+    let key = keys.key("orders");
+    const N: u64 = 2500;
+    for i in 1..=N {
+        let _: String = redis::cmd("XADD")
+            .arg(&key)
+            .arg(format!("{}-1", i * 1000))
+            .arg("n")
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+    }
+    // late: read up to entry 2300; early: up to entry 200.
+    for (group, at) in [("late", 2300u64), ("early", 200)] {
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&key)
+            .arg(group)
+            .arg(format!("{}-1", at * 1000))
+            .query(&mut c)
+            .unwrap();
+    }
+    // Delete entries after both positions (Redis's lag becomes null) and one before both.
+    let deleted: i64 = redis::cmd("XDEL")
+        .arg(&key)
+        .arg("2400000-1")
+        .arg("2450000-1")
+        .arg("100000-1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(deleted, 3);
+    let mut cfg = instance("queues", SHARED);
+    cfg.streams = vec![key.clone()];
+    let mut r = Redis::new(&cfg, TIMEOUT).unwrap();
+    let (s, result) = collect(&mut r);
+    result.unwrap();
+    let lag = |g: &str| value(&s, "dozor.redis.stream.group.lag", &[&key, g]);
+    let counted = |g: &str| value(&s, "dozor.redis.stream.group.lag.counted", &[&key, g]);
+    assert_eq!(
+        value(&s, "dozor.redis.stream.length", &[&key]),
+        Some((N - 3) as f64)
+    );
+    // After 2300: 2301..=2500 less the two deleted.
+    assert_eq!(lag("late"), Some(198.0));
+    assert_eq!(counted("late"), Some(1.0));
+    // After 200: 201..=2500 less the two deleted.
+    assert_eq!(lag("early"), Some(2298.0));
+    assert_eq!(counted("early"), Some(1.0));
+}
