@@ -46,8 +46,8 @@ pub struct InstanceConfig {
     /// are summed into `redis.key="_other"` / `redis.consumer="_other"`.
     pub max_series: usize,
     /// When Redis gives no lag for a group (after `XDEL`, or a group that never read), the
-    /// agent counts the entries after the group's position with `XRANGE`, at most this many
-    /// (the lag then reads as this floor).
+    /// agent counts it with `XRANGE`, from the smaller side of the group's position, at most
+    /// this many entries per side (past it on both, the lag reads as this floor).
     pub lag_count_limit: usize,
 }
 
