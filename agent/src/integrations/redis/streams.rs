@@ -77,6 +77,13 @@ fn millis(id: &str) -> Option<u64> {
     id.split('-').next()?.parse().ok()
 }
 
+/// Seconds from the time in stream id `id` to `now_ms` (0 when the id is in the future: a
+/// producer's explicit ids or another clock).
+pub fn age_seconds(id: &str, now_ms: f64) -> Option<f64> {
+    let ms = millis(id)? as f64;
+    Some(((now_ms - ms) / 1000.0).max(0.0))
+}
+
 /// Whether `id` lies nearer the `first` entry than the `last` by the time in the ids (an
 /// estimate of which side of it holds fewer entries). Unknown or equal times: false.
 pub fn nearer_start(first: &str, id: &str, last: &str) -> bool {
@@ -155,5 +162,8 @@ mod tests {
             "all in one millisecond"
         );
         assert!(!nearer_start("x", "1-1", "2-2"));
+        assert_eq!(age_seconds("1733534400000-4", 1733534430500.0), Some(30.5));
+        assert_eq!(age_seconds("1733534400000-0", 1733534300000.0), Some(0.0));
+        assert_eq!(age_seconds("garbage", 1.0), None);
     }
 }

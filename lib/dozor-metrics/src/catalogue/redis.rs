@@ -86,6 +86,14 @@ metrics! {
             source: "XINFO GROUPS lag; when Redis reports it null (an entry after the group's position was deleted, or the group never read) or is older than 7.0, counted with XRANGE: the entries after last-delivered-id, or XLEN minus those up to it, whichever side is smaller (bounded by lag_count_limit)",
             description: "Entries in the stream not yet delivered to the consumer group.",
         },
+        STREAM_GROUP_LAG_SECONDS {
+            name: "dozor.redis.stream.group.lag.seconds",
+            instrument: Gauge,
+            unit: "s",
+            attributes: ["redis.instance", "redis.key", "redis.group"],
+            source: "now minus the time in the id of the group's oldest undelivered entry (XRANGE key (last-delivered-id + COUNT 1); 0 when every entry was delivered. Exact for ids Redis generated (XADD *), which carry the server's clock in milliseconds",
+            description: "Age of the oldest entry not yet delivered to the consumer group.",
+        },
         STREAM_GROUP_LAG_COUNTED {
             name: "dozor.redis.stream.group.lag.counted",
             instrument: Gauge,

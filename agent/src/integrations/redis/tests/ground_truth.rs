@@ -269,3 +269,64 @@ fn counted_lag_is_exact_from_either_side() {
     assert_eq!(lag("early"), Some(2298.0));
     assert_eq!(counted("early"), Some(1.0));
 }
+
+/// The age of the oldest undelivered entry, against ids the test stamped itself.
+#[test]
+fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_entry() {
+    let keys = Keys::new("age");
+    let mut c = connect(SHARED);
+    let key = keys.key("orders");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Entries stamped 90, 60 and 30 s ago; the group has read the first.
+    let ids: Vec<String> = [90_000u64, 60_000, 30_000]
+        .iter()
+        .map(|ago| format!("{}-0", now_ms - ago))
+        .collect();
+    for id in &ids {
+        let _: String = redis::cmd("XADD")
+            .arg(&key)
+            .arg(id)
+            .arg("n")
+            .arg(1)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg("billing")
+        .arg(&ids[0])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg("done")
+        .arg("$")
+        .query(&mut c)
+        .unwrap();
+    let mut cfg = instance("queues", SHARED);
+    cfg.streams = vec![key.clone()];
+    let (s, result) = collect(&mut Redis::new(&cfg, TIMEOUT).unwrap());
+    result.unwrap();
+    let age = value(
+        &s,
+        "dozor.redis.stream.group.lag.seconds",
+        &[&key, "billing"],
+    )
+    .unwrap();
+    let truth = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - (now_ms - 60_000)) as f64
+        / 1000.0;
+    assert!((age - truth).abs() < 1.0, "age {age}, truth {truth}");
+    assert_eq!(
+        value(&s, "dozor.redis.stream.group.lag.seconds", &[&key, "done"]),
+        Some(0.0)
+    );
+}
