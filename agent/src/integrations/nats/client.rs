@@ -167,18 +167,29 @@ impl Client {
 
     /// Sends `payload` to `subject` and returns the one reply.
     pub fn request(&mut self, subject: &str, payload: &[u8]) -> Result<Msg, Failure> {
-        let mut replies = self.request_many(subject, payload, 1)?;
+        let mut replies = self.replies(subject, payload, 1, false)?;
         Ok(replies.remove(0))
     }
 
-    /// Sends `payload` to `subject` and returns the first `n` replies; with `n` > 1, a
-    /// JetStream pull request, whose messages come to the reply inbox under their own
-    /// subject, with an ack subject as their reply.
+    /// Sends a JetStream pull request `payload` to `subject` and returns the first `n`
+    /// messages, which come to the reply inbox under their own subject, with an ack subject as
+    /// their reply. Used by the tests, which consume what they publish.
+    #[cfg(test)]
     pub fn request_many(
         &mut self,
         subject: &str,
         payload: &[u8],
         n: usize,
+    ) -> Result<Vec<Msg>, Failure> {
+        self.replies(subject, payload, n, true)
+    }
+
+    fn replies(
+        &mut self,
+        subject: &str,
+        payload: &[u8],
+        n: usize,
+        pull: bool,
     ) -> Result<Vec<Msg>, Failure> {
         self.next += 1;
         let reply = format!("{}.{}", self.inbox, self.next);
@@ -188,7 +199,7 @@ impl Client {
         while out.len() < n {
             if let Op::Msg(m) = self.read_op(deadline)?
                 && (m.subject == reply
-                    || (n > 1
+                    || (pull
                         && m.reply
                             .as_deref()
                             .is_some_and(|r| r.starts_with("$JS.ACK."))))

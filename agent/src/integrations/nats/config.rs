@@ -14,8 +14,8 @@ use serde::Deserialize;
 pub type Config = Instances<InstanceConfig>;
 
 /// One NATS server (any server of a cluster: the JetStream API answers for the account). The
-/// user needs to publish to `$JS.API.STREAM.LIST` and `$JS.API.CONSUMER.LIST.>` and to
-/// subscribe to `_INBOX.>`. TLS with `tls: true` (NATS's classic TLS: `INFO` in the clear,
+/// user needs to publish to `$JS.API.STREAM.LIST`, `$JS.API.CONSUMER.LIST.>` and
+/// `$JS.API.STREAM.MSG.GET.>` (the lag in seconds) and to subscribe to `_INBOX.>`. TLS with `tls: true` (NATS's classic TLS: `INFO` in the clear,
 /// then the handshake).
 #[derive(Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]

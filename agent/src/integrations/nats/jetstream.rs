@@ -67,6 +67,52 @@ pub struct Consumer {
     pub delivered: Seq,
     #[serde(default)]
     pub ack_floor: Seq,
+    #[serde(default)]
+    pub config: ConsumerConfig,
+}
+
+/// The part of a consumer's configuration used: which subjects it reads.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    pub filter_subject: String,
+}
+
+/// A `$JS.API.STREAM.MSG.GET.<stream>` reply: the message's time (none in an error reply).
+#[derive(Debug, Deserialize)]
+pub struct MsgGet {
+    pub message: Option<StoredMsg>,
+}
+
+/// A stored message: when the stream received it.
+#[derive(Debug, Deserialize)]
+pub struct StoredMsg {
+    pub time: String,
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC time as the server writes it
+/// (`2026-12-07T01:16:38.123456789Z`).
+pub fn parse_time(t: &str) -> Option<f64> {
+    let t = t.strip_suffix('Z')?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut h = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+    let frac: f64 = format!("0.{frac}").parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hh * 3600 + mm * 60 + ss) as f64 + frac)
 }
 
 /// A position: the stream sequence and the consumer's own.
@@ -139,5 +185,12 @@ mod tests {
         let e = parse::<Consumer>(err).unwrap_err();
         assert_eq!(e, "stream not found (code 404, err_code 10059)");
         assert!(parse::<Stream>(b"<html>").is_err());
+
+        let get: MsgGet = serde_json::from_slice(br#"{"type":"io.nats.jetstream.api.v1.stream_msg_get_response","message":{"subject":"ORDERS.new","seq":13,"data":"b3JkZXI=","time":"2026-12-07T01:16:38.5Z"}}"#).unwrap();
+        assert_eq!(parse_time(&get.message.unwrap().time), Some(1796606198.5));
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_time("2000-03-01T00:00:00.25Z"), Some(951868800.25));
+        assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_time("yesterday"), None);
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! It reads through the client protocol's JetStream API ([`jetstream`]), with the user's
 //! credentials, so no monitoring port is needed: one `$JS.API.STREAM.LIST` request per 256
-//! streams, and one `$JS.API.CONSUMER.LIST.<stream>` per reported stream and 256 consumers.
+//! streams, one `$JS.API.CONSUMER.LIST.<stream>` per reported stream and 256 consumers, and
+//! one `$JS.API.STREAM.MSG.GET.<stream>` per consumer with messages pending (the age of its
+//! oldest undelivered message).
 //! The client is a small blocking one of the agent's own, with TLS by rustls ([`client`];
 //! ADR 11 says why).
 //! `dozor.nats.up` is 1 when the stream list was read; errors name the instance and the fix
@@ -150,6 +152,36 @@ impl Nats {
         Ok(out)
     }
 
+    /// Seconds since the stream received the consumer's oldest undelivered message: 0 with
+    /// nothing pending, else one `$JS.API.STREAM.MSG.GET` of the next message after
+    /// `delivered` on its filter subject. `None` when that message could not be read (gone
+    /// meanwhile, or no permission): the series is left out, the run goes on.
+    fn oldest_undelivered_age(&mut self, stream: &str, c: &jetstream::Consumer) -> Option<f64> {
+        if c.num_pending == 0 {
+            return Some(0.0);
+        }
+        let filter = match c.config.filter_subject.as_str() {
+            "" => ">",
+            f => f,
+        };
+        let body = serde_json::json!({"seq": c.delivered.stream_seq + 1, "next_by_subj": filter});
+        let reply = self
+            .client
+            .as_mut()?
+            .request(
+                &format!("$JS.API.STREAM.MSG.GET.{stream}"),
+                body.to_string().as_bytes(),
+            )
+            .ok()?;
+        let get: jetstream::MsgGet = serde_json::from_slice(&reply.payload).ok()?;
+        let at = jetstream::parse_time(&get.message?.time)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
+        Some((now - at).max(0.0))
+    }
+
     fn collect_consumers(
         &mut self,
         rec: &mut Recorder,
@@ -167,7 +199,8 @@ impl Nats {
                 Err(e) => failed.push(e),
             }
         }
-        let instance = self.instance.as_str();
+        let instance_owned = self.instance.clone();
+        let instance = instance_owned.as_str();
         let found: Vec<(String, String)> = all
             .iter()
             .map(|(_, (s, c))| (s.clone(), c.name.clone()))
@@ -190,6 +223,9 @@ impl Nats {
                 c.delivered.stream_seq as f64,
                 &labels,
             );
+            if let Some(age) = self.oldest_undelivered_age(s, c) {
+                rec.record(&m::CONSUMER_LAG_SECONDS, age, &labels);
+            }
         }
         if !rest.is_empty() {
             let sum = |f: fn(&jetstream::Consumer) -> u64| {

@@ -99,6 +99,14 @@ metrics! {
             source: "$JS.API.CONSUMER.LIST num_waiting: pull requests waiting for messages",
             description: "Pull requests waiting on a pull consumer.",
         },
+        CONSUMER_LAG_SECONDS {
+            name: "dozor.nats.consumer.lag.seconds",
+            instrument: Gauge,
+            unit: "s",
+            attributes: ["nats.instance", "nats.stream", "nats.consumer"],
+            source: "now minus the time the stream received the consumer's oldest undelivered message ($JS.API.STREAM.MSG.GET with seq delivered.stream_seq + 1 and next_by_subj the consumer's filter); 0 when nothing is pending; not reported for `_other`",
+            description: "Age of the oldest message not yet delivered to a consumer.",
+        },
         CONSUMER_ACK_FLOOR {
             name: "dozor.nats.consumer.ack_floor",
             instrument: Gauge,

@@ -41,6 +41,7 @@ fn pending_and_ack_pending_are_exact() {
     assert_eq!(c("dozor.nats.consumer.redelivered"), Some(0.0));
     assert_eq!(c("dozor.nats.consumer.delivered"), Some(K as f64));
     assert_eq!(c("dozor.nats.consumer.ack_floor"), Some(J as f64));
+
     // Configured but absent: reported, not an error.
     assert_eq!(
         value(&got, "dozor.nats.consumer.exists", &[s, "not_yet"]),
@@ -107,5 +108,36 @@ fn the_series_budget_folds_the_rest_into_other() {
     assert_eq!(
         value(&got, "dozor.nats.consumer.pending", &[&b.0, "c2"]),
         None
+    );
+}
+
+/// The age of the oldest undelivered message, against when the test published it.
+#[test]
+fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_message() {
+    let stream = TestStream::new("dozortest_age");
+    let s = stream.0.as_str();
+    let mut js = JsClient::connect(SHARED);
+    js.create_stream(s);
+    js.publish(s, 1);
+    let second_published = std::time::Instant::now();
+    js.publish(s, 1);
+    js.create_consumer(s, "billing");
+    js.create_consumer(s, "idle");
+    js.fetch(s, "billing", 1);
+    // The ground truth needs time to pass: the 2nd message is the oldest billing has not had.
+    std::thread::sleep(Duration::from_millis(2500));
+    js.publish(s, 1);
+    let _ = js.fetch(s, "idle", 3);
+    let mut cfg = instance("events", SHARED);
+    cfg.streams_include = Some(format!("^{s}$"));
+    let (got, result) = collect(&mut Nats::new(&cfg, TIMEOUT).unwrap());
+    result.unwrap();
+    let truth = second_published.elapsed().as_secs_f64();
+    let age = value(&got, "dozor.nats.consumer.lag.seconds", &[s, "billing"]).unwrap();
+    assert!((age - truth).abs() < 1.0, "age {age}, truth {truth}");
+    // Everything delivered (if not acknowledged): nothing waits, 0.
+    assert_eq!(
+        value(&got, "dozor.nats.consumer.lag.seconds", &[s, "idle"]),
+        Some(0.0)
     );
 }
