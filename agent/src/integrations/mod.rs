@@ -34,10 +34,14 @@ pub mod host;
 pub mod kafka;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
 
@@ -94,14 +98,18 @@ registry! {
     postgresql = "postgresql",
     /// MySQL and MariaDB servers: commands, threads, buffer pool, replication.
     mysql = "mysql",
-    /// Order-flow reconciliation: keys passing through stages in several databases.
-    flow = "flow",
-    /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
-    sql = "sql",
     /// RabbitMQ brokers: queue depth, consumers, message rates, dead-letter queues, node health.
     rabbitmq = "rabbitmq",
     /// Kafka clusters: consumer-group lag in records and seconds, topics, partitions.
     kafka = "kafka",
+    /// NATS JetStream: streams and consumers (pending, ack pending, redelivered).
+    nats = "nats",
+    /// Redis: list and stream lengths, stream consumer-group pending and lag, memory, clients.
+    redis = "redis",
+    /// Order-flow reconciliation: keys passing through stages in several databases.
+    flow = "flow",
+    /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
+    sql = "sql",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

@@ -65,8 +65,10 @@ pub mod flow;
 pub mod host;
 pub mod kafka;
 pub mod mysql;
+pub mod nats;
 pub mod postgresql;
 pub mod rabbitmq;
+pub mod redis;
 pub mod reference;
 pub mod sql;
 
@@ -79,6 +81,8 @@ pub static SECTIONS: &[&Section] = &[
     &mysql::SECTION,
     &rabbitmq::SECTION,
     &kafka::SECTION,
+    &nats::SECTION,
+    &redis::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,
