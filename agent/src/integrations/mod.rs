@@ -13,6 +13,8 @@
 //! records `dozor.agent.scrape.*` around every run, and keeps one failing or hanging integration
 //! from affecting the others. One with several sources reports each through [`Sources`].
 
+#[cfg(any(feature = "nats", feature = "redis"))]
+mod budget;
 mod context;
 mod section;
 mod sources;

@@ -13,7 +13,6 @@
 //! ([`error`]). Each stream's consumer list is part of the `consumers` source of
 //! `dozor.agent.scrape.source.success`; one failing does not stop the others.
 
-mod budget;
 mod client;
 pub mod config;
 mod error;
@@ -24,8 +23,8 @@ mod tests;
 
 pub use config::Config;
 
+use super::budget::{self, OTHER};
 use super::{Integration, IntegrationError, Sources};
-use budget::OTHER;
 use client::{Auth, Client, Failure, Tls};
 use config::InstanceConfig;
 use dozor_metrics::catalogue::nats as m;
@@ -224,7 +223,7 @@ impl Nats {
                 &labels,
             );
             if let Some(age) = self.oldest_undelivered_age(s, c) {
-                rec.record(&m::CONSUMER_LAG_SECONDS, age, &labels);
+                rec.record(&m::CONSUMER_LAG_AGE, age, &labels);
             }
         }
         if !rest.is_empty() {

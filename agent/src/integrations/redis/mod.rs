@@ -9,7 +9,6 @@
 //! `INFO` was read; errors name the instance and the fix ([`error`]). The lists and the streams
 //! are two sources of `dozor.agent.scrape.source.success` (`lists`, `streams`).
 
-mod budget;
 pub mod config;
 mod error;
 mod info;
@@ -21,10 +20,10 @@ mod tests;
 
 pub use config::Config;
 
+use super::budget::{self, OTHER};
 use super::{Integration, IntegrationError, Sources};
-use budget::OTHER;
 use config::InstanceConfig;
-use dozor_metrics::catalogue::redis as m;
+use dozor_metrics::catalogue::{Metric, redis as m};
 use dozor_metrics::sample::Recorder;
 use redis::Value;
 use std::time::Duration;
@@ -198,24 +197,34 @@ impl Redis {
             && !self.exclude.as_ref().is_some_and(|r| r.is_match(key))
     }
 
-    fn collect_lists(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
-        if self.lists.is_empty() {
-            return Ok(());
+    /// The length of every configured key of one kind (`LLEN` or `XLEN`, in one pipeline),
+    /// recorded as `metric` within the series budget. Returns the kept keys with their lengths,
+    /// and the error naming the keys whose length could not be read (another type), if any.
+    fn lengths(
+        &mut self,
+        rec: &mut Recorder,
+        patterns: &[String],
+        kind: &str,
+        cmd: &'static str,
+        metric: &'static Metric<2>,
+    ) -> Result<(budget::Named<f64>, Option<IntegrationError>), IntegrationError> {
+        if patterns.is_empty() {
+            return Ok((Vec::new(), None));
         }
-        let keys = self.resolve(&self.lists.clone(), "list")?;
+        let keys = self.resolve(patterns, kind)?;
         if keys.is_empty() {
             // Only patterns, matching nothing now: an empty pipeline is an error in the client.
-            return Ok(());
+            return Ok((Vec::new(), None));
         }
-        let replies: Vec<Value> = self.query("LLEN", |c| {
+        let replies: Vec<Value> = self.query(cmd, |c| {
             let mut p = redis::pipe();
             p.ignore_errors();
             for k in &keys {
-                p.cmd("LLEN").arg(k);
+                p.cmd(cmd).arg(k);
             }
             p.query(c)
         })?;
-        self.denied("LLEN", &replies)?;
+        self.denied(cmd, &replies)?;
         let mut lengths = Vec::new();
         let mut bad = Vec::new();
         for (k, v) in keys.into_iter().zip(&replies) {
@@ -227,63 +236,38 @@ impl Redis {
         let (kept, rest) = budget::split(lengths, self.max_series);
         let instance = &self.instance;
         for (k, n) in &kept {
-            rec.record(&m::LIST_LENGTH, *n, &[instance, k]);
+            rec.record(metric, *n, &[instance, k]);
         }
         if !rest.is_empty() {
             let sum = rest.iter().map(|(_, n)| n).sum();
-            rec.record(&m::LIST_LENGTH, sum, &[instance, OTHER]);
+            rec.record(metric, sum, &[instance, OTHER]);
         }
         self.overflow_keys += rest.len();
-        match bad.is_empty() {
-            true => Ok(()),
-            false => Err(IntegrationError::new(
+        let bad = (!bad.is_empty()).then(|| {
+            IntegrationError::new(
                 "query",
                 format!(
-                    "instance {instance}: LLEN failed for {} (not lists?): fix integrations.redis lists",
+                    "instance {instance}: {cmd} failed for {} (not {kind}s?): fix integrations.redis {kind}s",
                     bad.join(", ")
                 ),
-            )),
-        }
+            )
+        });
+        Ok((kept, bad))
+    }
+
+    fn collect_lists(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        let lists = self.lists.clone();
+        let (_, bad) = self.lengths(rec, &lists, "list", "LLEN", &m::LIST_LENGTH)?;
+        bad.map_or(Ok(()), Err)
     }
 
     fn collect_streams(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
-        if self.streams.is_empty() {
-            return Ok(());
-        }
-        let keys = self.resolve(&self.streams.clone(), "stream")?;
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let replies: Vec<Value> = self.query("XLEN", |c| {
-            let mut p = redis::pipe();
-            p.ignore_errors();
-            for k in &keys {
-                p.cmd("XLEN").arg(k);
-            }
-            p.query(c)
-        })?;
-        self.denied("XLEN", &replies)?;
-        let mut lengths = Vec::new();
-        let mut bad = Vec::new();
-        for (k, v) in keys.into_iter().zip(&replies) {
-            match value::number(v) {
-                Some(n) => lengths.push((k, n)),
-                None => bad.push(k),
-            }
-        }
-        let (kept, rest) = budget::split(lengths, self.max_series);
+        let streams = self.streams.clone();
+        let (kept, bad) = self.lengths(rec, &streams, "stream", "XLEN", &m::STREAM_LENGTH)?;
         let instance = self.instance.clone();
-        for (k, n) in &kept {
-            rec.record(&m::STREAM_LENGTH, *n, &[&instance, k]);
-        }
-        if !rest.is_empty() {
-            let sum = rest.iter().map(|(_, n)| n).sum();
-            rec.record(&m::STREAM_LENGTH, sum, &[&instance, OTHER]);
-        }
-        self.overflow_keys += rest.len();
         // A named stream that does not exist answers "no such key": no groups.
         if kept.is_empty() {
-            return Ok(());
+            return bad.map_or(Ok(()), Err);
         }
         let replies: Vec<Value> = self.query("XINFO GROUPS", |c| {
             let mut p = redis::pipe();
@@ -316,16 +300,7 @@ impl Redis {
         }
         self.collect_lag_seconds(rec, &groups)?;
         self.collect_consumers(rec, &groups)?;
-        match bad.is_empty() {
-            true => Ok(()),
-            false => Err(IntegrationError::new(
-                "query",
-                format!(
-                    "instance {instance}: XLEN failed for {} (not streams?): fix integrations.redis streams",
-                    bad.join(", ")
-                ),
-            )),
-        }
+        bad.map_or(Ok(()), Err)
     }
 
     /// The age of each group's oldest undelivered entry, from the time in its id: one
@@ -362,11 +337,7 @@ impl Redis {
                 None => Some(0.0),
             };
             if let Some(age) = age {
-                rec.record(
-                    &m::STREAM_GROUP_LAG_SECONDS,
-                    age,
-                    &[&self.instance, k, &g.name],
-                );
+                rec.record(&m::STREAM_GROUP_LAG_AGE, age, &[&self.instance, k, &g.name]);
             }
         }
         Ok(())

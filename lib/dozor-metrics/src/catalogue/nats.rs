@@ -99,8 +99,8 @@ metrics! {
             source: "$JS.API.CONSUMER.LIST num_waiting: pull requests waiting for messages",
             description: "Pull requests waiting on a pull consumer.",
         },
-        CONSUMER_LAG_SECONDS {
-            name: "dozor.nats.consumer.lag.seconds",
+        CONSUMER_LAG_AGE {
+            name: "dozor.nats.consumer.lag.age",
             instrument: Gauge,
             unit: "s",
             attributes: ["nats.instance", "nats.stream", "nats.consumer"],

@@ -86,8 +86,8 @@ metrics! {
             source: "XINFO GROUPS lag; when Redis reports it null (an entry after the group's position was deleted, or the group never read) or is older than 7.0, counted with XRANGE: the entries after last-delivered-id, or XLEN minus those up to it, whichever side is smaller (bounded by lag_count_limit)",
             description: "Entries in the stream not yet delivered to the consumer group.",
         },
-        STREAM_GROUP_LAG_SECONDS {
-            name: "dozor.redis.stream.group.lag.seconds",
+        STREAM_GROUP_LAG_AGE {
+            name: "dozor.redis.stream.group.lag.age",
             instrument: Gauge,
             unit: "s",
             attributes: ["redis.instance", "redis.key", "redis.group"],

@@ -133,11 +133,11 @@ fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_message() {
     let (got, result) = collect(&mut Nats::new(&cfg, TIMEOUT).unwrap());
     result.unwrap();
     let truth = second_published.elapsed().as_secs_f64();
-    let age = value(&got, "dozor.nats.consumer.lag.seconds", &[s, "billing"]).unwrap();
+    let age = value(&got, "dozor.nats.consumer.lag.age", &[s, "billing"]).unwrap();
     assert!((age - truth).abs() < 1.0, "age {age}, truth {truth}");
     // Everything delivered (if not acknowledged): nothing waits, 0.
     assert_eq!(
-        value(&got, "dozor.nats.consumer.lag.seconds", &[s, "idle"]),
+        value(&got, "dozor.nats.consumer.lag.age", &[s, "idle"]),
         Some(0.0)
     );
 }

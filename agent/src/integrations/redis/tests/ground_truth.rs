@@ -312,12 +312,7 @@ fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_entry() {
     cfg.streams = vec![key.clone()];
     let (s, result) = collect(&mut Redis::new(&cfg, TIMEOUT).unwrap());
     result.unwrap();
-    let age = value(
-        &s,
-        "dozor.redis.stream.group.lag.seconds",
-        &[&key, "billing"],
-    )
-    .unwrap();
+    let age = value(&s, "dozor.redis.stream.group.lag.age", &[&key, "billing"]).unwrap();
     let truth = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -326,7 +321,7 @@ fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_entry() {
         / 1000.0;
     assert!((age - truth).abs() < 1.0, "age {age}, truth {truth}");
     assert_eq!(
-        value(&s, "dozor.redis.stream.group.lag.seconds", &[&key, "done"]),
+        value(&s, "dozor.redis.stream.group.lag.age", &[&key, "done"]),
         Some(0.0)
     );
 }
