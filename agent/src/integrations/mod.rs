@@ -16,6 +16,8 @@
 #[cfg(any(feature = "nats", feature = "redis"))]
 mod budget;
 mod context;
+#[cfg(any(feature = "rabbitmq", feature = "nats", feature = "redis"))]
+mod filter;
 mod section;
 mod sources;
 

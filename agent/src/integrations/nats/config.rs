@@ -4,7 +4,7 @@
 use super::Nats;
 use super::client::Tls;
 use crate::integrations::{Context, Instance, Instances, Integration};
-use dozor_config::At;
+use dozor_config::{At, RegexPattern};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
@@ -28,7 +28,7 @@ pub struct InstanceConfig {
     /// `host:port` of the client port, e.g. `127.0.0.1:4222` (`nats://` is accepted).
     pub address: String,
     /// User name, for user/password authentication.
-    pub user: Option<String>,
+    pub username: Option<String>,
     /// Password, best given as `${NATS_PASSWORD}`. Never logged or shown.
     pub password: Option<String>,
     /// Token, for token authentication, best given as `${NATS_TOKEN}`. Never logged or shown.
@@ -41,13 +41,13 @@ pub struct InstanceConfig {
     /// The name the server's certificate must carry; the host of `address` when unset.
     pub tls_server_name: Option<String>,
     /// Streams are reported only when their name matches this regular expression.
-    pub streams_include: Option<String>,
+    pub include_streams: Option<RegexPattern>,
     /// Streams whose name matches this regular expression are left out.
-    pub streams_exclude: Option<String>,
+    pub exclude_streams: Option<RegexPattern>,
     /// Consumers are reported only when their name matches this regular expression.
-    pub consumers_include: Option<String>,
+    pub include_consumers: Option<RegexPattern>,
     /// Consumers whose name matches this regular expression are left out.
-    pub consumers_exclude: Option<String>,
+    pub exclude_consumers: Option<RegexPattern>,
     /// Consumers expected to exist, as `STREAM/consumer`: one the server does not have (yet)
     /// is reported with `dozor.nats.consumer.exists` 0, not as an error.
     pub consumers: Vec<String>,
@@ -62,7 +62,7 @@ impl std::fmt::Debug for InstanceConfig {
         f.debug_struct("InstanceConfig")
             .field("name", &self.name)
             .field("address", &self.address)
-            .field("user", &self.user)
+            .field("username", &self.username)
             .field("password", &hide(&self.password))
             .field("token", &hide(&self.token))
             .field("tls", &self.tls)
@@ -158,22 +158,10 @@ impl Instance for InstanceConfig {
                 format!("\"{}\" is not host:port, e.g. 127.0.0.1:4222", self.address),
             ),
         }
-        for (key, re) in [
-            ("streams_include", &self.streams_include),
-            ("streams_exclude", &self.streams_exclude),
-            ("consumers_include", &self.consumers_include),
-            ("consumers_exclude", &self.consumers_exclude),
-        ] {
-            if let Some(re) = re
-                && let Err(e) = regex::Regex::new(re)
-            {
-                at.error(key, format!("not a regular expression: {e}"));
-            }
-        }
         if let Err(e) = self.tls() {
             at.error("tls_ca_file", e);
         }
-        if self.token.is_some() && (self.user.is_some() || self.password.is_some()) {
+        if self.token.is_some() && (self.username.is_some() || self.password.is_some()) {
             at.error(
                 "token",
                 "give either a token or a user and password, not both",
@@ -233,10 +221,10 @@ integrations:
       - name: events
         address: 127.0.0.1
         token: tok3n
-        user: x
+        username: x
         password: hunter2
         consumers: [ORDERS]
-        streams_include: '('
+        include_streams: '('
         tls_ca_file: /nonexistent/ca.pem
         typo: 1
 ";
@@ -245,7 +233,7 @@ integrations:
             "integrations.nats.instances[0].address: \"127.0.0.1\" is not host:port",
             "integrations.nats.instances[0].token: give either a token or a user and password",
             "integrations.nats.instances[0].consumers[0]: \"ORDERS\" is not STREAM/consumer",
-            "integrations.nats.instances[0].streams_include: not a regular expression",
+            "integrations.nats.instances[0].include_streams: invalid regular expression",
             "integrations.nats.instances[0].tls_ca_file: tls_ca_file /nonexistent/ca.pem",
             "integrations.nats.instances[0].typo: unknown key",
         ] {

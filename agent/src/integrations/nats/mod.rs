@@ -24,12 +24,12 @@ mod tests;
 pub use config::Config;
 
 use super::budget::{self, OTHER};
+use super::filter::Filter;
 use super::{Integration, IntegrationError, Sources};
 use client::{Auth, Client, Failure, Tls};
 use config::InstanceConfig;
 use dozor_metrics::catalogue::nats as m;
 use dozor_metrics::sample::Recorder;
-use regex::Regex;
 use std::time::Duration;
 
 /// At most this many pages of one list are read (256 items each on current servers).
@@ -52,30 +52,16 @@ pub struct Nats {
 }
 
 /// An include and an exclude pattern.
-struct Filter(Option<Regex>, Option<Regex>);
-
-impl Filter {
-    fn wants(&self, name: &str) -> bool {
-        self.0.as_ref().is_none_or(|r| r.is_match(name))
-            && !self.1.as_ref().is_some_and(|r| r.is_match(name))
-    }
-}
-
 impl Nats {
     /// The integration for `config`; connecting and each request may take a quarter of
     /// `timeout`.
     pub fn new(config: &InstanceConfig, timeout: Duration) -> Result<Nats, IntegrationError> {
-        let regex = |r: &Option<String>| {
-            r.as_deref().map(Regex::new).transpose().map_err(|e| {
-                IntegrationError::new("config", format!("instance {}: {e}", config.name))
-            })
-        };
         Ok(Nats {
             name: format!("nats/{}", config.name),
             instance: config.name.clone(),
             target: config.host_port().to_string(),
             auth: Auth {
-                user: config.user.clone(),
+                user: config.username.clone(),
                 password: config.password.clone(),
                 token: config.token.clone(),
             },
@@ -84,14 +70,8 @@ impl Nats {
             })?,
             client: None,
             call_timeout: timeout / 4,
-            streams: Filter(
-                regex(&config.streams_include)?,
-                regex(&config.streams_exclude)?,
-            ),
-            consumers: Filter(
-                regex(&config.consumers_include)?,
-                regex(&config.consumers_exclude)?,
-            ),
+            streams: Filter::new(&config.include_streams, &config.exclude_streams),
+            consumers: Filter::new(&config.include_consumers, &config.exclude_consumers),
             expected: config
                 .consumers
                 .iter()

@@ -21,6 +21,7 @@ mod tests;
 
 pub use config::{Config, InstanceConfig};
 
+use super::filter::Filter;
 use super::{Integration, IntegrationError, Sources};
 use dozor_metrics::catalogue::rabbitmq as m;
 use dozor_metrics::sample::Recorder;
@@ -94,9 +95,6 @@ pub struct Rabbitmq {
 impl Rabbitmq {
     /// The integration for `config`, which `validate` accepted.
     pub fn new(config: &InstanceConfig, timeout: Duration) -> Result<Rabbitmq, String> {
-        let re = |p: &Option<String>| p.as_deref().map(config::anchored).transpose();
-        let include = re(&config.include).map_err(|e| e.to_string())?;
-        let exclude = re(&config.exclude).map_err(|e| e.to_string())?;
         Ok(Rabbitmq {
             name: format!("rabbitmq/{}", config.name),
             instance: config.name.clone(),
@@ -104,13 +102,11 @@ impl Rabbitmq {
             prometheus_url: config.prometheus_url.clone(),
             vhosts: config.vhosts.clone(),
             queues: Select {
-                include,
-                exclude,
+                filter: Filter::new(&config.include, &config.exclude),
                 max: config.max_series,
             },
             exchanges: Select {
-                include: None,
-                exclude: None,
+                filter: Filter::default(),
                 max: config.max_exchanges,
             },
             stats_interval: config.stats_interval.0,

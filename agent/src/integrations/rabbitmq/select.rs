@@ -4,7 +4,7 @@
 //! the rest of each vhost is summed into the name `_other`. A stable order (not "the deepest")
 //! keeps a queue's counters on one series from run to run.
 
-use regex::Regex;
+use crate::integrations::filter::Filter;
 use std::collections::BTreeMap;
 
 /// The overflow entity's name.
@@ -13,21 +13,13 @@ pub const OTHER: &str = "_other";
 /// The filters and the budget.
 #[derive(Debug)]
 pub struct Select {
-    /// Names kept when they match (anchored).
-    pub include: Option<Regex>,
-    /// Names left out when they match (anchored).
-    pub exclude: Option<Regex>,
+    /// The configured `include` and `exclude`.
+    pub filter: Filter,
     /// Entities reported one by one.
     pub max: usize,
 }
 
 impl Select {
-    /// Whether `name` passes the filters.
-    pub fn wanted(&self, name: &str) -> bool {
-        self.include.as_ref().is_none_or(|r| r.is_match(name))
-            && !self.exclude.as_ref().is_some_and(|r| r.is_match(name))
-    }
-
     /// `items` by (vhost, name) filtered and folded: the kept ones, `_other` of each vhost
     /// with the rest merged by `add`, and how many were folded. Items for which `first` is true
     /// (dead-letter queues) take the budget before the others, so that they keep their own
@@ -38,7 +30,10 @@ impl Select {
         first: impl Fn(&T) -> bool,
         add: impl Fn(&mut T, &T),
     ) -> (BTreeMap<(String, String), T>, usize) {
-        let wanted: Vec<_> = items.iter().filter(|((_, n), _)| self.wanted(n)).collect();
+        let wanted: Vec<_> = items
+            .iter()
+            .filter(|((_, n), _)| self.filter.wants(n))
+            .collect();
         let mut keep: std::collections::BTreeSet<&(String, String)> = wanted
             .iter()
             .filter(|(_, v)| first(v))
@@ -74,9 +69,9 @@ mod tests {
 
     #[test]
     fn filters_then_folds_the_rest_per_vhost() {
+        let pattern = |p: &str| Some(dozor_config::RegexPattern(regex::Regex::new(p).unwrap()));
         let s = Select {
-            include: Some(Regex::new("^(?:q.*)$").unwrap()),
-            exclude: Some(Regex::new("^(?:q3)$").unwrap()),
+            filter: Filter::new(&pattern("^q"), &pattern("^q3$")),
             max: 2,
         };
         let items: BTreeMap<(String, String), f64> = [

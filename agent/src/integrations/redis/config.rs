@@ -2,7 +2,7 @@
 
 use super::Redis;
 use crate::integrations::{Context, Instance, Instances, Integration};
-use dozor_config::At;
+use dozor_config::{At, RegexPattern};
 use serde::Deserialize;
 
 /// `integrations.redis`: the servers to watch under `instances`, each on its own connection and
@@ -36,9 +36,9 @@ pub struct InstanceConfig {
     /// patterns (`SCAN ... TYPE stream`).
     pub streams: Vec<String>,
     /// Keys a pattern may match are kept only when they match this regular expression.
-    pub include: Option<String>,
+    pub include: Option<RegexPattern>,
     /// Keys matching this regular expression are left out.
-    pub exclude: Option<String>,
+    pub exclude: Option<RegexPattern>,
     /// At most this many keys examined per pattern by `SCAN` (its cost grows with the size of
     /// the database, not with the matches).
     pub scan_limit: usize,
@@ -125,13 +125,6 @@ impl Instance for InstanceConfig {
         if let Err(e) = split_address(&self.address) {
             at.error("address", e);
         }
-        for (key, re) in [("include", &self.include), ("exclude", &self.exclude)] {
-            if let Some(re) = re
-                && let Err(e) = regex::Regex::new(re)
-            {
-                at.error(key, format!("not a regular expression: {e}"));
-            }
-        }
         for (list, keys) in [("lists", &self.lists), ("streams", &self.streams)] {
             for (j, k) in keys.iter().enumerate() {
                 if k.is_empty() {
@@ -196,7 +189,7 @@ integrations:
         let e = load(text).unwrap_err();
         for want in [
             "integrations.redis.instances[0].lists[1]: an empty key name",
-            "integrations.redis.instances[0].include: not a regular expression",
+            "integrations.redis.instances[0].include: invalid regular expression",
             "integrations.redis.instances[1].name: \"queues\" is used by an earlier instance",
             "integrations.redis.instances[1].address: \"nohost\" is not host:port",
             "integrations.redis.instances[1].typo: unknown key",

@@ -21,6 +21,7 @@ mod tests;
 pub use config::Config;
 
 use super::budget::{self, OTHER};
+use super::filter::Filter;
 use super::{Integration, IntegrationError, Sources};
 use config::InstanceConfig;
 use dozor_metrics::catalogue::{Metric, redis as m};
@@ -44,8 +45,7 @@ pub struct Redis {
     call_timeout: Duration,
     lists: Vec<String>,
     streams: Vec<String>,
-    include: Option<regex::Regex>,
-    exclude: Option<regex::Regex>,
+    filter: Filter,
     scan_limit: usize,
     max_series: usize,
     lag_count_limit: usize,
@@ -75,12 +75,6 @@ impl Redis {
         }
         let client = redis::Client::open(url.as_str())
             .map_err(|e| bad(format!("address {host_part}:{port}: {e}")))?;
-        let regex = |r: &Option<String>| {
-            r.as_deref()
-                .map(regex::Regex::new)
-                .transpose()
-                .map_err(|e| bad(e.to_string()))
-        };
         Ok(Redis {
             name: format!("redis/{}", config.name),
             instance: config.name.clone(),
@@ -90,8 +84,7 @@ impl Redis {
             call_timeout: timeout / 4,
             lists: config.lists.clone(),
             streams: config.streams.clone(),
-            include: regex(&config.include)?,
-            exclude: regex(&config.exclude)?,
+            filter: Filter::new(&config.include, &config.exclude),
             scan_limit: config.scan_limit(),
             max_series: config.max_series(),
             lag_count_limit: config.lag_count_limit(),
@@ -193,8 +186,7 @@ impl Redis {
     }
 
     fn wanted(&self, key: &str) -> bool {
-        self.include.as_ref().is_none_or(|r| r.is_match(key))
-            && !self.exclude.as_ref().is_some_and(|r| r.is_match(key))
+        self.filter.wants(key)
     }
 
     /// The length of every configured key of one kind (`LLEN` or `XLEN`, in one pipeline),

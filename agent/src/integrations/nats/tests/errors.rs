@@ -40,7 +40,7 @@ fn wrong_credentials_then_right_ones() {
     );
     let address = format!("127.0.0.1:{port}");
     let mut cfg = instance("secured", &address);
-    cfg.user = Some("dozor".into());
+    cfg.username = Some("dozor".into());
     cfg.password = Some("wrong-pw".into());
     let mut n = Nats::new(&cfg, TIMEOUT).unwrap();
     let (got, result) = collect(&mut n);
@@ -144,7 +144,7 @@ fn a_user_without_the_jetstream_api_permission() {
     let _server = server(dir.path(), port, &["-c", conf.to_str().unwrap()]);
     let address = format!("127.0.0.1:{port}");
     let mut cfg = instance("restricted", &address);
-    cfg.user = Some("ro".into());
+    cfg.username = Some("ro".into());
     cfg.password = Some("ro-pw".into());
     let e = collect(&mut Nats::new(&cfg, TIMEOUT).unwrap())
         .1
@@ -153,7 +153,7 @@ fn a_user_without_the_jetstream_api_permission() {
     assert!(e.message.contains("Permissions Violation"), "{e}");
     assert!(e.message.contains("allow the user to publish"), "{e}");
 
-    cfg.user = Some("dozor".into());
+    cfg.username = Some("dozor".into());
     cfg.password = Some("dozor-pw".into());
     collect(&mut Nats::new(&cfg, TIMEOUT).unwrap()).1.unwrap();
 }

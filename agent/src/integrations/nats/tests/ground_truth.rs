@@ -22,7 +22,9 @@ fn pending_and_ack_pending_are_exact() {
     }
 
     let mut cfg = instance("events", SHARED);
-    cfg.streams_include = Some(format!("^{s}$"));
+    cfg.include_streams = Some(dozor_config::RegexPattern(
+        regex::Regex::new(&format!("^{s}$")).unwrap(),
+    ));
     cfg.consumers = vec![format!("{s}/billing"), format!("{s}/not_yet")];
     let mut n = Nats::new(&cfg, TIMEOUT).unwrap();
     let (got, result) = collect(&mut n);
@@ -83,7 +85,9 @@ fn the_series_budget_folds_the_rest_into_other() {
     js.create_consumer(&a.0, "c1");
     js.create_consumer(&b.0, "c2");
     let mut cfg = instance("events", SHARED);
-    cfg.streams_include = Some(format!("^({}|{})$", a.0, b.0));
+    cfg.include_streams = Some(dozor_config::RegexPattern(
+        regex::Regex::new(&format!("^({}|{})$", a.0, b.0)).unwrap(),
+    ));
     cfg.max_series = 1;
     let mut n = Nats::new(&cfg, TIMEOUT).unwrap();
     let (got, result) = collect(&mut n);
@@ -129,7 +133,9 @@ fn lag_in_seconds_is_the_age_of_the_oldest_undelivered_message() {
     js.publish(s, 1);
     let _ = js.fetch(s, "idle", 3);
     let mut cfg = instance("events", SHARED);
-    cfg.streams_include = Some(format!("^{s}$"));
+    cfg.include_streams = Some(dozor_config::RegexPattern(
+        regex::Regex::new(&format!("^{s}$")).unwrap(),
+    ));
     let (got, result) = collect(&mut Nats::new(&cfg, TIMEOUT).unwrap());
     result.unwrap();
     let truth = second_published.elapsed().as_secs_f64();

@@ -16,7 +16,9 @@ fn recorded_stopped_consumer() {
     js.create_stream(s);
     js.create_consumer(s, "billing");
     let mut cfg = instance("events", SHARED);
-    cfg.streams_include = Some(format!("^{s}$"));
+    cfg.include_streams = Some(dozor_config::RegexPattern(
+        regex::Regex::new(&format!("^{s}$")).unwrap(),
+    ));
     let mut n = Nats::new(&cfg, TIMEOUT).unwrap();
     let (mut pending, mut ack_pending) = (Vec::new(), Vec::new());
     for step in 0..30 {

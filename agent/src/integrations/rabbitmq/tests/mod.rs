@@ -94,7 +94,9 @@ pub fn rabbitmqctl(args: &[&str]) {
 pub fn instance(name: &str, prefix: &str) -> InstanceConfig {
     InstanceConfig {
         name: name.into(),
-        include: Some(format!("{}\\..*", regex::escape(prefix))),
+        include: Some(dozor_config::RegexPattern(
+            regex::Regex::new(&format!("^{}\\.", regex::escape(prefix))).unwrap(),
+        )),
         stats_interval: dozor_config::Duration(Duration::ZERO),
         ..InstanceConfig::default()
     }
@@ -110,7 +112,7 @@ pub fn collect(r: &mut Rabbitmq) -> (Vec<Sample>, Result<(), IntegrationError>) 
 /// Collects until `check` accepts the samples (the plugin lags about 1.5 s, the management
 /// API up to about 6 s), for at most 20 s; the last samples.
 pub fn poll(r: &mut Rabbitmq, check: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
-    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let until = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let (samples, result) = collect(r);
         result.expect("collection succeeds");
