@@ -110,7 +110,7 @@ pub fn collect(r: &mut Rabbitmq) -> (Vec<Sample>, Result<(), IntegrationError>) 
 }
 
 /// Collects until `check` accepts the samples (the plugin lags about 1.5 s, the management
-/// API up to about 6 s), for at most 20 s; the last samples.
+/// API up to about 6 s, longer on a loaded machine), for at most 60 s; the last samples.
 pub fn poll(r: &mut Rabbitmq, check: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
     let until = std::time::Instant::now() + Duration::from_secs(60);
     loop {
