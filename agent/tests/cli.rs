@@ -79,8 +79,14 @@ fn missing_config_file_is_a_config_error() {
 #[test]
 fn shipped_examples_are_valid() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    for name in ["server.yaml", "workstation.yaml"] {
-        let path = examples.join(name);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        checked += 1;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let out = agent(&["check-config", "--config", path.to_str().unwrap()], &[]);
         assert!(
             out.status.success(),
@@ -88,6 +94,11 @@ fn shipped_examples_are_valid() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    assert!(
+        checked >= 4,
+        "only {checked} examples found in {}",
+        examples.display()
+    );
 }
 
 #[test]
