@@ -15,6 +15,11 @@ pub enum Api {
     Prometheus,
 }
 
+/// The longest answer read: a page of 500 queues from the management API with the columns
+/// asked is about 0.5 MiB, the plugin's queue families for 10,000 queues a few MiB. A broker
+/// (or whatever answers on its port) sending more costs the agent no more than this.
+pub const MAX_BODY: usize = 64 << 20;
+
 /// The client of one instance.
 pub struct Http {
     rt: tokio::runtime::Runtime,
@@ -62,14 +67,29 @@ impl Http {
             req = req.basic_auth(&self.username, Some(&self.password));
         }
         let result = self.rt.block_on(async {
-            let resp = req.send().await?;
+            let mut resp = req.send().await?;
             let status = resp.status().as_u16();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body))
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Ok((status, None));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>((status, Some(body)))
         });
         match result {
-            Ok((200, body)) => Ok(body.to_vec()),
-            Ok((status, body)) => Err(explain_status(
+            Ok((_, None)) => Err(IntegrationError::new(
+                "too_large",
+                format!(
+                    "instance {}: GET {} answered more than {} MiB, left unread: narrow vhosts or include, or check what answers on that port",
+                    self.instance,
+                    short(&url),
+                    MAX_BODY >> 20
+                ),
+            )),
+            Ok((200, Some(body))) => Ok(body),
+            Ok((status, Some(body))) => Err(explain_status(
                 &self.instance,
                 api,
                 &url,
@@ -182,6 +202,43 @@ pub fn explain_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A peer that answers 200 with an endless body: the read stops past [`MAX_BODY`] with a
+    /// `too_large` error, the agent holding no more than that.
+    #[test]
+    fn an_oversized_answer_is_refused_not_buffered() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = s.read(&mut request);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n");
+            let chunk = vec![b'#'; 1 << 20];
+            for _ in 0..(MAX_BODY >> 20) + 8 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let http = Http::new("orders", "", "", Duration::from_secs(20)).unwrap();
+        let e = http
+            .get(
+                Api::Prometheus,
+                &format!("http://127.0.0.1:{port}"),
+                "/metrics",
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, "too_large", "{e}");
+        assert!(
+            e.message
+                .starts_with("instance orders: GET http://127.0.0.1:"),
+            "{e}"
+        );
+        drop(http);
+        server.join().unwrap();
+    }
 
     #[test]
     fn statuses_name_the_instance_and_the_fix() {
