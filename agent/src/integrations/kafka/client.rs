@@ -120,6 +120,9 @@ pub struct Conn {
     stream: Stream,
     next_id: i32,
     versions: HashMap<i16, (i16, i16)>,
+    /// The TLS settings, to explain an alert the broker sends after the handshake (TLS 1.3
+    /// checks the client's certificate then).
+    tls: Option<crate::integrations::db::tls::Settings>,
 }
 
 /// The name of an API, for the `api` attribute and messages.
@@ -182,6 +185,7 @@ impl Conn {
             stream,
             next_id: 1,
             versions: HashMap::new(),
+            tls: security.tls.clone(),
         };
         let req = ApiVersionsRequest::default();
         let resp: ApiVersionsResponse = conn.send(&req, 0, client_id, deadline, counts)?;
@@ -391,6 +395,16 @@ impl Conn {
                 ) =>
             {
                 Err(timeout())
+            }
+            Err(e)
+                if self.tls.is_some()
+                    && crate::integrations::db::tls::find::<rustls::Error>(&e).is_some() =>
+            {
+                let settings = self.tls.as_ref().expect("checked");
+                Err(ClientError::Tls {
+                    addr: self.addr.clone(),
+                    reason: security::explain(settings, &e),
+                })
             }
             Err(e) => Err(ClientError::Io {
                 addr: self.addr.clone(),

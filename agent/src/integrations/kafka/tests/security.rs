@@ -303,6 +303,15 @@ impl ScramServer {
 
 /// A rustls server configuration for the certificate and key files.
 fn server_tls(cert: &std::path::Path, key: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    server_tls_with(cert, key, None)
+}
+
+/// The same, requiring a client certificate signed by the CA in `client_ca` when given.
+fn server_tls_with(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    client_ca: Option<&std::path::Path>,
+) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let chain = CertificateDer::pem_file_iter(cert)
@@ -311,14 +320,24 @@ fn server_tls(cert: &std::path::Path, key: &std::path::Path) -> Arc<rustls::Serv
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap(),
-    )
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(builder.with_single_cert(chain, key).unwrap())
 }
 
 /// The lag the test committed, read through the front.
@@ -518,4 +537,68 @@ fn sasl_ssl_reads_exact_lag() {
     let (s, result) = collect(&mut integration(&config));
     result.expect("SASL_SSL succeeds");
     assert_lag(&s, "both");
+}
+
+#[test]
+fn a_broker_requiring_a_client_certificate_gets_it_from_the_ssl_keys() {
+    let broker = Broker::start();
+    setup(&broker, super::lag::now_ms() - 3_600_000);
+    let dir = tempfile::tempdir().unwrap();
+    let server = certs(dir.path(), "kafka", &["localhost"]);
+    // The client's certificate, from another CA that the broker trusts for clients.
+    let client = certs(dir.path(), "client", &["dozor-agent"]);
+    let port = start(
+        Front {
+            tls: Some(server_tls_with(&server.cert, &server.key, Some(&client.ca))),
+            sasl: None,
+        },
+        broker.bootstrap(),
+    );
+    let mut config = instance("mtls", &format!("localhost:{port}"));
+    config.security_protocol = "SSL".into();
+    config.ssl_ca_location = Some(server.ca.to_str().unwrap().into());
+
+    // Without one: refused, and the message says which keys to set.
+    let (s, result) = collect(&mut integration(&config));
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, "tls", "{}", e.message);
+    assert_eq!(value(&s, "dozor.kafka.up", &["mtls"]), Some(0.0));
+    for want in [
+        "kafka instance mtls",
+        "ssl.certificate.location",
+        "ssl.key.location",
+    ] {
+        assert!(e.message.contains(want), "missing {want:?}: {}", e.message);
+    }
+
+    // With it: exact lag.
+    config.ssl_certificate_location = Some(client.cert.to_str().unwrap().into());
+    config.ssl_key_location = Some(client.key.to_str().unwrap().into());
+    let (s, result) = collect(&mut integration(&config));
+    result.unwrap_or_else(|e| panic!("{}", e.message));
+    assert_lag(&s, "mtls");
+}
+
+#[test]
+fn a_tls_listener_that_never_answers_the_handshake_times_out_within_the_budget() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(conns);
+    });
+    let mut config = instance("mute", &format!("localhost:{}", addr.port()));
+    config.security_protocol = "SSL".into();
+    let mut k = super::super::Kafka::new(&config, std::time::Duration::from_secs(1));
+    let start = std::time::Instant::now();
+    let e = collect(&mut k).1.unwrap_err();
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(e.kind, "timeout", "{}", e.message);
+    assert!(
+        e.message.contains("did not answer the TLS handshake"),
+        "{}",
+        e.message
+    );
+    drop(held);
 }
