@@ -26,6 +26,9 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+/// The API key of SaslAuthenticate.
+const R_AUTH: i16 = ApiKey::SaslAuthenticate as i16;
+
 /// The largest response read: more is a protocol error, not an allocation.
 const MAX_RESPONSE: usize = 64 << 20;
 
@@ -123,6 +126,8 @@ pub struct Conn {
     /// The TLS settings, to explain an alert the broker sends after the handshake (TLS 1.3
     /// checks the client's certificate then).
     tls: Option<crate::integrations::db::tls::Settings>,
+    /// When the SASL session ends (`session_lifetime_ms`, less a margin), if the broker says.
+    expires: Option<Instant>,
 }
 
 /// The name of an API, for the `api` attribute and messages.
@@ -186,6 +191,7 @@ impl Conn {
             next_id: 1,
             versions: HashMap::new(),
             tls: security.tls.clone(),
+            expires: None,
         };
         let req = ApiVersionsRequest::default();
         let resp: ApiVersionsResponse = conn.send(&req, 0, client_id, deadline, counts)?;
@@ -263,7 +269,13 @@ impl Conn {
         counts: &mut Counts,
     ) -> Result<Vec<u8>, ClientError> {
         let req = SaslAuthenticateRequest::default().with_auth_bytes(bytes.into());
-        let resp = self.call(&req, 0, 1, client_id, deadline, counts)?;
+        // v1 when the broker has it: its answer says how long the session lasts (KIP-368).
+        let v = if pick(self.versions.get(&R_AUTH).copied(), 1, 1).is_some() {
+            1
+        } else {
+            0
+        };
+        let resp = self.call(&req, v, v, client_id, deadline, counts)?;
         if resp.error_code != 0 {
             let said = resp
                 .error_message
@@ -274,7 +286,19 @@ impl Conn {
                 reason: format!("the broker answered error code {}: {said}", resp.error_code),
             });
         }
+        if resp.session_lifetime_ms > 0 {
+            // Reconnect (and authenticate again) before the broker would close the connection,
+            // with a tenth of the lifetime to spare.
+            let life = Duration::from_millis(resp.session_lifetime_ms as u64);
+            self.expires = Some(Instant::now() + life.mul_f64(0.9));
+        }
         Ok(resp.auth_bytes.to_vec())
+    }
+
+    /// Whether the broker's SASL session is over or nearly so: the connection must be opened
+    /// again, not used.
+    pub fn expired(&self) -> bool {
+        self.expires.is_some_and(|at| Instant::now() >= at)
     }
 
     /// The address this connection was opened to.

@@ -75,6 +75,8 @@ impl Cluster {
             BOOTSTRAP => self.conns.keys().copied().min().unwrap_or(BOOTSTRAP),
             n => n,
         };
+        // A connection whose SASL session is ending is opened (and authenticated) again.
+        self.conns.retain(|_, c| !c.expired());
         if !self.conns.contains_key(&node) {
             let same = self.conns.get(&BOOTSTRAP).map(|c| c.addr())
                 == self.brokers.get(&node).map(String::as_str);

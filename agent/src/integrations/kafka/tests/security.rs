@@ -37,6 +37,9 @@ struct Front {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// The mechanism enabled, with `USER`/`PASSWORD`.
     sasl: Option<&'static str>,
+    /// `session_lifetime_ms` answered to SaslAuthenticate v1 (0: none); a request after it
+    /// ends closes the connection, as Kafka does (KIP-368).
+    lifetime_ms: i64,
 }
 
 trait Io: Read + Write + Send {}
@@ -96,6 +99,7 @@ fn serve(mut client: Box<dyn Io>, front: &Front, backend: &str, port: u16) -> st
     let mut upstream = TcpStream::connect(backend)?;
     let mut authenticated = front.sasl.is_none();
     let mut scram: Option<ScramServer> = None;
+    let mut session_ends: Option<std::time::Instant> = None;
     loop {
         let frame = read_frame(&mut client)?;
         let mut body = frame.clone();
@@ -140,9 +144,9 @@ fn serve(mut client: Box<dyn Io>, front: &Front, backend: &str, port: u16) -> st
             };
             let hv = SaslAuthenticateResponse::header_version(version);
             let resp = match &answer {
-                Some(bytes) => {
-                    SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(bytes.clone()))
-                }
+                Some(bytes) => SaslAuthenticateResponse::default()
+                    .with_auth_bytes(Bytes::from(bytes.clone()))
+                    .with_session_lifetime_ms(if version >= 1 { front.lifetime_ms } else { 0 }),
                 // Kafka's own answer to wrong credentials, then it closes the connection.
                 None => SaslAuthenticateResponse::default()
                     .with_error_code(58)
@@ -156,7 +160,15 @@ fn serve(mut client: Box<dyn Io>, front: &Front, backend: &str, port: u16) -> st
                 return Ok(());
             }
             authenticated = scram.is_none();
+            if authenticated && front.lifetime_ms > 0 {
+                let life = std::time::Duration::from_millis(front.lifetime_ms as u64);
+                session_ends = Some(std::time::Instant::now() + life);
+            }
             continue;
+        }
+        if session_ends.is_some_and(|t| std::time::Instant::now() >= t) {
+            // The session expired: Kafka closes the connection.
+            return Ok(());
         }
         if !authenticated && key != ApiKey::ApiVersions as i16 {
             // Kafka drops a client that skips authentication.
@@ -370,6 +382,7 @@ fn tls_reads_exact_lag_and_names_the_setting_when_the_ca_or_the_name_is_wrong() 
     let front = Front {
         tls: Some(server_tls(&good.cert, &good.key)),
         sasl: None,
+        lifetime_ms: 0,
     };
     let port = start(front, broker.bootstrap());
     let tls_instance = |name: &str, host: &str, ca: &std::path::Path| {
@@ -447,6 +460,7 @@ fn sasl_plain_and_scram_read_exact_lag_and_wrong_passwords_are_auth_errors() {
             Front {
                 tls: None,
                 sasl: Some(mechanism),
+                lifetime_ms: 0,
             },
             broker.bootstrap(),
         );
@@ -501,6 +515,7 @@ fn sasl_plain_and_scram_read_exact_lag_and_wrong_passwords_are_auth_errors() {
         Front {
             tls: None,
             sasl: Some("SCRAM-SHA-512"),
+            lifetime_ms: 0,
         },
         broker.bootstrap(),
     );
@@ -528,6 +543,7 @@ fn sasl_ssl_reads_exact_lag() {
         Front {
             tls: Some(server_tls(&c.cert, &c.key)),
             sasl: Some("SCRAM-SHA-256"),
+            lifetime_ms: 0,
         },
         broker.bootstrap(),
     );
@@ -551,6 +567,7 @@ fn a_broker_requiring_a_client_certificate_gets_it_from_the_ssl_keys() {
         Front {
             tls: Some(server_tls_with(&server.cert, &server.key, Some(&client.ca))),
             sasl: None,
+            lifetime_ms: 0,
         },
         broker.bootstrap(),
     );
@@ -601,4 +618,34 @@ fn a_tls_listener_that_never_answers_the_handshake_times_out_within_the_budget()
         e.message
     );
     drop(held);
+}
+
+#[test]
+fn a_sasl_session_with_a_lifetime_is_renewed_before_the_broker_closes_it() {
+    let broker = Broker::start();
+    setup(&broker, super::lag::now_ms() - 3_600_000);
+    let port = start(
+        Front {
+            tls: None,
+            sasl: Some("SCRAM-SHA-256"),
+            lifetime_ms: 1500,
+        },
+        broker.bootstrap(),
+    );
+    let mut k = integration(&sasl_instance("renew", port, "SCRAM-SHA-256", PASSWORD));
+    let (s, result) = collect(&mut k);
+    result.unwrap_or_else(|e| panic!("{}", e.message));
+    assert_lag(&s, "renew");
+    let first = k.requests().get("SaslHandshake").copied().unwrap_or(0);
+    // Past the session's end: the next collection authenticates again instead of failing on a
+    // connection the broker closes.
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    let (s, result) = collect(&mut k);
+    result.unwrap_or_else(|e| panic!("{}", e.message));
+    assert_lag(&s, "renew");
+    assert!(
+        k.requests().get("SaslHandshake").copied().unwrap_or(0) > first,
+        "{:?}",
+        k.requests()
+    );
 }
