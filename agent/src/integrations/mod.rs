@@ -21,12 +21,7 @@ mod filter;
 mod section;
 mod sources;
 
-#[cfg(any(
-    feature = "postgresql",
-    feature = "mysql",
-    feature = "sql",
-    feature = "flow"
-))]
+#[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "demo")]
 pub mod demo;

@@ -2,9 +2,12 @@
 //! ([`Dsn`]) with parsing and redaction, TLS ([`tls`]), opening connections ([`pg`], [`my`]),
 //! result sets as text, and the replication heartbeats waiting to be applied ([`pending`]).
 
+// Without a database client (the `kafka` integration alone), only `tls` is needed.
+#[cfg(any(feature = "pg", feature = "my"))]
 mod dsn;
 #[cfg(feature = "my")]
 pub mod my;
+#[cfg(any(feature = "pg", feature = "my"))]
 pub mod pending;
 #[cfg(feature = "pg")]
 pub mod pg;
@@ -12,6 +15,7 @@ pub mod pg;
 pub mod testing;
 pub mod tls;
 
+#[cfg(any(feature = "pg", feature = "my"))]
 pub use dsn::{Dsn, Target, check};
 
 /// A result set as text: column names and rows of values (`None` for NULL).

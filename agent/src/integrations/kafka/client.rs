@@ -6,14 +6,28 @@
 //! broker supports within the range the caller needs. Every read and write has a deadline, the
 //! collection's: a broker that accepts and never answers costs one timeout, not a hung agent.
 //! Requests are counted by API, which is how the integration reports its own cost.
+//!
+//! With `security.protocol` `SSL` or `SASL_SSL` the TCP stream is wrapped in rustls before the
+//! first frame; with `SASL_PLAINTEXT` or `SASL_SSL`, `SaslHandshake` (v1) and
+//! `SaslAuthenticate` follow `ApiVersions` on every connection ([`super::sasl`]).
 
+use super::sasl::{self, Mechanism, Sasl, Scram};
+use super::security::{self, Security};
 use bytes::{Buf, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+/// The API key of SaslAuthenticate.
+const R_AUTH: i16 = ApiKey::SaslAuthenticate as i16;
 
 /// The largest response read: more is a protocol error, not an allocation.
 const MAX_RESPONSE: usize = 64 << 20;
@@ -48,6 +62,12 @@ pub enum ClientError {
         api: &'static str,
         reason: String,
     },
+    /// The TLS handshake failed; `reason` names the setting to change.
+    #[error("the TLS handshake with {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
+    /// SASL authentication failed; `reason` never holds the password.
+    #[error("SASL authentication to {addr} failed: {reason}")]
+    Auth { addr: String, reason: String },
     /// The broker supports no version of an API in the range needed.
     #[error("{addr} supports no {api} version from {lo} to {hi}")]
     Version {
@@ -58,12 +78,56 @@ pub enum ClientError {
     },
 }
 
+/// The socket, plain or TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One connection to one broker.
 pub struct Conn {
     addr: String,
-    stream: TcpStream,
+    stream: Stream,
     next_id: i32,
     versions: HashMap<i16, (i16, i16)>,
+    /// The TLS settings, to explain an alert the broker sends after the handshake (TLS 1.3
+    /// checks the client's certificate then).
+    tls: Option<crate::integrations::db::tls::Settings>,
+    /// When the SASL session ends (`session_lifetime_ms`, less a margin), if the broker says.
+    expires: Option<Instant>,
 }
 
 /// The name of an API, for the `api` attribute and messages.
@@ -77,6 +141,8 @@ pub fn api_name(key: i16) -> &'static str {
         Ok(ApiKey::ListOffsets) => "ListOffsets",
         Ok(ApiKey::Fetch) => "Fetch",
         Ok(ApiKey::ApiVersions) => "ApiVersions",
+        Ok(ApiKey::SaslHandshake) => "SaslHandshake",
+        Ok(ApiKey::SaslAuthenticate) => "SaslAuthenticate",
         _ => "other",
     }
 }
@@ -85,10 +151,12 @@ pub fn api_name(key: i16) -> &'static str {
 pub type Counts = BTreeMap<&'static str, u64>;
 
 impl Conn {
-    /// Connects to `addr` and reads its API versions, all before `deadline`.
+    /// Connects to `addr`, starts TLS and reads its API versions, then authenticates, all
+    /// before `deadline`.
     pub fn open(
         addr: &str,
         client_id: &str,
+        security: &Security,
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<Conn, ClientError> {
@@ -113,11 +181,17 @@ impl Conn {
         }
         let stream = stream.ok_or_else(|| connect(last))?;
         let _ = stream.set_nodelay(true);
+        let stream = match &security.tls {
+            Some(settings) => Stream::Tls(Box::new(handshake(addr, stream, settings, deadline)?)),
+            None => Stream::Plain(stream),
+        };
         let mut conn = Conn {
             addr: addr.to_string(),
             stream,
             next_id: 1,
             versions: HashMap::new(),
+            tls: security.tls.clone(),
+            expires: None,
         };
         let req = ApiVersionsRequest::default();
         let resp: ApiVersionsResponse = conn.send(&req, 0, client_id, deadline, counts)?;
@@ -126,7 +200,105 @@ impl Conn {
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
             .collect();
+        if let Some(sasl) = &security.sasl {
+            conn.authenticate(sasl, client_id, deadline, counts)?;
+        }
         Ok(conn)
+    }
+
+    /// `SaslHandshake` v1 for the mechanism, then its `SaslAuthenticate` exchange.
+    fn authenticate(
+        &mut self,
+        sasl: &Sasl,
+        client_id: &str,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), ClientError> {
+        let addr = self.addr.clone();
+        let auth = |reason: String| ClientError::Auth {
+            addr: addr.clone(),
+            reason,
+        };
+        let name = sasl.mechanism.name();
+        let req = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(name));
+        let resp = self.call(&req, 1, 1, client_id, deadline, counts)?;
+        if resp.error_code != 0 {
+            let offered: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(auth(format!(
+                "the broker does not enable sasl.mechanism {name} on this listener (error code \
+                 {}; it offers {offered:?})",
+                resp.error_code
+            )));
+        }
+        match sasl.mechanism {
+            Mechanism::Plain => {
+                self.sasl_step(
+                    sasl::plain(&sasl.username, &sasl.password),
+                    client_id,
+                    deadline,
+                    counts,
+                )?;
+            }
+            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                let mut scram = Scram::new(
+                    sasl.mechanism,
+                    &sasl.username,
+                    &sasl.password,
+                    Scram::nonce(),
+                );
+                let server_first =
+                    self.sasl_step(scram.client_first(), client_id, deadline, counts)?;
+                let client_final = scram
+                    .client_final(&server_first)
+                    .map_err(|e| auth(e.to_string()))?;
+                let server_final = self.sasl_step(client_final, client_id, deadline, counts)?;
+                scram
+                    .verify(&server_final)
+                    .map_err(|e| auth(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `SaslAuthenticate` round trip: `bytes` out, the broker's bytes back.
+    fn sasl_step(
+        &mut self,
+        bytes: Vec<u8>,
+        client_id: &str,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Vec<u8>, ClientError> {
+        let req = SaslAuthenticateRequest::default().with_auth_bytes(bytes.into());
+        // v1 when the broker has it: its answer says how long the session lasts (KIP-368).
+        let v = if pick(self.versions.get(&R_AUTH).copied(), 1, 1).is_some() {
+            1
+        } else {
+            0
+        };
+        let resp = self.call(&req, v, v, client_id, deadline, counts)?;
+        if resp.error_code != 0 {
+            let said = resp
+                .error_message
+                .as_ref()
+                .map_or("no message", |m| m.as_str());
+            return Err(ClientError::Auth {
+                addr: self.addr.clone(),
+                reason: format!("the broker answered error code {}: {said}", resp.error_code),
+            });
+        }
+        if resp.session_lifetime_ms > 0 {
+            // Reconnect (and authenticate again) before the broker would close the connection,
+            // with a tenth of the lifetime to spare.
+            let life = Duration::from_millis(resp.session_lifetime_ms as u64);
+            self.expires = Some(Instant::now() + life.mul_f64(0.9));
+        }
+        Ok(resp.auth_bytes.to_vec())
+    }
+
+    /// Whether the broker's SASL session is over or nearly so: the connection must be opened
+    /// again, not used.
+    pub fn expired(&self) -> bool {
+        self.expires.is_some_and(|at| Instant::now() >= at)
     }
 
     /// The address this connection was opened to.
@@ -227,17 +399,17 @@ impl Conn {
         &mut self,
         deadline: Instant,
         api: &'static str,
-        f: impl FnOnce(&mut TcpStream) -> std::io::Result<()>,
+        f: impl FnOnce(&mut Stream) -> std::io::Result<()>,
     ) -> Result<(), ClientError> {
         let timeout = || ClientError::Timeout {
             addr: self.addr.clone(),
             api,
         };
         let left = remaining(deadline).ok_or_else(timeout)?;
-        let set = self
-            .stream
+        let tcp = self.stream.tcp();
+        let set = tcp
             .set_read_timeout(Some(left))
-            .and_then(|_| self.stream.set_write_timeout(Some(left)));
+            .and_then(|_| tcp.set_write_timeout(Some(left)));
         match set.and_then(|_| f(&mut self.stream)) {
             Ok(()) => Ok(()),
             Err(e)
@@ -248,6 +420,16 @@ impl Conn {
             {
                 Err(timeout())
             }
+            Err(e)
+                if self.tls.is_some()
+                    && crate::integrations::db::tls::find::<rustls::Error>(&e).is_some() =>
+            {
+                let settings = self.tls.as_ref().expect("checked");
+                Err(ClientError::Tls {
+                    addr: self.addr.clone(),
+                    reason: security::explain(settings, &e),
+                })
+            }
             Err(e) => Err(ClientError::Io {
                 addr: self.addr.clone(),
                 api,
@@ -255,6 +437,50 @@ impl Conn {
             }),
         }
     }
+}
+
+/// The TLS handshake on `tcp`, under `deadline`; a failure says which setting to change.
+fn handshake(
+    addr: &str,
+    mut tcp: TcpStream,
+    settings: &crate::integrations::db::tls::Settings,
+    deadline: Instant,
+) -> Result<StreamOwned<ClientConnection, TcpStream>, ClientError> {
+    let tls = |reason: String| ClientError::Tls {
+        addr: addr.to_string(),
+        reason,
+    };
+    let config = settings
+        .client_config()
+        .map_err(|e| tls(security::explain(settings, &e)))?;
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+        .map_err(|e| tls(format!("{host} is not a valid TLS server name: {e}")))?;
+    let mut conn = ClientConnection::new(config, name).map_err(|e| tls(e.to_string()))?;
+    while conn.is_handshaking() {
+        let left = remaining(deadline).ok_or_else(|| ClientError::Timeout {
+            addr: addr.to_string(),
+            api: "the TLS handshake",
+        })?;
+        let _ = tcp.set_read_timeout(Some(left));
+        let _ = tcp.set_write_timeout(Some(left));
+        match conn.complete_io(&mut tcp) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ClientError::Timeout {
+                    addr: addr.to_string(),
+                    api: "the TLS handshake",
+                });
+            }
+            Err(e) => return Err(tls(security::explain(settings, &e))),
+        }
+    }
+    Ok(StreamOwned::new(conn, tcp))
 }
 
 /// Time left before `deadline`, `None` when it has passed.

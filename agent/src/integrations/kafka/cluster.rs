@@ -3,6 +3,7 @@
 //! collections until a broker says it moved).
 
 use super::client::{ClientError, Conn, Counts};
+use super::security::Security;
 use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::{Request, StrBytes};
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ pub const BOOTSTRAP: i32 = -1;
 pub struct Cluster {
     bootstrap: Vec<String>,
     client_id: String,
+    /// TLS and SASL of every connection.
+    security: Security,
     /// `host:port` of each broker, from the last Metadata.
     pub brokers: HashMap<i32, String>,
     conns: HashMap<i32, Conn>,
@@ -30,10 +33,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(bootstrap: Vec<String>, client_id: String) -> Cluster {
+    pub fn new(bootstrap: Vec<String>, client_id: String, security: Security) -> Cluster {
         Cluster {
             bootstrap,
             client_id,
+            security,
             brokers: HashMap::new(),
             conns: HashMap::new(),
             coordinators: HashMap::new(),
@@ -71,6 +75,8 @@ impl Cluster {
             BOOTSTRAP => self.conns.keys().copied().min().unwrap_or(BOOTSTRAP),
             n => n,
         };
+        // A connection whose SASL session is ending is opened (and authenticated) again.
+        self.conns.retain(|_, c| !c.expired());
         if !self.conns.contains_key(&node) {
             let same = self.conns.get(&BOOTSTRAP).map(|c| c.addr())
                 == self.brokers.get(&node).map(String::as_str);
@@ -112,11 +118,23 @@ impl Cluster {
                     addr: format!("broker {node}"),
                     reason: "the cluster's metadata names no such broker".into(),
                 })?;
-            return Conn::open(&addr, &self.client_id, self.deadline, &mut self.counts);
+            return Conn::open(
+                &addr,
+                &self.client_id,
+                &self.security,
+                self.deadline,
+                &mut self.counts,
+            );
         }
         let mut last = None;
         for addr in &self.bootstrap {
-            match Conn::open(addr, &self.client_id, self.deadline, &mut self.counts) {
+            match Conn::open(
+                addr,
+                &self.client_id,
+                &self.security,
+                self.deadline,
+                &mut self.counts,
+            ) {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),
             }

@@ -1,6 +1,8 @@
 //! `integrations.kafka`: which clusters to watch and what to read from each.
 
 use super::Kafka;
+use super::sasl::{Mechanism, Sasl};
+use super::security::{Protocol, Security, tls_settings};
 use crate::integrations::{Context, Instance, Instances, Integration};
 use dozor_config::{At, Duration, RegexPattern};
 use serde::Deserialize;
@@ -11,7 +13,7 @@ pub type Config = Instances<InstanceConfig>;
 
 /// One Kafka cluster, read over the Kafka protocol with a small blocking client of the agent's
 /// own (Metadata, ListGroups, FindCoordinator, DescribeGroups, OffsetFetch, ListOffsets, Fetch).
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "KafkaInstanceConfig"))]
 #[serde(default)]
@@ -44,22 +46,38 @@ pub struct InstanceConfig {
     /// An Empty group whose committed offsets on a topic have not moved for this long is
     /// reported as having left it (`dozor.kafka.consumer_group.topic.assigned` 0).
     pub left_after: Duration,
-    /// `PLAINTEXT` (the default). `SSL`, `SASL_PLAINTEXT` and `SASL_SSL` are refused by this
-    /// build with a clear error (not silently ignored): see docs/adr/0010-kafka-client.md.
+    /// `PLAINTEXT` (the default), `SSL` (TLS), `SASL_PLAINTEXT` (SASL without TLS: the
+    /// password crosses the network in the clear with `PLAIN`) or `SASL_SSL`, as Kafka's own
+    /// clients spell it.
     #[serde(rename = "security.protocol")]
     pub security_protocol: String,
-    /// SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`): refused by this build.
+    /// With `SASL_PLAINTEXT` and `SASL_SSL`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`
+    /// (SaslHandshake v1 and SaslAuthenticate on every connection; SCRAM checks the broker's
+    /// signature too).
     #[serde(rename = "sasl.mechanism")]
     pub sasl_mechanism: Option<String>,
-    /// SASL user name: refused by this build.
+    /// SASL user name.
     #[serde(rename = "sasl.username")]
     pub sasl_username: Option<String>,
-    /// SASL password (`${KAFKA_PASSWORD}`): refused by this build; never logged.
+    /// SASL password, e.g. `${KAFKA_PASSWORD}` from the environment; never logged or shown.
     #[serde(rename = "sasl.password")]
     pub sasl_password: Option<String>,
-    /// CA certificates for TLS: refused by this build.
+    /// With `SSL` and `SASL_SSL`: a PEM file of the CA certificates that sign the brokers'
+    /// certificates; the system's CA store when unset.
     #[serde(rename = "ssl.ca.location")]
     pub ssl_ca_location: Option<String>,
+    /// A PEM file of the agent's client certificate (chain), for brokers that require one
+    /// (`ssl.client.auth=required`); with `ssl.key.location`.
+    #[serde(rename = "ssl.certificate.location")]
+    pub ssl_certificate_location: Option<String>,
+    /// A PEM file of the client certificate's private key (unencrypted).
+    #[serde(rename = "ssl.key.location")]
+    pub ssl_key_location: Option<String>,
+    /// `https` (the default): the broker's certificate must carry the host name connected to
+    /// (as in bootstrap_servers and the advertised listeners); `none` (or empty): the chain
+    /// is checked, the name is not.
+    #[serde(rename = "ssl.endpoint.identification.algorithm")]
+    pub ssl_endpoint_identification_algorithm: String,
 }
 
 impl Default for InstanceConfig {
@@ -80,14 +98,129 @@ impl Default for InstanceConfig {
             sasl_username: None,
             sasl_password: None,
             ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            ssl_endpoint_identification_algorithm: "https".to_string(),
         }
     }
 }
 
-/// The fix named when TLS or SASL is configured.
-const UNSUPPORTED: &str = "is not supported by this build of the agent (its Kafka client \
-     speaks PLAINTEXT only, see docs/adr/0010-kafka-client.md); reach the brokers over a \
-     PLAINTEXT listener on a trusted network, or leave this key out";
+impl std::fmt::Debug for InstanceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceConfig")
+            .field("name", &self.name)
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("client_id", &self.client_id)
+            .field("security.protocol", &self.security_protocol)
+            .field("sasl.mechanism", &self.sasl_mechanism)
+            .field("sasl.username", &self.sasl_username)
+            .field(
+                "sasl.password",
+                &self.sasl_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ssl.ca.location", &self.ssl_ca_location)
+            .field("ssl.certificate.location", &self.ssl_certificate_location)
+            .field("ssl.key.location", &self.ssl_key_location)
+            .field(
+                "ssl.endpoint.identification.algorithm",
+                &self.ssl_endpoint_identification_algorithm,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl InstanceConfig {
+    /// The TLS and SASL of every connection, from Kafka's keys; an error names the key and
+    /// never holds the password. Files are read here (and again at each connection).
+    pub fn security(&self) -> Result<Security, String> {
+        let Some(protocol) = Protocol::parse(&self.security_protocol) else {
+            return Err(format!(
+                "security.protocol: \"{}\" is not one of {}",
+                self.security_protocol.escape_debug(),
+                Protocol::NAMES.join(", ")
+            ));
+        };
+        let mut out = Security::default();
+        let ssl_keys = [
+            ("ssl.ca.location", self.ssl_ca_location.is_some()),
+            (
+                "ssl.certificate.location",
+                self.ssl_certificate_location.is_some(),
+            ),
+            ("ssl.key.location", self.ssl_key_location.is_some()),
+        ];
+        if protocol.tls() {
+            let identify = match self
+                .ssl_endpoint_identification_algorithm
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "https" => true,
+                "none" | "" => false,
+                other => {
+                    return Err(format!(
+                        "ssl.endpoint.identification.algorithm: \"{}\" is not https or none",
+                        other.escape_debug()
+                    ));
+                }
+            };
+            let settings = tls_settings(
+                self.ssl_ca_location.as_deref(),
+                self.ssl_certificate_location.as_deref(),
+                self.ssl_key_location.as_deref(),
+                identify,
+            )?;
+            settings.check_files()?;
+            out.tls = Some(settings);
+        } else if let Some((key, _)) = ssl_keys.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "{key}: is set but security.protocol is {}: use SSL or SASL_SSL for TLS, or \
+                 leave it out",
+                self.security_protocol
+            ));
+        }
+        let sasl_keys = [
+            ("sasl.mechanism", self.sasl_mechanism.is_some()),
+            ("sasl.username", self.sasl_username.is_some()),
+            ("sasl.password", self.sasl_password.is_some()),
+        ];
+        if protocol.sasl() {
+            let mechanism = self.sasl_mechanism.as_deref().unwrap_or("PLAIN");
+            let Some(mechanism) = Mechanism::parse(mechanism) else {
+                return Err(format!(
+                    "sasl.mechanism: \"{}\" is not one of {} (GSSAPI and OAUTHBEARER are not \
+                     supported)",
+                    mechanism.escape_debug(),
+                    Mechanism::NAMES.join(", ")
+                ));
+            };
+            let (Some(username), Some(password)) = (&self.sasl_username, &self.sasl_password)
+            else {
+                let missing = if self.sasl_username.is_none() {
+                    "sasl.username"
+                } else {
+                    "sasl.password"
+                };
+                return Err(format!(
+                    "{missing}: is needed with security.protocol {}",
+                    self.security_protocol
+                ));
+            };
+            out.sasl = Some(Sasl {
+                mechanism,
+                username: username.clone(),
+                password: password.clone(),
+            });
+        } else if let Some((key, _)) = sasl_keys.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "{key}: is set but security.protocol is {}: use SASL_PLAINTEXT or SASL_SSL to \
+                 authenticate, or leave it out",
+                self.security_protocol
+            ));
+        }
+        Ok(out)
+    }
+}
 
 impl Instance for InstanceConfig {
     const LIST: &'static str = "instances";
@@ -117,30 +250,37 @@ impl Instance for InstanceConfig {
             }
         }
         at.at_least("max_series", self.max_series, 1);
-        if !self.security_protocol.eq_ignore_ascii_case("PLAINTEXT") {
-            at.error(
-                "security.protocol",
-                format!(
-                    "\"{}\" {UNSUPPORTED}",
-                    self.security_protocol.escape_debug()
-                ),
-            );
-        }
-        for (key, set) in [
-            ("sasl.mechanism", self.sasl_mechanism.is_some()),
-            ("sasl.username", self.sasl_username.is_some()),
-            ("sasl.password", self.sasl_password.is_some()),
-            ("ssl.ca.location", self.ssl_ca_location.is_some()),
-        ] {
-            if set {
-                at.error(key, UNSUPPORTED);
-            }
+        if let Err(e) = self.security() {
+            let (key, why) = split_key(&e);
+            at.error(key, why);
         }
     }
 
     fn build(&self, timeout: std::time::Duration, _ctx: &Context) -> Option<Box<dyn Integration>> {
         Some(Box::new(Kafka::new(self, timeout)))
     }
+}
+
+/// The key an error of [`InstanceConfig::security`] starts with, and the rest.
+fn split_key(e: &str) -> (&str, &str) {
+    const KEYS: [&str; 8] = [
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.username",
+        "sasl.password",
+        "ssl.ca.location",
+        "ssl.certificate.location",
+        "ssl.key.location",
+        "ssl.endpoint.identification.algorithm",
+    ];
+    for key in KEYS {
+        if let Some(rest) = e.strip_prefix(key)
+            && (rest.starts_with(':') || rest.starts_with(' '))
+        {
+            return (key, rest.trim_start_matches(':').trim_start());
+        }
+    }
+    ("security.protocol", e)
 }
 
 /// `host:port` with a port number.
@@ -155,26 +295,81 @@ fn valid_server(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn untested_security_settings_are_refused_not_ignored() {
-        let text = "integrations:\n  kafka:\n    enabled: true\n    instances:\n      - name: k\n        bootstrap_servers: [\"kafka1\"]\n        security.protocol: SASL_SSL\n        sasl.mechanism: SCRAM-SHA-512\n        sasl.username: dozor\n        sasl.password: s3cret-value\n        ssl.ca.location: /etc/ca.pem\n";
-        let err = dozor_config::load_str::<crate::config::Config>("agent.yaml", text, &|_| None)
-            .expect_err("refused")
-            .to_string();
-        for want in [
-            "integrations.kafka.instances[0].bootstrap_servers[0]: \"kafka1\" is not host:port",
-            "integrations.kafka.instances[0].security.protocol: \"SASL_SSL\" is not supported by this build",
-            "integrations.kafka.instances[0].sasl.mechanism: is not supported",
-            "integrations.kafka.instances[0].sasl.username: is not supported",
-            "integrations.kafka.instances[0].sasl.password: is not supported",
-            "integrations.kafka.instances[0].ssl.ca.location: is not supported",
-        ] {
-            assert!(err.contains(want), "missing {want:?} in:\n{err}");
-        }
-        assert!(
-            !err.contains("s3cret-value"),
-            "the password is shown:\n{err}"
+    fn load(extra: &str) -> Result<crate::config::Config, String> {
+        let text = format!(
+            "integrations:\n  kafka:\n    enabled: true\n    instances:\n      - name: k\n        bootstrap_servers: [\"kafka1:9093\"]\n{extra}"
         );
+        let env = |v: &str| (v == "KAFKA_PASSWORD").then(|| "s3cret-value".to_string());
+        dozor_config::load_str::<crate::config::Config>("agent.yaml", &text, &env)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sasl_ssl_is_accepted_with_the_password_from_the_environment_and_never_shown() {
+        let config = load(
+            "        security.protocol: SASL_SSL\n        sasl.mechanism: SCRAM-SHA-512\n        sasl.username: dozor\n        sasl.password: ${KAFKA_PASSWORD}\n",
+        )
+        .expect("valid");
+        let k = &config.integrations.kafka.instances[0];
+        assert_eq!(k.sasl_password.as_deref(), Some("s3cret-value"));
+        let security = k.security().unwrap();
+        let sasl = security.sasl.as_ref().unwrap();
+        assert_eq!(sasl.mechanism, super::Mechanism::ScramSha512);
+        assert_eq!(sasl.password, "s3cret-value");
+        assert!(security.tls.is_some());
+        for shown in [format!("{k:?}"), format!("{security:?}")] {
+            assert!(
+                !shown.contains("s3cret-value"),
+                "the password is shown: {shown}"
+            );
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn inconsistent_security_settings_are_refused_by_key_without_the_password() {
+        for (extra, want) in [
+            (
+                "        security.protocol: TLS\n",
+                "security.protocol: \"TLS\" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+            ),
+            (
+                "        sasl.username: dozor\n        sasl.password: hunter2-secret\n",
+                "sasl.username: is set but security.protocol is PLAINTEXT",
+            ),
+            (
+                "        security.protocol: SASL_PLAINTEXT\n        sasl.mechanism: GSSAPI\n        sasl.username: u\n        sasl.password: hunter2-secret\n",
+                "sasl.mechanism: \"GSSAPI\" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+            ),
+            (
+                "        security.protocol: SASL_SSL\n        sasl.username: u\n",
+                "sasl.password: is needed with security.protocol SASL_SSL",
+            ),
+            (
+                "        security.protocol: SSL\n        ssl.ca.location: /nonexistent/ca.pem\n",
+                "ssl.ca.location: /nonexistent/ca.pem: cannot read",
+            ),
+            (
+                "        security.protocol: SSL\n        ssl.certificate.location: /c.pem\n",
+                "ssl.certificate.location: needs ssl.key.location",
+            ),
+            (
+                "        ssl.ca.location: /etc/ca.pem\n",
+                "ssl.ca.location: is set but security.protocol is PLAINTEXT",
+            ),
+            (
+                "        security.protocol: SSL\n        ssl.endpoint.identification.algorithm: dns\n",
+                "ssl.endpoint.identification.algorithm: \"dns\" is not https or none",
+            ),
+        ] {
+            let err = load(extra).expect_err(extra);
+            let want = format!("integrations.kafka.instances[0].{want}");
+            assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+            assert!(
+                !err.contains("hunter2-secret"),
+                "the password is shown:\n{err}"
+            );
+        }
     }
 
     #[test]

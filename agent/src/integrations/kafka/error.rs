@@ -16,13 +16,26 @@ pub fn client(instance: &str, doing: &str, err: &ClientError) -> IntegrationErro
         ClientError::Timeout { .. } => (
             "timeout",
             "the broker accepted the connection but did not answer before the deadline (80% of \
-             the integration's timeout): check the broker's load and logs, that the port is a \
-             Kafka PLAINTEXT listener (not TLS or SASL), or raise the timeout",
+             the integration's timeout): check the broker's load and logs, that \
+             security.protocol matches the listener on that port (a TLS listener waits for a \
+             handshake a PLAINTEXT client never starts), or raise the timeout",
         ),
         ClientError::Io { .. } => (
             "io",
-            "the broker closed the connection: check that the port is a Kafka PLAINTEXT \
-             listener (a TLS or SASL listener drops PLAINTEXT clients) and the broker's logs",
+            "the broker closed the connection: check that security.protocol matches the \
+             listener on that port (a SASL listener drops clients that do not authenticate) \
+             and the broker's logs",
+        ),
+        ClientError::Tls { .. } => (
+            "tls",
+            "the TLS settings are security.protocol, ssl.ca.location, ssl.certificate.location \
+             with ssl.key.location, and ssl.endpoint.identification.algorithm",
+        ),
+        ClientError::Auth { .. } => (
+            "auth",
+            "check this instance's sasl.username and sasl.password (and sasl.mechanism) \
+             against the broker's SASL users (for SCRAM: kafka-configs --describe \
+             --entity-type users)",
         ),
         ClientError::Protocol { .. } => (
             "parse",

@@ -20,6 +20,8 @@ mod groups;
 mod metadata;
 mod offsets;
 mod record;
+mod sasl;
+mod security;
 
 #[cfg(test)]
 mod tests;
@@ -59,6 +61,9 @@ pub struct Kafka {
     max_series: usize,
     lag_seconds: bool,
     left_after: Duration,
+    /// Why the TLS or SASL settings cannot be used (validation refuses them first; never
+    /// downgraded to PLAINTEXT).
+    misconfigured: Option<String>,
     /// Per (group, topic) of an Empty group: the sum of its committed offsets and when it last
     /// changed.
     moved: HashMap<(String, String), (i64, Instant)>,
@@ -74,10 +79,16 @@ struct GroupData {
 impl Kafka {
     pub fn new(config: &InstanceConfig, timeout: Duration) -> Kafka {
         let re = |r: &Option<dozor_config::RegexPattern>| r.as_ref().map(|r| r.0.clone());
+        let security = config.security();
         Kafka {
             name: format!("kafka/{}", config.name),
             instance: config.name.clone(),
-            cluster: Cluster::new(config.bootstrap_servers.clone(), config.client_id.clone()),
+            cluster: Cluster::new(
+                config.bootstrap_servers.clone(),
+                config.client_id.clone(),
+                security.clone().unwrap_or_default(),
+            ),
+            misconfigured: security.err(),
             budget: timeout.mul_f64(0.8),
             include_groups: re(&config.include_groups),
             exclude_groups: re(&config.exclude_groups),
@@ -336,6 +347,13 @@ impl Integration for Kafka {
     }
 
     fn collect(&mut self, rec: &mut Recorder) -> Result<(), IntegrationError> {
+        if let Some(why) = &self.misconfigured {
+            rec.record(&m::UP, 0.0, &[&self.instance]);
+            return Err(IntegrationError::new(
+                "config",
+                format!("kafka instance {}: {why}", self.instance),
+            ));
+        }
         self.cluster.deadline = Instant::now() + self.budget;
         let mut sources = Sources::new(&self.name);
         let (lo, hi) = metadata::VERSIONS;

@@ -166,7 +166,7 @@ metrics! {
             instrument: Counter,
             unit: "{request}",
             attributes: ["kafka.instance", "api"],
-            source: "requests the agent's client sent, by Kafka API (Metadata, ListGroups, DescribeGroups, FindCoordinator, OffsetFetch, ListOffsets, Fetch, ApiVersions)",
+            source: "requests the agent's client sent, by Kafka API (Metadata, ListGroups, DescribeGroups, FindCoordinator, OffsetFetch, ListOffsets, Fetch, ApiVersions; SaslHandshake and SaslAuthenticate with SASL)",
             description: "Requests the agent sent to the cluster, by API: the integration's cost for the brokers.",
         },
     }

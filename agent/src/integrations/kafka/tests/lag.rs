@@ -5,10 +5,10 @@ use super::{collect, instance, integration, value};
 use dozor_testkit::kafka::Broker;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const N: [i64; 3] = [10, 7, 5];
-const M: [i64; 2] = [4, 6];
+pub(super) const N: [i64; 3] = [10, 7, 5];
+pub(super) const M: [i64; 2] = [4, 6];
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -18,7 +18,7 @@ fn now_ms() -> i64 {
 /// Produces `N[p]` records to partition `p` of a 3-partition topic, record `i` stamped
 /// `base - (N[p] - i) * 1000` ms (all in the past), and commits `M[p]` for group `g` on
 /// partitions 0 and 1 only, through a consumer that never joins (the group stays Empty).
-fn setup(broker: &Broker, base: i64) {
+pub(super) fn setup(broker: &Broker, base: i64) {
     let script = format!(
         "a = KafkaAdminClient(bootstrap_servers=B)\n\
          a.create_topics([NewTopic('orders', 3, 1)])\n\

@@ -5,6 +5,7 @@
 mod cost;
 mod errors;
 mod lag;
+mod security;
 
 use super::{InstanceConfig, Kafka};
 use crate::integrations::{Integration, IntegrationError};
