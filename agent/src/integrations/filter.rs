@@ -21,6 +21,11 @@ impl Filter {
         }
     }
 
+    /// Whether an `include` pattern was given (a name must then match it).
+    pub fn has_include(&self) -> bool {
+        self.include.is_some()
+    }
+
     /// Whether `name` matches `include` (or there is none) and does not match `exclude`.
     pub fn wants(&self, name: &str) -> bool {
         self.include.as_ref().is_none_or(|r| r.is_match(name))

@@ -16,7 +16,12 @@
 #[cfg(any(feature = "nats", feature = "redis"))]
 mod budget;
 mod context;
-#[cfg(any(feature = "rabbitmq", feature = "nats", feature = "redis"))]
+#[cfg(any(
+    feature = "rabbitmq",
+    feature = "kafka",
+    feature = "nats",
+    feature = "redis"
+))]
 mod filter;
 mod section;
 mod sources;

@@ -28,6 +28,7 @@ mod tests;
 
 pub use config::{Config, InstanceConfig};
 
+use super::filter::Filter;
 use super::{Integration, IntegrationError, Sources};
 use cluster::{BOOTSTRAP, Cluster};
 use dozor_metrics::catalogue::kafka as m;
@@ -39,7 +40,6 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use metadata::Meta;
 use offsets::{GroupPartition, Tp};
-use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,8 @@ pub struct Kafka {
     cluster: Cluster,
     /// The deadline of every collection, from its start.
     budget: Duration,
-    include_groups: Option<Regex>,
-    exclude_groups: Option<Regex>,
-    include_topics: Option<Regex>,
-    exclude_topics: Option<Regex>,
+    groups: Filter,
+    topics: Filter,
     max_series: usize,
     lag_seconds: bool,
     left_after: Duration,
@@ -78,7 +76,6 @@ struct GroupData {
 
 impl Kafka {
     pub fn new(config: &InstanceConfig, timeout: Duration) -> Kafka {
-        let re = |r: &Option<dozor_config::RegexPattern>| r.as_ref().map(|r| r.0.clone());
         let security = config.security();
         Kafka {
             name: format!("kafka/{}", config.name),
@@ -90,10 +87,8 @@ impl Kafka {
             ),
             misconfigured: security.err(),
             budget: timeout.mul_f64(0.8),
-            include_groups: re(&config.include_groups),
-            exclude_groups: re(&config.exclude_groups),
-            include_topics: re(&config.include_topics),
-            exclude_topics: re(&config.exclude_topics),
+            groups: Filter::new(&config.include_groups, &config.exclude_groups),
+            topics: Filter::new(&config.include_topics, &config.exclude_topics),
             max_series: config.max_series,
             lag_seconds: config.lag_seconds,
             left_after: config.left_after.0,
@@ -107,26 +102,13 @@ impl Kafka {
         &self.cluster.counts
     }
 
+    /// Internal topics (`__consumer_offsets`) only when `include_topics` names them.
     fn keep_topic(&self, name: &str, internal: bool) -> bool {
-        let included = match &self.include_topics {
-            Some(r) => r.is_match(name),
-            None => !internal,
-        };
-        included
-            && !self
-                .exclude_topics
-                .as_ref()
-                .is_some_and(|r| r.is_match(name))
+        (!internal || self.topics.has_include()) && self.topics.wants(name)
     }
 
     fn keep_group(&self, name: &str) -> bool {
-        self.include_groups
-            .as_ref()
-            .is_none_or(|r| r.is_match(name))
-            && !self
-                .exclude_groups
-                .as_ref()
-                .is_some_and(|r| r.is_match(name))
+        self.groups.wants(name)
     }
 
     /// ListGroups on every broker, DescribeGroups per coordinator, OffsetFetch per group.
