@@ -238,10 +238,20 @@ impl Client {
                 return Err(Failure::Timeout);
             }
             let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
+            if (&mut self.reader)
+                .take(MAX_LINE as u64)
+                .read_line(&mut line)?
+                == 0
+            {
                 return Err(Failure::Io(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the server closed the connection",
+                )));
+            }
+            if !line.ends_with('\n') && line.len() >= MAX_LINE {
+                return Err(Failure::Protocol(format!(
+                    "a line longer than {} KiB, not the NATS protocol",
+                    MAX_LINE / 1024
                 )));
             }
             match parse_line(&line)? {
@@ -338,13 +348,24 @@ fn trim(line: &str) -> &str {
     &t[..t.len().min(200)]
 }
 
+/// The longest control line read (`INFO` with many `connect_urls` is the longest a server sends).
+const MAX_LINE: usize = 64 * 1024;
+/// The largest message read: a server's `max_payload` is at most 64 MiB. A larger size in a
+/// `MSG` line is a protocol error, not an allocation.
+const MAX_MESSAGE: usize = 64 << 20;
+
 /// Parses a control line (`MSG a.b 1 _INBOX.x 12`, `HMSG a 1 12 30`, `-ERR 'x'`, ...).
 pub fn parse_line(line: &str) -> Result<Line, Failure> {
     let line = line.trim_end_matches(['\r', '\n']);
     let mut words = line.split_ascii_whitespace();
     let op = words.next().unwrap_or("");
     let bad = || Failure::Protocol(format!("unexpected {:?}", trim(line)));
-    let num = |w: &str| w.parse::<usize>().map_err(|_| bad());
+    let num = |w: &str| {
+        w.parse::<usize>()
+            .ok()
+            .filter(|n| *n <= MAX_MESSAGE)
+            .ok_or_else(bad)
+    };
     Ok(match op.to_ascii_uppercase().as_str() {
         "PING" => Line::Ping,
         "PONG" => Line::Pong,

@@ -112,6 +112,43 @@ fn a_server_that_never_answers_times_out() {
     drop(held);
 }
 
+/// A peer that speaks NATS's greeting, then sends an endless line (64 MiB without a newline)
+/// and then a message claiming 2^60 bytes: each is a `parse` error and a new connection. The
+/// client stops reading the line after 64 KiB and hangs up, so the peer cannot send it all;
+/// the message size is never allocated.
+#[test]
+fn an_endless_line_or_a_huge_message_is_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let greet = |c: &mut std::net::TcpStream| {
+            c.write_all(b"INFO {\"server_id\":\"x\",\"version\":\"2.9.0\"}\r\n")
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+        };
+        let (mut c, _) = listener.accept().unwrap();
+        greet(&mut c);
+        let chunk = vec![b'x'; 1 << 20];
+        let sent = (0..64).take_while(|_| c.write_all(&chunk).is_ok()).count();
+        drop(c);
+        let (mut c, _) = listener.accept().unwrap();
+        greet(&mut c);
+        let _ = c.write_all(format!("MSG _INBOX.x 1 {}\r\n", 1u64 << 60).as_bytes());
+        std::thread::sleep(Duration::from_millis(500));
+        sent
+    });
+    let mut n = Nats::new(&instance("junk", &address), TIMEOUT).unwrap();
+    for want in ["longer than 64 KiB", "unexpected"] {
+        let e = collect(&mut n).1.unwrap_err();
+        assert_eq!(e.kind, "parse", "{e}");
+        assert!(e.message.contains(want), "{want}: {e}");
+    }
+    let sent = t.join().unwrap();
+    assert!(sent < 32, "the client read {sent} MiB of one line");
+}
+
 #[test]
 fn a_non_nats_port_is_named() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
