@@ -46,6 +46,9 @@ hz=$(getconf CLK_TCK)
 cpu_s() { awk -v hz="$hz" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# Anonymous memory (heap, stacks, runtime): what the process itself holds. The rest of RSS is
+# file pages (the binary's code, shared libraries), which the kernel can drop and read back.
+anon_mib() { awk '/^RssAnon/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 e=$(port)
 prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$rp" -web.listen-address "127.0.0.1:$e" \
@@ -96,7 +99,7 @@ series_e=$(curl -s "127.0.0.1:$e/metrics" | grep -c '^redis_')
 series_a=$(curl -s "127.0.0.1:$m/metrics" | grep -cE '^(dozor_redis_|redis_)')
 lag_e=$(curl -s "127.0.0.1:$e/metrics" | grep -c 'lag' || true)
 echo "Redis $(redis-server --version | grep -o 'v=[0-9.]*'), $lists lists, $streams streams, $n s; agent runs counted: $k"
-printf "| per collection | CPU (ms) | RSS at the end (MiB) | peak RSS (MiB) | series |\n|---|---|---|---|---|\n"
-awk -v c0="$ec0" -v c1="$ec1" -v k="$n" -v r="$(rss_mib $exporter)" -v p="$(hwm_mib $exporter)" -v s="$series_e" 'BEGIN { printf "| prometheus-redis-exporter 1.45 (Debian), scraped every 1 s | %.2f | %s | %s | %s |\n", (c1-c0)*1000/k, r, p, s }'
-awk -v c0="$ac0" -v c1="$ac1" -v k="$k" -v r="$(rss_mib $agent)" -v p="$(hwm_mib $agent)" -v s="$series_a" 'BEGIN { printf "| dozor-agent, redis integration only, every 1 s (export included) | %.2f | %s | %s | %s |\n", (c1-c0)*1000/k, r, p, s }'
+printf "| per collection | CPU (ms) | RSS at the end (MiB) | of it anonymous (MiB) | peak RSS (MiB) | series |\n|---|---|---|---|---|---|\n"
+awk -v c0="$ec0" -v c1="$ec1" -v k="$n" -v r="$(rss_mib $exporter)" -v a="$(anon_mib $exporter)" -v p="$(hwm_mib $exporter)" -v s="$series_e" 'BEGIN { printf "| prometheus-redis-exporter 1.45 (Debian), scraped every 1 s | %.2f | %s | %s | %s | %s |\n", (c1-c0)*1000/k, r, a, p, s }'
+awk -v c0="$ac0" -v c1="$ac1" -v k="$k" -v r="$(rss_mib $agent)" -v a="$(anon_mib $agent)" -v p="$(hwm_mib $agent)" -v s="$series_a" 'BEGIN { printf "| dozor-agent, redis integration only, every 1 s (export included) | %.2f | %s | %s | %s | %s |\n", (c1-c0)*1000/k, r, a, p, s }'
 echo "exporter lines mentioning lag: $lag_e"
