@@ -25,6 +25,8 @@ mod context;
 mod filter;
 mod section;
 mod sources;
+#[cfg(test)]
+pub mod testing;
 
 #[cfg(feature = "db")]
 pub mod db;

@@ -1,33 +1,4 @@
-//! Test helpers of the database integrations: one `integrations.<name>` section loaded from YAML
-//! text as the agent loads it (positions, unknown keys, every problem at once), without the
-//! rest of the agent config; and certificates made for a test.
-
-use crate::integrations::Section;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
-
-#[derive(Deserialize)]
-#[serde(bound = "C: DeserializeOwned")]
-struct Root<C> {
-    integrations: BTreeMap<String, C>,
-}
-
-impl<C: Section> dozor_config::Validate for Root<C> {
-    fn validate(&self, v: &mut dozor_config::Validator) {
-        for (name, section) in &self.integrations {
-            section.validate(&mut v.at(format!("integrations.{name}")));
-        }
-    }
-}
-
-/// Loads `text` (`integrations:` with one section) as `agent.yaml`; the error is every problem,
-/// one per line.
-pub fn load<C: Section + DeserializeOwned>(text: &str) -> Result<C, String> {
-    dozor_config::load_str::<Root<C>>("agent.yaml", text, &|_| None)
-        .map(|r| r.integrations.into_values().next().expect("one section"))
-        .map_err(|e| e.to_string())
-}
+//! Test helpers of the integrations that speak TLS: certificates made for a test.
 
 /// Certificate files made for a test: a CA, and a certificate for some names signed by it.
 pub struct Certs {

@@ -190,25 +190,9 @@ impl Instance for InstanceConfig {
 mod tests {
     use super::*;
 
-    /// Loads `text` (`integrations:` with one section) as the agent loads it.
+    /// `text` loaded as the agent loads `agent.yaml`: every problem, one per line.
     fn load(text: &str) -> Result<Config, String> {
-        #[derive(serde::Deserialize)]
-        struct Root {
-            integrations: std::collections::BTreeMap<String, Config>,
-        }
-        impl dozor_config::Validate for Root {
-            fn validate(&self, v: &mut dozor_config::Validator) {
-                for (name, section) in &self.integrations {
-                    crate::integrations::Section::validate(
-                        section,
-                        &mut v.at(format!("integrations.{name}")),
-                    );
-                }
-            }
-        }
-        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
-            .map(|r| r.integrations.into_values().next().expect("one section"))
-            .map_err(|e| e.to_string())
+        crate::integrations::testing::load(text)
     }
 
     #[test]

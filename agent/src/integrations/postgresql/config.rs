@@ -164,7 +164,7 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, String> {
-        db::testing::load(text)
+        crate::integrations::testing::load(text)
     }
 
     #[test]

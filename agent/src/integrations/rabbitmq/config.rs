@@ -116,26 +116,10 @@ impl Instance for InstanceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::integrations::Section;
-
-    #[derive(Deserialize)]
-    struct Root {
-        integrations: std::collections::BTreeMap<String, Config>,
-    }
-
-    impl dozor_config::Validate for Root {
-        fn validate(&self, v: &mut dozor_config::Validator) {
-            for (name, section) in &self.integrations {
-                section.validate(&mut v.at(format!("integrations.{name}")));
-            }
-        }
-    }
 
     /// `text` loaded as the agent loads `agent.yaml`: every problem, one per line.
     fn load(text: &str) -> Result<Config, String> {
-        dozor_config::load_str::<Root>("agent.yaml", text, &|_| None)
-            .map(|r| r.integrations.into_values().next().unwrap())
-            .map_err(|e| e.to_string())
+        crate::integrations::testing::load(text)
     }
 
     #[test]

@@ -276,7 +276,7 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, String> {
-        crate::integrations::db::testing::load(text)
+        crate::integrations::testing::load(text)
     }
 
     #[test]

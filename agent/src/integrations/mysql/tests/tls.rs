@@ -118,7 +118,7 @@ fn the_shared_server_without_tls() {
 #[test]
 fn a_missing_ca_file_is_a_config_error() {
     let text = "integrations:\n  mysql:\n    enabled: true\n    instances:\n      - name: mes\n        dsn: mysql://dozor:hunter2@db1/?ssl-mode=VERIFY_CA&ssl-ca=/nonexistent/ca.pem\n";
-    let e = db::testing::load::<super::super::Config>(text).unwrap_err();
+    let e = crate::integrations::testing::load::<super::super::Config>(text).unwrap_err();
     assert!(
         e.contains("agent.yaml:6:9: integrations.mysql.instances[0].dsn: ssl-ca /nonexistent/ca.pem: cannot read: No such file"),
         "{e}"

@@ -119,7 +119,7 @@ fn a_server_without_tls() {
 #[test]
 fn a_missing_root_file_is_a_config_error_and_a_connect_error() {
     let text = "integrations:\n  postgresql:\n    enabled: true\n    instances:\n      - name: shop\n        dsn: host=db1 password=hunter2 sslmode=verify-full sslrootcert=/nonexistent/ca.pem\n";
-    let e = db::testing::load::<super::Config>(text).unwrap_err();
+    let e = crate::integrations::testing::load::<super::Config>(text).unwrap_err();
     assert!(
         e.contains("agent.yaml:6:9: integrations.postgresql.instances[0].dsn: sslrootcert /nonexistent/ca.pem: cannot read: No such file"),
         "{e}"
