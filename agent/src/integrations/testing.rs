@@ -3,6 +3,7 @@
 //! the agent config.
 
 use crate::integrations::Section;
+use dozor_metrics::sample::Sample;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -27,4 +28,31 @@ pub fn load<C: Section + DeserializeOwned>(text: &str) -> Result<C, String> {
     dozor_config::load_str::<Root<C>>("agent.yaml", text, &|_| None)
         .map(|r| r.integrations.into_values().next().expect("one section"))
         .map_err(|e| e.to_string())
+}
+
+/// The value of `metric` whose attribute values are exactly `attributes`, in order.
+pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.metric.name == metric
+                && s.attributes.len() == attributes.len()
+                && s.attributes
+                    .iter()
+                    .zip(attributes)
+                    .all(|((_, v), w)| v == w)
+        })
+        .map(|s| s.value)
+}
+
+/// The value of `metric` whose attribute values after the first (the instance) are `rest`.
+pub fn value_after_instance(samples: &[Sample], metric: &str, rest: &[&str]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.metric.name == metric
+                && s.attributes.len() == rest.len() + 1
+                && s.attributes[1..].iter().zip(rest).all(|((_, v), w)| v == w)
+        })
+        .map(|s| s.value)
 }

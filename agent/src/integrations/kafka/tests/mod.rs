@@ -12,20 +12,7 @@ use crate::integrations::{Integration, IntegrationError};
 use dozor_metrics::sample::{Recorder, Sample};
 use std::time::Duration;
 
-/// The value of `metric` with exactly these attribute values, if recorded.
-pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == attributes.len()
-                && s.attributes
-                    .iter()
-                    .zip(attributes)
-                    .all(|((_, v), w)| v == w)
-        })
-        .map(|s| s.value)
-}
+pub use crate::integrations::testing::value;
 
 /// An instance named `name` on `bootstrap`.
 pub fn instance(name: &str, bootstrap: &str) -> InstanceConfig {

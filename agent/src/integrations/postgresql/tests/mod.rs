@@ -5,20 +5,7 @@
 
 use dozor_metrics::sample::Sample;
 
-/// The value of `metric` with exactly these attribute values, if recorded.
-pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == attributes.len()
-                && s.attributes
-                    .iter()
-                    .zip(attributes)
-                    .all(|((_, v), w)| v == w)
-        })
-        .map(|s| s.value)
-}
+pub use crate::integrations::testing::value;
 
 mod cluster;
 mod cost;

@@ -73,14 +73,4 @@ pub fn collect(r: &mut Redis) -> (Vec<Sample>, Result<(), IntegrationError>) {
     (rec.take(), result)
 }
 
-/// The value of `metric` whose attributes after `redis.instance` are `rest`.
-pub fn value(samples: &[Sample], metric: &str, rest: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == rest.len() + 1
-                && s.attributes[1..].iter().zip(rest).all(|((_, v), w)| v == w)
-        })
-        .map(|s| s.value)
-}
+pub use crate::integrations::testing::value_after_instance as value;

@@ -53,20 +53,7 @@ pub fn collect(s: &mut Sql) -> (Vec<Sample>, Result<(), IntegrationError>) {
     (r.take(), result)
 }
 
-/// The value of `metric` with exactly these attribute values, if recorded.
-pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == attributes.len()
-                && s.attributes
-                    .iter()
-                    .zip(attributes)
-                    .all(|((_, v), w)| v == w)
-        })
-        .map(|s| s.value)
-}
+pub use crate::integrations::testing::value;
 
 /// The samples of `metric`.
 pub fn count(samples: &[Sample], metric: &str) -> usize {
