@@ -119,6 +119,26 @@ impl Redis {
 
     /// Runs `cmd` (or a pipeline) on the kept connection, opened first when there is none; a
     /// connection that failed is dropped, so the next call reconnects.
+    /// One command per item in one pipeline, each reply kept (an error reply is a value, not
+    /// the pipeline's failure); a `NOPERM` among them is the permission error naming `doing`.
+    fn pipeline<T>(
+        &mut self,
+        doing: &str,
+        items: &[T],
+        cmd: impl Fn(&T) -> redis::Cmd,
+    ) -> Result<Vec<Value>, IntegrationError> {
+        let replies: Vec<Value> = self.query(doing, |c| {
+            let mut p = redis::pipe();
+            p.ignore_errors();
+            for item in items {
+                p.add_command(cmd(item));
+            }
+            p.query(c)
+        })?;
+        self.denied(doing, &replies)?;
+        Ok(replies)
+    }
+
     fn query<T: redis::FromRedisValue>(
         &mut self,
         doing: &str,
@@ -208,15 +228,11 @@ impl Redis {
             // Only patterns, matching nothing now: an empty pipeline is an error in the client.
             return Ok((Vec::new(), None));
         }
-        let replies: Vec<Value> = self.query(cmd, |c| {
-            let mut p = redis::pipe();
-            p.ignore_errors();
-            for k in &keys {
-                p.cmd(cmd).arg(k);
-            }
-            p.query(c)
+        let replies = self.pipeline(cmd, &keys, |k| {
+            let mut c = redis::cmd(cmd);
+            c.arg(k);
+            c
         })?;
-        self.denied(cmd, &replies)?;
         let mut lengths = Vec::new();
         let mut bad = Vec::new();
         for (k, v) in keys.into_iter().zip(&replies) {
@@ -261,15 +277,11 @@ impl Redis {
         if kept.is_empty() {
             return bad.map_or(Ok(()), Err);
         }
-        let replies: Vec<Value> = self.query("XINFO GROUPS", |c| {
-            let mut p = redis::pipe();
-            p.ignore_errors();
-            for (k, _) in &kept {
-                p.cmd("XINFO").arg("GROUPS").arg(k);
-            }
-            p.query(c)
+        let replies = self.pipeline("XINFO GROUPS", &kept, |(k, _)| {
+            let mut c = redis::cmd("XINFO");
+            c.arg("GROUPS").arg(k);
+            c
         })?;
-        self.denied("XINFO GROUPS", &replies)?;
         let groups: Vec<(String, f64, streams::Group)> = kept
             .iter()
             .zip(&replies)
@@ -306,20 +318,15 @@ impl Redis {
         if groups.is_empty() {
             return Ok(());
         }
-        let replies: Vec<Value> = self.query("XRANGE", |c| {
-            let mut p = redis::pipe();
-            p.ignore_errors();
-            for (k, _, g) in groups {
-                p.cmd("XRANGE")
-                    .arg(k)
-                    .arg(format!("({}", g.last_delivered_id))
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(1);
-            }
-            p.query(c)
+        let replies = self.pipeline("XRANGE", groups, |(k, _, g)| {
+            let mut c = redis::cmd("XRANGE");
+            c.arg(k)
+                .arg(format!("({}", g.last_delivered_id))
+                .arg("+")
+                .arg("COUNT")
+                .arg(1);
+            c
         })?;
-        self.denied("XRANGE", &replies)?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
@@ -343,15 +350,11 @@ impl Redis {
         if groups.is_empty() {
             return Ok(());
         }
-        let replies: Vec<Value> = self.query("XINFO CONSUMERS", |c| {
-            let mut p = redis::pipe();
-            p.ignore_errors();
-            for (k, _, g) in groups {
-                p.cmd("XINFO").arg("CONSUMERS").arg(k).arg(&g.name);
-            }
-            p.query(c)
+        let replies = self.pipeline("XINFO CONSUMERS", groups, |(k, _, g)| {
+            let mut c = redis::cmd("XINFO");
+            c.arg("CONSUMERS").arg(k).arg(&g.name);
+            c
         })?;
-        self.denied("XINFO CONSUMERS", &replies)?;
         let mut all = Vec::new();
         for ((k, _, g), v) in groups.iter().zip(&replies) {
             for c in streams::parse_consumers(v) {
