@@ -151,6 +151,30 @@ fn lag_in_records_and_seconds_with_the_group_empty() {
         })
         .collect();
     assert_eq!(second, doubled);
+    // The agent restarted: a new integration, with no cached coordinator or state, reads the
+    // same lag and the same missing offset.
+    let mut restarted = integration(&instance("test", &broker.bootstrap()));
+    let (again, result) = collect(&mut restarted);
+    result.expect("collection after a restart succeeds");
+    for p in 0..2 {
+        assert_eq!(
+            value(
+                &again,
+                "kafka.consumer_group.lag",
+                &["test", "g", "orders", &p.to_string()]
+            ),
+            Some((N[p] - M[p]) as f64),
+            "partition {p} after a restart"
+        );
+    }
+    assert_eq!(
+        value(
+            &again,
+            "dozor.kafka.consumer_group.offset.missing",
+            &["test", "g", "orders", "2"]
+        ),
+        Some(1.0)
+    );
 }
 
 #[test]
