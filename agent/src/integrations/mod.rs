@@ -28,6 +28,8 @@ mod sources;
 #[cfg(test)]
 pub mod testing;
 
+#[cfg(feature = "access_log")]
+pub mod access_log;
 #[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "demo")]
@@ -116,6 +118,8 @@ registry! {
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     sql = "sql",
+    /// HTTP RED of web servers from their access logs (nginx, Apache, custom, JSON lines).
+    access_log = "access_log",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

@@ -57,6 +57,7 @@ macro_rules! metrics {
     };
 }
 
+pub mod access_log;
 pub mod agent;
 pub mod collector;
 pub mod container;
@@ -85,6 +86,7 @@ pub static SECTIONS: &[&Section] = &[
     &nats::SECTION,
     &redis::SECTION,
     &http::SECTION,
+    &access_log::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,
