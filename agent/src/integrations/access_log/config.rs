@@ -21,7 +21,7 @@ pub const MAX_LINE_LIMIT: usize = 16 << 20;
 #[derive(Debug, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "AccessLogInstanceConfig"))]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstanceConfig {
     /// The `access_log.instance` attribute of the integration's own series and the name of
     /// its position file: letters, digits, `_`, `-`, `.`; unique among the instances.

@@ -28,7 +28,7 @@ pub enum TimeUnit {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
 #[cfg_attr(test, schemars(rename = "AccessLogJsonFields"))]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct JsonFields {
     /// The request line (`GET /x HTTP/1.1`); when set, `method` and `path` are not read.
     pub request: Option<String>,

@@ -160,3 +160,60 @@ fn json_lines_with_the_default_and_a_custom_mapping() {
         assert_eq!(d.parse(line).map(|_| ()), Err(why), "{line}");
     }
 }
+
+/// Writes `lines` to a fresh log and reads it with `format` through the integration.
+fn read_all(format: super::FormatConfig, lines: &[String]) -> Vec<dozor_metrics::sample::Sample> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, lines.concat()).unwrap();
+    let mut c = super::instance("t", &log, format);
+    c.routes.patterns = vec!["/orders/{id}".into()];
+    let mut a = super::start(&c, &dir.path().join("state"));
+    super::collect(&mut a)
+}
+
+#[test]
+fn apache_combined_lines_through_the_integration() {
+    let mut want = super::Counts::new();
+    let lines: Vec<String> = (0..60u64)
+        .map(|i| {
+            let (status, us) = if i % 3 == 0 { (500, 2_500_000 + i) } else { (200, 900 + i) };
+            let e = want.entry(("PUT".into(), "/orders/{id}".into(), status)).or_default();
+            e.0 += 1;
+            e.1 += us as f64 / 1e6;
+            format!("10.0.0.1 - bob [07/Dec/2026:04:00:{:02} +0100] \"PUT /orders/{i} HTTP/1.1\" {status} {} \"-\" \"ua\" {us}\n", i % 60, if i % 2 == 0 { "-".to_string() } else { i.to_string() })
+        })
+        .collect();
+    let s = read_all(super::FormatConfig::ApacheCombined, &lines);
+    super::assert_counts(&super::durations(&s), &want, 1e-9);
+}
+
+#[test]
+fn json_lines_through_the_integration() {
+    let mut want = super::Counts::new();
+    let lines: Vec<String> = (0..40u64)
+        .map(|i| {
+            let (method, status) = if i % 4 == 0 { ("DELETE", 204) } else { ("GET", 200) };
+            let e = want.entry((method.into(), "/orders/{id}".into(), status)).or_default();
+            e.0 += 1;
+            e.1 += (i * 10) as f64 / 1e3;
+            format!("{{\"ts\":\"2026-12-07T04:00:00.{i:03}Z\",\"req\":{{\"m\":\"{method}\",\"uri\":\"/orders/{i}\"}},\"code\":{status},\"ms\":{}}}\n", i * 10)
+        })
+        .chain(["{\"truncated\": \n".to_string()])
+        .collect();
+    let fields = JsonFields {
+        method: "req.m".into(),
+        path: "req.uri".into(),
+        status: "code".into(),
+        request_time: "ms".into(),
+        request_time_unit: TimeUnit::Ms,
+        time: "ts".into(),
+        ..JsonFields::default()
+    };
+    let s = read_all(super::FormatConfig::Json(fields), &lines);
+    super::assert_counts(&super::durations(&s), &want, 1e-9);
+    assert_eq!(
+        super::own(&s, "dozor.access_log.lines.rejected", &["json"]),
+        1.0
+    );
+}
