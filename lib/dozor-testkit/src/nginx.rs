@@ -65,7 +65,12 @@ fn answer_slowly(mut conn: TcpStream) {
 impl Nginx {
     /// Starts nginx; a missing binary or a start failure is a loud failure with the fix.
     pub fn start() -> Nginx {
-        let nginx = tool("nginx", "nginx");
+        let sbin = PathBuf::from("/usr/sbin/nginx");
+        let nginx = if sbin.is_file() {
+            sbin
+        } else {
+            tool("nginx", "nginx")
+        };
         let dir = tempfile::tempdir().expect("nginx directory");
         let port = free_port();
         let upstream = slow_upstream();

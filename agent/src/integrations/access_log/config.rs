@@ -92,7 +92,7 @@ pub enum FormatConfig {
     /// `$host`/`$server_name` and `$server_port`; other variables are matched and skipped.
     Custom(String),
     /// One JSON object per line, with the fields named by this mapping.
-    Json(JsonFields),
+    Json(Box<JsonFields>),
 }
 
 /// A compiled format: what each line is parsed with.
@@ -101,7 +101,7 @@ pub enum Parser {
     /// A text format.
     Text(TextFormat),
     /// JSON lines.
-    Json(JsonFields),
+    Json(Box<JsonFields>),
 }
 
 impl FormatConfig {

@@ -123,7 +123,7 @@ impl TextFormat {
         if !has(Field::Status) {
             return Err("it has no $status".into());
         }
-        if !has(Field::Request) && !(has(Field::Method) && has(Field::Target)) {
+        if !(has(Field::Request) || (has(Field::Method) && has(Field::Target))) {
             return Err("it has no $request (nor $request_method with $request_uri)".into());
         }
         if !has(Field::Seconds) && !has(Field::Micros) {

@@ -12,6 +12,7 @@
 //! read again.
 
 pub mod config;
+mod file;
 pub mod format;
 pub mod json;
 pub mod position;

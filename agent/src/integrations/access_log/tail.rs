@@ -6,8 +6,8 @@
 //! last line waits for its newline (it is re-read, not buffered); a line longer than the limit
 //! is counted once and skipped to its newline, so memory stays one buffer.
 
-use super::position::{FINGERPRINT_BYTES, Position, Saved, fnv1a};
-use std::fs::File;
+use super::file::Open;
+use super::position::{Position, Saved};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -53,96 +53,6 @@ pub struct Progress {
     pub read: u64,
     /// Bytes written and not consumed yet, in every open file.
     pub behind: u64,
-}
-
-struct Open {
-    file: File,
-    pos: Position,
-    /// Collections that found this rotated file at its end.
-    idle: u32,
-}
-
-impl Open {
-    fn open(path: &Path) -> io::Result<Option<Open>> {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let m = file.metadata()?;
-        let pos = Position {
-            dev: m.dev(),
-            ino: m.ino(),
-            ..Position::default()
-        };
-        let mut open = Open { file, pos, idle: 0 };
-        open.same_start()?;
-        Ok(Some(open))
-    }
-
-    fn size(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
-    }
-
-    fn hash(&self, len: u64) -> io::Result<u64> {
-        let mut b = vec![0; len as usize];
-        self.file.read_exact_at(&mut b, 0)?;
-        Ok(fnv1a(&b))
-    }
-
-    /// True when the file still starts with the fingerprinted bytes; extends the fingerprint
-    /// while it covers fewer than [`FINGERPRINT_BYTES`].
-    fn same_start(&mut self) -> io::Result<bool> {
-        let size = self.size()?;
-        if size < self.pos.fp_len
-            || (self.pos.fp_len > 0 && self.hash(self.pos.fp_len)? != self.pos.fp_hash)
-        {
-            return Ok(false);
-        }
-        let want = size.min(FINGERPRINT_BYTES);
-        if want > self.pos.fp_len {
-            self.pos.fp_hash = self.hash(want)?;
-            self.pos.fp_len = want;
-        }
-        Ok(true)
-    }
-
-    /// Whether this file starts with the bytes `saved` fingerprinted and reaches its offset:
-    /// the copy that copytruncate left.
-    fn copy_of(&mut self, saved: &Position) -> io::Result<bool> {
-        let size = self.size()?;
-        if saved.offset == 0 || size < saved.offset.max(saved.fp_len) {
-            return Ok(false);
-        }
-        if self.hash(saved.fp_len)? != saved.fp_hash {
-            return Ok(false);
-        }
-        self.pos.offset = saved.offset;
-        self.pos.skipping = saved.skipping;
-        Ok(true)
-    }
-
-    /// Takes over a saved position when it is this file's.
-    fn resume(&mut self, saved: &Position) -> io::Result<bool> {
-        let mine = Position {
-            offset: saved.offset,
-            skipping: saved.skipping,
-            ..self.pos
-        };
-        if (saved.dev, saved.ino) != (mine.dev, mine.ino) {
-            return Ok(false);
-        }
-        self.pos = *saved;
-        if self.same_start()? {
-            return Ok(true);
-        }
-        self.pos = Position {
-            offset: 0,
-            skipping: false,
-            ..mine
-        };
-        Ok(false)
-    }
 }
 
 /// One followed log.
@@ -196,7 +106,7 @@ impl Tail {
 
     /// The first open: the saved positions back on their files.
     fn start(&mut self) -> io::Result<()> {
-        let Some(mut cur) = Open::open(&self.path)? else {
+        let Some(mut cur) = Open::at(&self.path)? else {
             return Ok(());
         };
         self.started = true;
@@ -211,16 +121,17 @@ impl Tail {
             self.current = Some(cur);
             return Ok(());
         };
-        let mut old = Open::open(&self.rotated_path())?;
+        let mut old = Open::at(&self.rotated_path())?;
         let mut found = false;
         if let Some(p) = &saved.current {
             found = cur.resume(p)?;
-            if !found && let Some(o) = old.as_mut() {
-                if o.resume(p)? {
-                    self.rotations.rename += 1;
-                    self.rotated = old.take();
-                    found = true;
-                }
+            if !found
+                && let Some(o) = old.as_mut()
+                && o.resume(p)?
+            {
+                self.rotations.rename += 1;
+                self.rotated = old.take();
+                found = true;
             }
         }
         if let (Some(p), Some(o)) = (&saved.rotated, old.as_mut())
@@ -230,7 +141,7 @@ impl Tail {
             self.rotated = old.take();
         }
         if let (Some(p), false) = (&saved.current, found) {
-            let mut copy = Open::open(&self.rotated_path())?;
+            let mut copy = Open::at(&self.rotated_path())?;
             let is_copy = match copy.as_mut() {
                 Some(c) if self.rotated.is_none() => c.copy_of(p)?,
                 _ => false,
@@ -273,7 +184,7 @@ impl Tail {
             self.rotated = Some(old);
         }
         if self.current.is_none() {
-            self.current = Open::open(&self.path)?;
+            self.current = Open::at(&self.path)?;
         }
         if let Some(mut cur) = self.current.take() {
             read += self.pump(&mut cur, false, budget.saturating_sub(read), f)?;
@@ -330,7 +241,7 @@ impl Tail {
             ..saved
         };
         cur.same_start()?;
-        if let Some(mut copy) = Open::open(&self.rotated_path())?
+        if let Some(mut copy) = Open::at(&self.rotated_path())?
             && copy.copy_of(&saved)?
         {
             self.rotate(Some(copy), f)?;

@@ -210,7 +210,7 @@ fn json_lines_through_the_integration() {
         time: "ts".into(),
         ..JsonFields::default()
     };
-    let s = read_all(super::FormatConfig::Json(fields), &lines);
+    let s = read_all(super::FormatConfig::Json(Box::new(fields)), &lines);
     super::assert_counts(&super::durations(&s), &want, 1e-9);
     assert_eq!(
         super::own(&s, "dozor.access_log.lines.rejected", &["json"]),

@@ -18,7 +18,7 @@ fn request(i: u64) -> (String, &'static str, u16) {
         1 => (format!("/orders/{i}"), "/orders/{id}", 200),
         2 => (format!("/missing/{i}?q=x"), "/missing/{id}", 404),
         3 => ("/error".into(), "/error", 503),
-        4 if i % 4 == 0 => ("/slow/120".into(), "/slow/{ms}", 200),
+        4 if i.is_multiple_of(4) => ("/slow/120".into(), "/slow/{ms}", 200),
         _ => (format!("/orders/{i}?page=2"), "/orders/{id}", 200),
     }
 }
