@@ -107,6 +107,8 @@ impl Tail {
     /// The first open: the saved positions back on their files.
     fn start(&mut self) -> io::Result<()> {
         let Some(mut cur) = Open::at(&self.path)? else {
+            // Created after the agent started: everything in it will be new.
+            self.read_from = ReadFrom::Beginning;
             return Ok(());
         };
         self.started = true;

@@ -178,6 +178,26 @@ fn a_new_file_under_the_saved_inode_is_read_from_its_start() {
     assert_counts(&first, &w.want, 1e-9);
     assert_counts(&durations(&s), &fresh.want, 1e-9);
     assert_eq!(own(&s, "dozor.access_log.rotations", &["replaced"]), 1.0);
+    drop(b);
+    // Again, with a new file shorter than the fingerprinted start.
+    f.set_len(0).unwrap();
+    let mut short = Writer::new();
+    short.write(&mut f, 7..8);
+    assert!(std::fs::metadata(&log).unwrap().len() < 256);
+    let mut c = start(&config("web", &log), &state);
+    assert_counts(&durations(&collect(&mut c)), &short.want, 1e-9);
+}
+
+#[test]
+fn a_log_created_after_the_start_is_read_from_its_first_line() {
+    let (_dir, log, state) = setup();
+    let mut c = config("web", &log);
+    c.read_from = crate::integrations::access_log::tail::ReadFrom::End;
+    let mut a = start(&c, &state);
+    assert!(durations(&collect(&mut a)).is_empty());
+    let mut w = Writer::new();
+    w.write(&mut append(&log), 0..30);
+    assert_counts(&durations(&collect(&mut a)), &w.want, 1e-9);
 }
 
 #[test]
