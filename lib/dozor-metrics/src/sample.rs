@@ -4,8 +4,8 @@ use crate::catalogue::{self, Instrument, MetricDef};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-    metric, number_data_point,
+    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -20,6 +20,46 @@ pub struct Sample {
     pub value: f64,
     /// Since when a counter has counted: its OTLP `start_time_unix_nano`.
     pub since: Since,
+    /// The distribution of a histogram (`value` is then its count); `None` for numbers.
+    pub histogram: Option<Box<Buckets>>,
+}
+
+/// One histogram data point: explicit bounds and the count in each bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets {
+    /// Upper bounds, increasing; the last bucket (above the last bound) is implicit.
+    pub bounds: &'static [f64],
+    /// Observations per bucket, not cumulative: one more entry than `bounds`.
+    pub counts: Vec<u64>,
+    /// Sum of the observations.
+    pub sum: f64,
+}
+
+impl Buckets {
+    /// An empty distribution over `bounds`.
+    pub fn new(bounds: &'static [f64]) -> Buckets {
+        Buckets {
+            bounds,
+            counts: vec![0; bounds.len() + 1],
+            sum: 0.0,
+        }
+    }
+
+    /// Adds one observation; a NaN is not an observation.
+    pub fn observe(&mut self, v: f64) {
+        if v.is_nan() {
+            return;
+        }
+        // Prometheus buckets are `le`: a value equal to a bound belongs to that bucket.
+        let i = self.bounds.partition_point(|b| *b < v);
+        self.counts[i] += 1;
+        self.sum += v;
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
 }
 
 /// Since when a counter has counted. A wrong start time is worse than none: a consumer that
@@ -41,7 +81,7 @@ impl Since {
     /// counters the agent keeps itself, unknown for those it reads.
     fn default_for(metric: &MetricDef) -> Since {
         match metric.emitter {
-            "agent" | "demo" | "sql" => Since::Agent,
+            "agent" | "demo" | "sql" | "http" => Since::Agent,
             _ => Since::Unknown,
         }
     }
@@ -103,6 +143,29 @@ impl Recorder {
         self.push(metric.def(), value, attributes, since);
     }
 
+    /// Records the distribution of a histogram, cumulative since the agent's start.
+    pub fn record_histogram<const N: usize>(
+        &mut self,
+        metric: &'static catalogue::Metric<N>,
+        buckets: &Buckets,
+        attributes: &[&str; N],
+    ) {
+        debug_assert!(
+            metric.instrument == Instrument::Histogram,
+            "{}: not a histogram",
+            metric.name
+        );
+        debug_assert_eq!(buckets.counts.len(), buckets.bounds.len() + 1);
+        let def = metric.def();
+        self.samples.push(Sample {
+            metric: def,
+            attributes: attribute_pairs(def, attributes),
+            value: buckets.count() as f64,
+            since: Since::default_for(def),
+            histogram: Some(Box::new(buckets.clone())),
+        });
+    }
+
     /// Records one value of a metric declared from configuration; attribute values in the
     /// order of its declared keys.
     pub fn record_dynamic(&mut self, metric: DynamicMetric, value: f64, attributes: &[&str]) {
@@ -127,17 +190,12 @@ impl Recorder {
         if !value.is_finite() {
             return;
         }
-        let attributes = metric
-            .attributes
-            .iter()
-            .zip(attributes)
-            .map(|(k, v)| (*k, (*v).to_string()))
-            .collect();
         self.samples.push(Sample {
             metric,
-            attributes,
+            attributes: attribute_pairs(metric, attributes),
             value,
             since,
+            histogram: None,
         });
     }
 
@@ -150,6 +208,15 @@ impl Recorder {
     pub fn take(&mut self) -> Vec<Sample> {
         std::mem::take(&mut self.samples)
     }
+}
+
+fn attribute_pairs(metric: &MetricDef, values: &[&str]) -> Vec<(&'static str, String)> {
+    metric
+        .attributes
+        .iter()
+        .zip(values)
+        .map(|(k, v)| (*k, (*v).to_string()))
+        .collect()
 }
 
 /// A metric whose name comes from configuration rather than the catalogue: the `sql`
@@ -307,24 +374,41 @@ fn metrics_of(batch: &ScopeBatch, start: u64) -> Vec<Metric> {
                 metrics.len() - 1
             }
         };
-        let point = NumberDataPoint {
-            attributes: sample
-                .attributes
-                .iter()
-                .map(|(k, v)| string_kv(k, v))
-                .collect(),
-            start_time_unix_nano: match (sample.metric.instrument, sample.since) {
-                (Instrument::Gauge, _) | (_, Since::Unknown) => 0,
-                (_, Since::Agent) => start,
-                (_, Since::At(t)) => t,
-            },
-            time_unix_nano: batch.time_unix_nano,
-            value: Some(number_data_point::Value::AsDouble(sample.value)),
-            ..Default::default()
+        let attributes = sample
+            .attributes
+            .iter()
+            .map(|(k, v)| string_kv(k, v))
+            .collect();
+        let start_time_unix_nano = match (sample.metric.instrument, sample.since) {
+            (Instrument::Gauge, _) | (_, Since::Unknown) => 0,
+            (_, Since::Agent) => start,
+            (_, Since::At(t)) => t,
         };
-        match &mut metrics[i].data {
-            Some(metric::Data::Gauge(g)) => g.data_points.push(point),
-            Some(metric::Data::Sum(s)) => s.data_points.push(point),
+        match (&mut metrics[i].data, &sample.histogram) {
+            (Some(metric::Data::Histogram(h)), Some(b)) => h.data_points.push(HistogramDataPoint {
+                attributes,
+                start_time_unix_nano,
+                time_unix_nano: batch.time_unix_nano,
+                count: b.count(),
+                sum: Some(b.sum),
+                bucket_counts: b.counts.clone(),
+                explicit_bounds: b.bounds.to_vec(),
+                ..Default::default()
+            }),
+            (Some(metric::Data::Gauge(g)), None) => g.data_points.push(NumberDataPoint {
+                attributes,
+                start_time_unix_nano,
+                time_unix_nano: batch.time_unix_nano,
+                value: Some(number_data_point::Value::AsDouble(sample.value)),
+                ..Default::default()
+            }),
+            (Some(metric::Data::Sum(s)), None) => s.data_points.push(NumberDataPoint {
+                attributes,
+                start_time_unix_nano,
+                time_unix_nano: batch.time_unix_nano,
+                value: Some(number_data_point::Value::AsDouble(sample.value)),
+                ..Default::default()
+            }),
             _ => {}
         }
     }
@@ -333,8 +417,12 @@ fn metrics_of(batch: &ScopeBatch, start: u64) -> Vec<Metric> {
 
 fn empty_metric(def: &MetricDef) -> Metric {
     let data = match def.instrument {
-        Instrument::Gauge | Instrument::Histogram => metric::Data::Gauge(Gauge {
+        Instrument::Gauge => metric::Data::Gauge(Gauge {
             data_points: vec![],
+        }),
+        Instrument::Histogram => metric::Data::Histogram(Histogram {
+            data_points: vec![],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
         }),
         Instrument::Counter | Instrument::UpDownCounter => metric::Data::Sum(Sum {
             data_points: vec![],
@@ -493,5 +581,44 @@ mod tests {
             ("dozor.agent.scrape.duration", 0),
         ];
         assert_eq!(starts, want.map(|(n, s)| (n.to_string(), s)));
+    }
+
+    #[test]
+    fn histograms_reach_the_exposition_with_le_buckets() {
+        static BOUNDS: &[f64] = &[0.1, 1.0];
+        let mut b = Buckets::new(BOUNDS);
+        for v in [0.05, 0.1, 0.5, 1.0, 7.0, f64::NAN] {
+            b.observe(v);
+        }
+        // A value equal to a bound is in that bound's bucket (`le`); NaN is not counted.
+        assert_eq!(b.counts, vec![2, 2, 1]);
+        assert_eq!(b.count(), 5);
+        let mut r = Recorder::new();
+        let attrs = ["shop", "GET", "/orders/{id}", "200", "10.0.0.1", "8080"];
+        r.record_histogram(&crate::catalogue::http::SERVER_DURATION, &b, &attrs);
+        let batch = ScopeBatch {
+            scope: "s".into(),
+            time_unix_nano: 7_000_000_000,
+            samples: r.take(),
+        };
+        let req = to_request(&[], &[batch], 3);
+        let mut points = Vec::new();
+        crate::translate::translate(&req.resource_metrics[0], &Default::default(), &mut points);
+        let mut text = String::new();
+        crate::exposition::encode(
+            &crate::translate::into_families(points),
+            crate::exposition::Format::Text,
+            &mut text,
+        );
+        let labels = "http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/orders/{id}\",server_address=\"10.0.0.1\",server_port=\"8080\",service_name=\"shop\"";
+        for line in [
+            format!("http_server_request_duration_seconds_bucket{{{labels},le=\"0.1\"}} 2"),
+            format!("http_server_request_duration_seconds_bucket{{{labels},le=\"1\"}} 4"),
+            format!("http_server_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} 5"),
+            format!("http_server_request_duration_seconds_count{{{labels}}} 5"),
+            format!("http_server_request_duration_seconds_sum{{{labels}}} 8.65"),
+        ] {
+            assert!(text.contains(&line), "{line} not in\n{text}");
+        }
     }
 }

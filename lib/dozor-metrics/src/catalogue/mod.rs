@@ -63,6 +63,7 @@ pub mod container;
 pub mod demo;
 pub mod flow;
 pub mod host;
+pub mod http;
 pub mod kafka;
 pub mod mysql;
 pub mod nats;
@@ -83,6 +84,7 @@ pub static SECTIONS: &[&Section] = &[
     &kafka::SECTION,
     &nats::SECTION,
     &redis::SECTION,
+    &http::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,
