@@ -12,6 +12,7 @@ use super::Pipeline;
 use crate::admission::{Admitted, Refused};
 use crate::delivery::Delivered;
 use crate::telemetry::Receiver;
+use crate::telemetry::spans::SpansAccepted;
 use dozor_metrics::otlp::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -83,7 +84,11 @@ impl Pipeline {
                 Delivered::Duplicate => 0,
             },
         };
-        self.telemetry.spans.received(receiver, taken);
+        SpansAccepted {
+            receiver,
+            spans: taken,
+        }
+        .emit(&self.telemetry);
         Ok(ExportTraceServiceResponse::default())
     }
 }

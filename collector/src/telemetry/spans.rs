@@ -2,7 +2,7 @@
 //! conversion to HTTP RED metrics, and what became of each forwarded one.
 
 use super::log_every::LogEvery;
-use super::{Receiver, family, row};
+use super::{Receiver, Telemetry, family, row};
 use dozor_metrics::MetricDef;
 use dozor_metrics::catalogue::collector as catalogue;
 use dozor_metrics::exposition::{Family, Value};
@@ -97,6 +97,24 @@ impl ForwardOutcome {
     }
 }
 
+/// A traces request was accepted: its spans are measured (or it was a duplicate).
+#[derive(Debug)]
+pub struct SpansAccepted {
+    /// Which receiver.
+    pub receiver: Receiver,
+    /// Spans in it (0 for a duplicate batch).
+    pub spans: u64,
+}
+
+impl SpansAccepted {
+    /// Counts the request and its spans. Never logged.
+    pub fn emit(self, t: &Telemetry) {
+        let r = self.receiver as usize;
+        t.accepted[r].fetch_add(1, Ordering::Relaxed);
+        t.spans.received[r].fetch_add(self.spans, Ordering::Relaxed);
+    }
+}
+
 /// The traces counters, part of [`super::Telemetry`].
 #[derive(Debug, Default)]
 pub struct SpansTelemetry {
@@ -107,11 +125,6 @@ pub struct SpansTelemetry {
 }
 
 impl SpansTelemetry {
-    /// Counts spans of an accepted request (0 for a duplicate batch). Never logged.
-    pub fn received(&self, receiver: Receiver, spans: u64) {
-        self.received[receiver as usize].fetch_add(spans, Ordering::Relaxed);
-    }
-
     /// Counts `n` spans with one result. Never logged: the counter says it.
     pub fn result(&self, result: SpanResult, n: u64) {
         self.results[result as usize].fetch_add(n, Ordering::Relaxed);
