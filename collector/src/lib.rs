@@ -72,6 +72,9 @@ pub enum ServeError {
     /// The Elasticsearch exporter could not start (outbox, secrets, TLS).
     #[error("{0}")]
     Elasticsearch(#[from] exporters::elasticsearch::StartError),
+    /// `spans.routes` could not be built (an OpenAPI file unreadable since it was checked).
+    #[error("spans.routes: {0}")]
+    Routes(String),
     /// The traces forwarder could not be built.
     #[error("{0}")]
     Forward(#[from] exporters::traces_otlp::ForwardError),
@@ -226,11 +229,10 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         logs,
         bounds: (&config.limits.request).into(),
         point_bounds: (&config.limits.point).into(),
-        spans: Arc::new(spans::Spans::new(
-            &config.spans,
-            forwarder,
-            telemetry.clone(),
-        )),
+        spans: Arc::new(
+            spans::Spans::new(&config.spans, forwarder, telemetry.clone())
+                .map_err(|e| ServeError::Routes(e.to_string()))?,
+        ),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {

@@ -33,17 +33,18 @@ pub struct Spans {
 }
 
 impl Spans {
-    /// Empty state for `config`; `forwarder` when `spans.forward` is set.
+    /// Empty state for `config`; `forwarder` when `spans.forward` is set. Fails when
+    /// `spans.routes` cannot be built.
     pub fn new(
         config: &SpansConfig,
         forwarder: Option<Arc<Forwarder>>,
         telemetry: Arc<Telemetry>,
-    ) -> Spans {
-        Spans {
-            services: Mutex::new(Services::new(config)),
+    ) -> Result<Spans, dozor_red::routes::RoutesError> {
+        Ok(Spans {
+            services: Mutex::new(Services::new(config)?),
             forwarder,
             telemetry,
-        }
+        })
     }
 
     /// Measures the HTTP spans of one resource; `allowed` is false for a resource the

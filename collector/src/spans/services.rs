@@ -9,7 +9,7 @@ use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use dozor_metrics::otlp::resource::v1::Resource;
 use dozor_metrics::sample::{Recorder, ScopeBatch, to_request};
 use dozor_red::red::{Exchange, Red, RedConfig};
-use dozor_red::routes::{Routes, RoutesConfig};
+use dozor_red::routes::{Routes, RoutesError};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -78,29 +78,29 @@ pub struct Services {
     map: HashMap<(String, String), Service>,
     max: usize,
     ttl: Duration,
-    routes: RoutesConfig,
+    routes: Routes,
     red: RedConfig,
     started_ns: u64,
 }
 
 impl Services {
-    /// None yet.
-    pub fn new(config: &SpansConfig) -> Services {
-        Services {
+    /// None yet; fails when `spans.routes` cannot be built (an OpenAPI file unreadable).
+    pub fn new(config: &SpansConfig) -> Result<Services, RoutesError> {
+        Ok(Services {
             map: HashMap::new(),
             max: config.max_services,
             ttl: config.service_ttl.0,
-            routes: config.routes.clone(),
+            routes: Routes::new(&config.routes)?,
             red: RedConfig {
                 max_series: config.max_series,
                 ..RedConfig::default()
             },
             started_ns: dozor_metrics::time::now_nanos(),
-        }
+        })
     }
 
     /// The state of the service of `resource`, made if there is room; `None` when there is
-    /// none (or its routes can no longer be built).
+    /// none.
     pub fn get(&mut self, resource: Option<&Resource>) -> Option<&mut Service> {
         let name = attribute(resource, "service.name").unwrap_or(UNKNOWN_SERVICE);
         let instance = attribute(resource, "service.instance.id").unwrap_or("");
@@ -109,15 +109,8 @@ impl Services {
             if self.map.len() >= self.max {
                 return None;
             }
-            let routes = match Routes::new(&self.routes) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, "spans.routes can no longer be loaded.");
-                    return None;
-                }
-            };
             let service = Service {
-                red: Red::new(routes, self.red.clone()),
+                red: Red::new(self.routes.clone(), self.red.clone()),
                 name: key.0.clone(),
                 instance: key.1.clone(),
                 last_seen: Instant::now(),
