@@ -56,14 +56,14 @@ fn plan() -> Vec<Vec<Value>> {
     for k in 0..7 {
         let a = server(
             "GET",
-            Some("/orders/{id}"),
+            Some("/orders/{order}"),
             &format!("/orders/{}", 100 + k),
             200,
         );
         one.push(shop(
             "server",
             a,
-            ("/orders/{id}", "200"),
+            ("/orders/{order}", "200"),
             3.0 * (k + 1) as f64,
         ));
     }

@@ -96,11 +96,11 @@ fn one(m: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn spans_become_red_series_equal_to_what_was_sent() {
     let running = start(|c| c.spans.max_series = 4).await;
     let mut spans = Vec::new();
-    // 5 x GET /orders/{id} 200 (route given), 10..50 ms.
+    // 5 x GET /orders/{order} 200: the route given wins over the templated path.
     for i in 1..=5 {
         spans.push(server(
             "GET",
-            Some("/orders/{id}"),
+            Some("/orders/{order}"),
             &format!("/orders/{i}"),
             200,
             i * 10,
@@ -170,7 +170,7 @@ async fn spans_become_red_series_equal_to_what_was_sent() {
     let svc = ("service_name", "mes-api");
     let get200 = [
         svc,
-        ("http_route", "/orders/{id}"),
+        ("http_route", "/orders/{order}"),
         ("http_response_status_code", "200"),
     ];
     assert_eq!(one(&m, &format!("{dur}_count"), &get200), 5.0);
