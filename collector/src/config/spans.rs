@@ -145,3 +145,43 @@ impl Forward {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    fn load(text: &str) -> Result<crate::config::Config, String> {
+        dozor_config::load_str("c.yaml", text, &|_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_forwarding() {
+        let c =
+            load("spans:\n  forward:\n    endpoint: http://127.0.0.1:4318/v1/traces\n").unwrap();
+        assert_eq!(c.spans.max_series, 500);
+        let f = c.spans.forward.unwrap();
+        assert_eq!((f.max_attempts, f.queue_max_bytes), (3, 16 << 20));
+        assert_eq!(load("").unwrap().spans.forward, None);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = "spans:\n  flush_interval: 10ms\n  max_services: 0\n  routes:\n    patterns: [\"orders\"]\n  forward:\n    endpoint: tempo:4318\n    headers:\n      \"bad header\": x\n    max_attempts: 0\n";
+        let err = load(text).unwrap_err();
+        for want in [
+            "c.yaml:2:3: spans.flush_interval: must be at least 100ms",
+            "c.yaml:3:3: spans.max_services: must be at least 1",
+            "c.yaml:4:3: spans.routes: pattern \"orders\"",
+            "c.yaml:7:5: spans.forward.endpoint: invalid URL \"tempo:4318\"",
+            "spans.forward.headers.bad header: invalid header name",
+            "c.yaml:10:5: spans.forward.max_attempts: must be at least 1",
+        ] {
+            assert!(err.contains(want), "{want:?} not in\n{err}");
+        }
+        let secret = "spans:\n  forward:\n    endpoint: http://t/v1/traces\n    headers:\n      authorization: \"Bearer s3cr3t\\u0001\"\n";
+        let err = load(secret).unwrap_err();
+        assert!(
+            err.contains("spans.forward.headers.authorization: invalid header value"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}
