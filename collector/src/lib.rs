@@ -147,6 +147,9 @@ impl Running {
         // Every request has finished: the RED metrics of the last spans are stored once more.
         let p = self.pipeline.clone();
         let _ = tokio::task::spawn_blocking(move || p.spans.flush(&p)).await;
+        if let Some(forwarder) = self.pipeline.spans.forwarder() {
+            forwarder.drop_queued();
+        }
         // The ledger holds every request; leave it compacted.
         self.pipeline.delivery.close();
         if let Some(outbox) = &self.pipeline.logs

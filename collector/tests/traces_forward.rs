@@ -175,5 +175,13 @@ async fn forwarding_drops_are_counted_and_never_block_the_receivers() {
         r#"dozor_collector_forwarded_spans_total{outcome="queue_full"}"#,
     );
     assert!((3.0..=4.0).contains(&full), "{full}\n{m}");
+    // Stopped while the first is still being tried: every span is accounted for.
+    let telemetry = running.pipeline.telemetry.clone();
     running.shutdown().await.unwrap();
+    use dozor_collector::telemetry::spans::ForwardOutcome;
+    let count = |o| telemetry.spans.forwarded_count(o);
+    assert_eq!(count(ForwardOutcome::Sent), 0);
+    let all: u64 = ForwardOutcome::ALL.into_iter().map(count).sum();
+    assert_eq!(all, 5);
+    assert!(count(ForwardOutcome::Shutdown) >= 1);
 }

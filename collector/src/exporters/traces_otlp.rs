@@ -130,6 +130,12 @@ impl Forwarder {
                 }
             }
         }
+        self.drop_queued();
+    }
+
+    /// Counts every request still queued as dropped at shutdown (also those the receivers
+    /// queued while they finished after [`Forwarder::run`] stopped).
+    pub fn drop_queued(&self) {
         while let Some((_, spans)) = self.pop() {
             self.telemetry
                 .spans
