@@ -287,3 +287,32 @@ async fn services_over_the_limit_are_counted_and_the_last_spans_are_flushed_at_s
     );
     assert!(!text.contains("\"second\""), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_periodic_flush_stores_the_metrics_without_being_asked() {
+    let running = start(|c| {
+        c.spans.flush_interval = dozor_config::Duration(std::time::Duration::from_millis(100));
+    })
+    .await;
+    let req = request(vec![server("GET", None, "/a/1", 200, 5); 3]);
+    let r = common::wire::http1(
+        running.addrs.otlp_http,
+        "POST",
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        req.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let family = "http_server_request_duration_seconds_count";
+    let labels = [("http_route", "/a/{id}"), ("service_name", "mes-api")];
+    for _ in 0..50 {
+        let m = scrape(&running).await;
+        if let Some(n) = samples(&m, family, &labels).values().next() {
+            assert_eq!(*n, 3.0);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {family} {labels:?} after 2.5 s");
+}
