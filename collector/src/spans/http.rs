@@ -10,7 +10,7 @@
 //! | status | `http.response.status_code`, `http.status_code` (an integer, or a string of digits) |
 //! | server address | `server.address`; server spans `net.host.name`, `http.host`; client spans `net.peer.name`; then the host of `url.full` / `http.url` |
 //! | server port | `server.port`; server spans `net.host.port`, the port of `http.host`; client spans `net.peer.port`; then the port of `url.full` / `http.url`, or its scheme's (80, 443) |
-//! | body sizes | `http.request.body.size`, `http.request_content_length`; `http.response.body.size`, `http.response_content_length`; 0 when absent |
+//! | body sizes | `http.request.body.size`, `http.request_content_length`; `http.response.body.size`, `http.response_content_length`; left out of the size histograms when absent |
 //! | duration | `end_time_unix_nano - start_time_unix_nano` |
 
 use dozor_metrics::otlp::common::v1::{KeyValue, any_value};
@@ -44,10 +44,10 @@ pub struct HttpSpan<'a> {
     pub start_ns: u64,
     /// End, Unix nanoseconds, not before the start.
     pub end_ns: u64,
-    /// Request body bytes (0 when not recorded).
-    pub request_bytes: u64,
-    /// Response body bytes (0 when not recorded).
-    pub response_bytes: u64,
+    /// Request body bytes, when the span says.
+    pub request_bytes: Option<u64>,
+    /// Response body bytes, when the span says.
+    pub response_bytes: Option<u64>,
 }
 
 /// Why a span makes no HTTP RED measurement: the `result` of `dozor.collector.spans`.
@@ -213,8 +213,8 @@ pub fn read(span: &Span) -> Result<HttpSpan<'_>, Skip> {
         server_port,
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
-        request_bytes: first(&f.request_bytes, number).unwrap_or(0),
-        response_bytes: first(&f.response_bytes, number).unwrap_or(0),
+        request_bytes: first(&f.request_bytes, number),
+        response_bytes: first(&f.response_bytes, number),
     })
 }
 

@@ -55,8 +55,8 @@ fn current_semantic_conventions() {
             server_port: 8443,
             start_ns: 1_000,
             end_ns: 251_000,
-            request_bytes: 12,
-            response_bytes: 3400,
+            request_bytes: Some(12),
+            response_bytes: Some(3400),
         })
     );
 }
