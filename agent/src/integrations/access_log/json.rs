@@ -42,9 +42,9 @@ pub struct JsonFields {
     pub request_time: String,
     /// The unit of `request_time`: `s`, `ms` or `us`.
     pub request_time_unit: TimeUnit,
-    /// Response body bytes; 0 when the field is absent.
+    /// Response body bytes; left out of the size histogram when the field is absent.
     pub response_bytes: String,
-    /// Request bytes; 0 when the field is absent.
+    /// Request bytes; left out of the size histogram when the field is absent.
     pub request_bytes: String,
     /// When the request ended: ISO 8601, `$time_local`, or seconds since the epoch (`$msec`).
     /// An absent field is fine (the time is used for nothing but ordering).
@@ -112,10 +112,10 @@ impl JsonFields {
         };
         r.duration_s = seconds(&field(&self.request_time, Reject::Duration)?, unit)?;
         if let Ok(b) = field(&self.response_bytes, Reject::Format) {
-            r.response_bytes = bytes(&b)?;
+            r.response_bytes = Some(bytes(&b)?);
         }
         if let Ok(b) = field(&self.request_bytes, Reject::Format) {
-            r.request_bytes = bytes(&b)?;
+            r.request_bytes = Some(bytes(&b)?);
         }
         if let Ok(t) = field(&self.time, Reject::Time) {
             r.end_ns = Some(super::time::parse(&t).ok_or(Reject::Time)?);

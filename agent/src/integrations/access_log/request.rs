@@ -16,10 +16,10 @@ pub struct Request<'a> {
     pub duration_s: f64,
     /// When the request ended (the log's time), Unix nanoseconds; `None` when not logged.
     pub end_ns: Option<u64>,
-    /// `$request_length`, 0 when not logged.
-    pub request_bytes: u64,
-    /// `$body_bytes_sent` / `%b`, 0 when not logged.
-    pub response_bytes: u64,
+    /// `$request_length`; `None` when not logged (left out of the size histogram).
+    pub request_bytes: Option<u64>,
+    /// `$body_bytes_sent` / `%b`; `None` when not logged.
+    pub response_bytes: Option<u64>,
     /// `$host` / `$server_name` when logged.
     pub host: Option<Cow<'a, str>>,
     /// `$server_port` when logged.

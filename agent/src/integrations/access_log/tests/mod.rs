@@ -47,11 +47,13 @@ pub type Counts = BTreeMap<(String, String, u16), (u64, f64)>;
 
 /// The duration histograms of `samples`.
 pub fn durations(samples: &[Sample]) -> Counts {
+    histograms(samples, "http.server.request.duration")
+}
+
+/// The histograms of `metric` in `samples` (count, sum).
+pub fn histograms(samples: &[Sample], metric: &str) -> Counts {
     let mut out = Counts::new();
-    for s in samples
-        .iter()
-        .filter(|s| s.metric.name == "http.server.request.duration")
-    {
+    for s in samples.iter().filter(|s| s.metric.name == metric) {
         let a = |k: &str| {
             s.attributes
                 .iter()

@@ -3,7 +3,7 @@
 //! logrotate does), or by copytruncate. The truth: the requests sent and the statuses received,
 //! and for durations nginx's own log lines.
 
-use super::{Counts, assert_counts, collect, durations, instance, own, start};
+use super::{Counts, assert_counts, collect, durations, histograms, instance, own, start};
 use crate::integrations::access_log::config::FormatConfig;
 use crate::integrations::access_log::format::NGINX_COMBINED;
 use dozor_testkit::nginx::{LOG_FORMAT, Nginx};
@@ -73,6 +73,29 @@ fn with_logged_durations(want: &mut Counts, files: &[PathBuf]) {
     }
 }
 
+/// Per route and status, the count and the sum of the response body sizes nginx logged
+/// (`$body_bytes_sent`, the field after the status).
+fn logged_body_sizes(files: &[PathBuf]) -> Counts {
+    let mut out = Counts::new();
+    for line in logged(files) {
+        let after = line
+            .split('"')
+            .nth(2)
+            .expect("status and size after the request");
+        let mut f = after.split_whitespace();
+        let status: u16 = f.next().unwrap().parse().unwrap();
+        let size: f64 = f.next().unwrap().parse().unwrap();
+        let path = line.split('"').nth(1).unwrap().split(' ').nth(1).unwrap();
+        let i = (0..600).find(|i| request_path(*i) == path).unwrap();
+        let e = out
+            .entry(("GET".into(), request(i).1.into(), status))
+            .or_default();
+        e.0 += 1;
+        e.1 += size;
+    }
+    out
+}
+
 fn request_path(i: u64) -> String {
     request(i).0
 }
@@ -119,6 +142,14 @@ fn nginx_rotated_by_rename_and_reopen_counts_every_request_once() {
         slow.1 >= 0.119 * slow.0 as f64,
         "slow requests logged {slow:?}"
     );
+    assert_counts(
+        &histograms(&s, "http.server.response.body.size"),
+        &logged_body_sizes(&files),
+        0.0,
+    );
+    // The format logs no $request_length: no request size observed, rather than sizes of 0.
+    let requests = histograms(&s, "http.server.request.body.size");
+    assert!(requests.values().all(|(n, _)| *n == 0), "{requests:?}");
     assert_eq!(own(&s, "dozor.access_log.lines.parsed", &[]), 100.0);
     assert_eq!(own(&s, "dozor.access_log.rotations", &["rename"]), 1.0);
     assert_eq!(own(&s, "dozor.access_log.lines.rejected", &["format"]), 0.0);
