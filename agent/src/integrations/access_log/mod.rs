@@ -51,6 +51,8 @@ pub struct AccessLog {
     /// Where the position is saved; `None` in `collect --once`.
     state_file: Option<PathBuf>,
     since_ns: u64,
+    /// Whether the missing file was logged (once, until it appears).
+    told_missing: bool,
 }
 
 /// What becomes of the lines: parsed into the RED aggregation, or counted as rejected.
@@ -95,6 +97,7 @@ impl AccessLog {
             read: 0,
             state_file: save.then_some(file),
             since_ns: now_ns(),
+            told_missing: false,
         })
     }
 
@@ -179,6 +182,12 @@ impl Integration for AccessLog {
         if let Ok(p) = &result {
             self.read += p.read;
         }
+        let missing = result.is_ok() && !self.tail.is_open();
+        if missing && !self.told_missing {
+            // Not an error (a server not installed or not started yet); said once.
+            tracing::warn!(integration = %self.name, path = %self.log.display(), "Access log not found; it is read from its first line once it appears.");
+        }
+        self.told_missing = missing;
         self.lines.red.record(now, rec);
         self.record_own(rec, result.as_ref().ok().map(|p| p.behind));
         if let Some(file) = &self.state_file {

@@ -93,6 +93,11 @@ impl Tail {
         p.into()
     }
 
+    /// Whether a file is being read (false while the path names none).
+    pub fn is_open(&self) -> bool {
+        self.current.is_some() || self.rotated.is_some()
+    }
+
     /// The positions to save.
     pub fn saved(&self) -> Saved {
         if !self.started {
