@@ -15,40 +15,7 @@
 
 use dozor_metrics::otlp::common::v1::{KeyValue, any_value};
 use dozor_metrics::otlp::trace::v1::{Span, span::SpanKind};
-
-/// Which end of the request the span was recorded at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// A `SERVER` span: the request the service served.
-    Server,
-    /// A `CLIENT` span: a request the service made.
-    Client,
-}
-
-/// One finished HTTP request, borrowed from its span.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpSpan<'a> {
-    /// Server or client.
-    pub side: Side,
-    /// The request method as the span has it (normalised by `dozor_red`).
-    pub method: &'a str,
-    /// `http.route`, or the request's path (and query) to be templated.
-    pub target: &'a str,
-    /// The response status code, 100 to 599.
-    pub status: u16,
-    /// The server's name or address; empty when the span has none.
-    pub server_address: &'a str,
-    /// The server's port; 0 when the span has none.
-    pub server_port: u16,
-    /// Start, Unix nanoseconds.
-    pub start_ns: u64,
-    /// End, Unix nanoseconds, not before the start.
-    pub end_ns: u64,
-    /// Request body bytes, when the span says.
-    pub request_bytes: Option<u64>,
-    /// Response body bytes, when the span says.
-    pub response_bytes: Option<u64>,
-}
+use dozor_red::{Exchange, Side};
 
 /// Why a span makes no HTTP RED measurement: the `result` of `dozor.collector.spans`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,8 +139,9 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-/// Reads one span; `Err` says why it is not an HTTP RED measurement.
-pub fn read(span: &Span) -> Result<HttpSpan<'_>, Skip> {
+/// Reads one span; `Err` says why it is not an HTTP RED measurement. The service is the
+/// resource's, which the span does not carry: left empty for the caller.
+pub fn read(span: &Span) -> Result<Exchange<'_>, Skip> {
     let side = match SpanKind::try_from(span.kind) {
         Ok(SpanKind::Server) => Side::Server,
         Ok(SpanKind::Client) => Side::Client,
@@ -204,8 +172,9 @@ pub fn read(span: &Span) -> Result<HttpSpan<'_>, Skip> {
         .or(http_host.and_then(|h| h.1))
         .or(url.and_then(|u| u.2.or_else(|| default_port(u.0))))
         .unwrap_or(0);
-    Ok(HttpSpan {
+    Ok(Exchange {
         side,
+        service: "",
         method,
         target,
         status,

@@ -46,8 +46,9 @@ fn current_semantic_conventions() {
     );
     assert_eq!(
         read(&sp),
-        Ok(HttpSpan {
+        Ok(Exchange {
             side: Side::Server,
+            service: "",
             method: "GET",
             target: "/orders/{id}",
             status: 404,

@@ -1,7 +1,6 @@
 //! One RED state per service, bounded: `spans.max_services` at most, idle ones forgotten after
 //! `spans.service_ttl`.
 
-use super::http::{HttpSpan, Side};
 use crate::admission::senders::Sender;
 use crate::config::spans::Spans as SpansConfig;
 use crate::receivers::attribute;
@@ -38,23 +37,11 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// Measures one finished HTTP request of this service.
-    pub fn observe(&mut self, h: &HttpSpan) {
+    pub fn observe(&mut self, h: &Exchange) {
         self.last_seen = Instant::now();
         self.red.observe(&Exchange {
-            side: match h.side {
-                Side::Server => dozor_red::red::Side::Server,
-                Side::Client => dozor_red::red::Side::Client,
-            },
             service: &self.name,
-            method: h.method,
-            target: h.target,
-            status: h.status,
-            server_address: h.server_address,
-            server_port: h.server_port,
-            start_ns: h.start_ns,
-            end_ns: h.end_ns,
-            request_bytes: h.request_bytes,
-            response_bytes: h.response_bytes,
+            ..h.clone()
         });
     }
 

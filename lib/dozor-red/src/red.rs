@@ -27,7 +27,7 @@ pub enum Side {
 }
 
 /// One finished request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchange<'a> {
     /// Which end this host is.
     pub side: Side,
