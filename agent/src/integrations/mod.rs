@@ -36,6 +36,8 @@ pub mod demo;
 pub mod flow;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "http_capture")]
+pub mod http_capture;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "mysql")]
@@ -116,6 +118,8 @@ registry! {
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     sql = "sql",
+    /// HTTP/1.x RED from captured packets (libpcap): requests, durations, in-flight requests.
+    http_capture = "http_capture",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

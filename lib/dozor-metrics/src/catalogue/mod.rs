@@ -64,6 +64,7 @@ pub mod demo;
 pub mod flow;
 pub mod host;
 pub mod http;
+pub mod http_capture;
 pub mod kafka;
 pub mod mysql;
 pub mod nats;
@@ -85,6 +86,7 @@ pub static SECTIONS: &[&Section] = &[
     &nats::SECTION,
     &redis::SECTION,
     &http::SECTION,
+    &http_capture::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,

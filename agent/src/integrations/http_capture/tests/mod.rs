@@ -1,0 +1,3 @@
+//! Tests of the `http_capture` integration.
+
+mod config;
