@@ -129,6 +129,14 @@ impl HttpCapture {
     }
 }
 
+#[cfg(test)]
+impl HttpCapture {
+    /// Every exchange observed so far (method, target, status, nanoseconds).
+    pub fn seen(&self) -> Vec<(String, String, u16, u64)> {
+        self.shared.lock().to_red.seen.clone()
+    }
+}
+
 impl Drop for HttpCapture {
     fn drop(&mut self) {
         self.shared.stop();

@@ -22,6 +22,10 @@ pub struct ToRed {
     lost: BTreeMap<&'static str, u64>,
     /// Reassembler errors, by reason.
     errors: BTreeMap<&'static str, u64>,
+    /// Every exchange observed (method, target, status, nanoseconds): the tests compare each
+    /// request with the server's own log.
+    #[cfg(test)]
+    pub seen: Vec<(String, String, u16, u64)>,
 }
 
 impl ToRed {
@@ -33,6 +37,8 @@ impl ToRed {
             local: HashSet::new(),
             lost: BTreeMap::new(),
             errors: BTreeMap::new(),
+            #[cfg(test)]
+            seen: Vec::new(),
         }
     }
 
@@ -98,6 +104,9 @@ impl ToRed {
                 ..
             } => {
                 red.end(id);
+                #[cfg(test)]
+                self.seen
+                    .push((method.into(), target.into(), status, end_ns - start_ns));
                 let address = server.ip().to_string();
                 red.observe(&Exchange {
                     side: self.side(&server),
