@@ -36,6 +36,8 @@ pub mod demo;
 pub mod flow;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "http_capture")]
+pub mod http_capture;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "mysql")]
