@@ -79,13 +79,13 @@ impl Reject {
 }
 
 /// The TCP segment in `data`, a packet of link type `linktype` captured at `ts_ns` whose wire
-/// length was `wire_len`.
+/// length was `wire_len`, with its acknowledgement number when the ACK flag is set.
 pub fn segment(
     linktype: i32,
     ts_ns: u64,
     data: &[u8],
     wire_len: usize,
-) -> Result<Segment<'_>, Reject> {
+) -> Result<(Segment<'_>, Option<u32>), Reject> {
     if data.len() < wire_len {
         return Err(Reject::Truncated);
     }
@@ -129,7 +129,8 @@ pub fn segment(
     let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
         return Err(Reject::NotTcp);
     };
-    Ok(Segment {
+    let ack = tcp.ack().then(|| tcp.acknowledgment_number());
+    let seg = Segment {
         ts_ns,
         src: SocketAddr::new(src, tcp.source_port()),
         dst: SocketAddr::new(dst, tcp.destination_port()),
@@ -138,7 +139,8 @@ pub fn segment(
         fin: tcp.fin(),
         rst: tcp.rst(),
         payload: tcp.payload(),
-    })
+    };
+    Ok((seg, ack))
 }
 
 /// A Linux cooked header of `len` bytes with the protocol (an EtherType) at `proto_at`.
@@ -161,7 +163,7 @@ mod tests {
     use etherparse::{PacketBuilder, VlanId};
 
     /// The rejection (Segment has no Debug, so no unwrap_err).
-    fn err(r: Result<Segment<'_>, Reject>) -> Reject {
+    fn err(r: Result<(Segment<'_>, Option<u32>), Reject>) -> Reject {
         match r {
             Ok(_) => panic!("decoded a segment"),
             Err(r) => r,
@@ -186,7 +188,7 @@ mod tests {
     }
 
     fn check(linktype: i32, packet: &[u8], v6: bool) {
-        let Ok(seg) = segment(linktype, 5, packet, packet.len()) else {
+        let Ok((seg, ack)) = segment(linktype, 5, packet, packet.len()) else {
             panic!("link {linktype}: not decoded");
         };
         let (src, dst): (IpAddr, IpAddr) = if v6 {
@@ -200,7 +202,7 @@ mod tests {
             (seg.seq, seg.syn, seg.fin, seg.rst),
             (7, false, true, false)
         );
-        assert_eq!((seg.ts_ns, seg.payload), (5, PAYLOAD));
+        assert_eq!((seg.ts_ns, seg.payload, ack), (5, PAYLOAD, None));
     }
 
     #[test]

@@ -90,11 +90,11 @@ impl State {
         self.sources[index].packets += 1;
         self.clock = self.clock.max(ts_ns);
         match decode::segment(linktype, ts_ns, data, wire_len) {
-            Ok(seg) => {
+            Ok((seg, ack)) => {
                 let State {
                     flows, red, to_red, ..
                 } = self;
-                flows.segment(&seg, &mut |e| to_red.event(red, e));
+                flows.segment_acked(&seg, ack, &mut |e| to_red.event(red, e));
             }
             Err(r) => self.decode_errors[r as usize] += 1,
         }

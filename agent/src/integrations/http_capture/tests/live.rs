@@ -116,7 +116,12 @@ fn live_capture_on_loopback_matches_the_servers_own_log() {
     assert!(ages[1] > ages[0] + 2.5, "the age did not grow: {ages:?}");
     sent.push(("GET".into(), "/slow".into(), slow.join().unwrap()));
 
-    // Everything the server logged is in the histograms, exactly.
+    // Everything the server logged is in the histograms, exactly. The server logs after its
+    // last write, which the client may read first.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.log().len() < sent.len() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
     let log = server.log();
     let mut want: BTreeMap<(String, String, u16), Vec<&Logged>> = BTreeMap::new();
     for l in &log {

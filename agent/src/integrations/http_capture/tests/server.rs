@@ -117,6 +117,9 @@ impl Input {
 }
 
 fn serve(conn: TcpStream, log: &Mutex<Vec<Logged>>) {
+    // As nginx's `tcp_nodelay on`: a write is on the wire when it returns, not held by Nagle
+    // until the peer's delayed ACK, so "last byte written" is the last byte on the wire.
+    conn.set_nodelay(true).unwrap();
     let mut out = conn.try_clone().unwrap();
     let mut inp = Input {
         conn,

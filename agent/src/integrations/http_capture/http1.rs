@@ -1,0 +1,420 @@
+//! Streaming HTTP/1.x message framing for one direction of a connection, on `httparse`.
+//!
+//! A [`Half`] turns reassembled bytes into message heads (request or status line and headers,
+//! parsed by `httparse`) and message ends. Heads are parsed straight from the packet when they
+//! fit in it and buffered (at most `max_header_bytes`) only when split across segments; bodies
+//! (`Content-Length`, chunked, or until close) are counted, never buffered. After a gap or a
+//! parse failure it resynchronises at the next line that parses as a request or status line.
+//! What the head means (which request a response answers, whether it has a body) is decided by
+//! the [`Sink`], which knows both directions.
+
+mod chunked;
+
+use chunked::{Decoder, Progress};
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// No body.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Everything until the sender closes (responses only).
+    Close,
+}
+
+/// A parsed head.
+#[derive(Debug)]
+pub(super) enum Head<'h> {
+    /// A request line and headers.
+    Request {
+        method: &'h str,
+        target: &'h str,
+        framing: Framing,
+    },
+    /// A status line and headers; `framing` as the headers say, before HEAD or status rules.
+    Response { status: u16, framing: Framing },
+}
+
+/// What to do after a head, as the [`Sink`] decides.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Read a body delimited so.
+    Body(Framing),
+    /// The head does not belong here: skip to the next line.
+    Resync,
+    /// Stop parsing this direction (the connection switched protocols).
+    Stop,
+}
+
+/// Why framing was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// Bytes missing (a hole given up on).
+    Gap,
+    /// Not HTTP/1.
+    Bad,
+    /// Head longer than `max_header_bytes`.
+    TooLarge,
+    /// No memory budget left to hold a split head.
+    BufferFull,
+    /// The direction closed in the middle of a message.
+    Closed,
+}
+
+/// How far the current message got when framing was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Between messages (nothing of the next one seen).
+    Idle,
+    /// Part of a head seen.
+    Head,
+    /// Head delivered, body in progress.
+    Body,
+    /// Already skipping after an earlier loss.
+    Resync,
+}
+
+/// The receiver of what a [`Half`] finds.
+pub(super) trait Sink {
+    /// A head, from the capture time of its first byte to that of its last.
+    fn head(&mut self, start_ns: u64, end_ns: u64, head: Head<'_>) -> Verdict;
+    /// The message ended at `end_ns` after `body` body bytes.
+    fn end(&mut self, end_ns: u64, body: u64);
+    /// Framing was lost; the half now skips to the next head.
+    fn lost(&mut self, why: Why, phase: Phase);
+    /// Asks to hold `bytes` more of a split head.
+    fn reserve(&mut self, bytes: usize) -> bool;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Resync,
+    Body { left: u64 },
+    Chunked(Decoder),
+    Close,
+    Dead,
+}
+
+/// Most header fields parsed per head; more is a parse failure.
+const MAX_HEADERS: usize = 100;
+
+/// Framing state of one direction.
+#[derive(Debug)]
+pub(super) struct Half {
+    state: State,
+    /// A head split across segments.
+    buf: Vec<u8>,
+    /// Failures are not counted: the direction was picked up mid-stream or after a loss.
+    quiet: bool,
+    start_ns: u64,
+    last_ns: u64,
+    body: u64,
+    max_head: usize,
+}
+
+impl Half {
+    /// A direction seen from an unknown point: the first failures only resynchronise.
+    pub(super) fn new(max_head: usize) -> Self {
+        Half {
+            state: State::Head,
+            buf: Vec::new(),
+            quiet: true,
+            start_ns: 0,
+            last_ns: 0,
+            body: 0,
+            max_head,
+        }
+    }
+
+    /// The direction is seen from its first byte (a SYN): failures count from the start.
+    pub(super) fn from_start(&mut self) {
+        self.quiet = false;
+    }
+
+    /// Stops parsing this direction.
+    pub(super) fn stop(&mut self) {
+        self.state = State::Dead;
+        self.buf = Vec::new();
+    }
+
+    /// Heap bytes held.
+    pub(super) fn memory(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Takes in-order bytes captured at `ts_ns`.
+    pub(super) fn data(&mut self, ts_ns: u64, mut data: &[u8], sink: &mut impl Sink) {
+        if self.state == State::Resync {
+            // Heads usually start segments: try one before skipping to the next line.
+            self.state = State::Head;
+        }
+        while !data.is_empty() {
+            match self.state {
+                State::Dead => return,
+                State::Resync => match data.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        data = data.get(i + 1..).unwrap_or_default();
+                        self.state = State::Head;
+                    }
+                    None => return,
+                },
+                State::Head => data = self.head(ts_ns, data, sink),
+                State::Body { left } => {
+                    let take = left.min(data.len() as u64);
+                    self.body = self.body.saturating_add(take);
+                    data = data.get(take as usize..).unwrap_or_default();
+                    self.state = State::Body { left: left - take };
+                    if take == left {
+                        self.finish(ts_ns, sink);
+                    }
+                }
+                State::Chunked(mut d) => {
+                    let progress = d.feed(data, &mut self.body);
+                    self.state = State::Chunked(d);
+                    match progress {
+                        Progress::More => return,
+                        Progress::Done(n) => {
+                            data = data.get(n..).unwrap_or_default();
+                            self.finish(ts_ns, sink);
+                        }
+                        Progress::Bad => {
+                            self.lose(Why::Bad, sink);
+                            data = &[];
+                        }
+                    }
+                }
+                State::Close => {
+                    self.body = self.body.saturating_add(data.len() as u64);
+                    self.last_ns = ts_ns;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes `len` bytes that will never be seen.
+    pub(super) fn gap(&mut self, len: u64, sink: &mut impl Sink) {
+        match self.state {
+            State::Dead => {}
+            State::Body { left } if len < left => {
+                self.state = State::Body { left: left - len };
+                self.body = self.body.saturating_add(len);
+            }
+            State::Chunked(d) if d.can_skip(len) => {
+                self.state = State::Chunked(d.skip(len));
+                self.body = self.body.saturating_add(len);
+            }
+            _ => self.lose(Why::Gap, sink),
+        }
+    }
+
+    /// The sender closed this direction: a body delimited by close ends at its last data byte.
+    pub(super) fn fin(&mut self, sink: &mut impl Sink) {
+        match self.state {
+            State::Close => {
+                self.state = State::Head;
+                sink.end(self.last_ns, self.body);
+            }
+            State::Body { .. } | State::Chunked(_) => self.lose(Why::Closed, sink),
+            State::Head if !self.buf.is_empty() => self.lose(Why::Closed, sink),
+            _ => {}
+        }
+        self.stop();
+    }
+
+    /// Framing lost: tell the sink (unless resynchronising quietly) and skip to the next line.
+    fn lose(&mut self, why: Why, sink: &mut impl Sink) {
+        let phase = match self.state {
+            State::Head if self.buf.is_empty() => Phase::Idle,
+            State::Head => Phase::Head,
+            State::Body { .. } | State::Chunked(_) | State::Close => Phase::Body,
+            State::Resync | State::Dead => Phase::Resync,
+        };
+        if !(self.quiet && why == Why::Bad) {
+            sink.lost(why, phase);
+        }
+        self.buf.clear();
+        self.release();
+        self.quiet = true;
+        // After a hole the next byte may start a head; after a bad line, skip the line.
+        self.state = if why == Why::Gap {
+            State::Head
+        } else {
+            State::Resync
+        };
+    }
+
+    fn release(&mut self) {
+        if self.buf.capacity() > 1024 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// The current message ended with the byte captured at `ts_ns`.
+    fn finish(&mut self, ts_ns: u64, sink: &mut impl Sink) {
+        self.state = State::Head;
+        sink.end(ts_ns, self.body);
+    }
+
+    /// Parses (or keeps) a head; returns the input left after it.
+    fn head<'d>(&mut self, ts_ns: u64, mut data: &'d [u8], sink: &mut impl Sink) -> &'d [u8] {
+        if self.buf.is_empty() {
+            // Empty lines between messages are allowed (RFC 9112 section 2.2).
+            match data.iter().position(|b| *b != b'\r' && *b != b'\n') {
+                Some(i) => data = data.get(i..).unwrap_or_default(),
+                None => return &[],
+            }
+            self.start_ns = ts_ns;
+            if self.quiet && !data.first().is_some_and(u8::is_ascii_uppercase) {
+                // Resynchronising: only a line that starts like a method or `HTTP/` is tried.
+                self.state = State::Resync;
+                return data;
+            }
+            let verdict = match parse(data) {
+                Parsed::Done(n, head) => (n, sink.head(ts_ns, ts_ns, head)),
+                Parsed::Partial if data.len() >= self.max_head => {
+                    self.lose(Why::TooLarge, sink);
+                    return &[];
+                }
+                Parsed::Partial if !sink.reserve(data.len()) => {
+                    self.lose(Why::BufferFull, sink);
+                    return &[];
+                }
+                Parsed::Partial => {
+                    self.buf.extend_from_slice(data);
+                    return &[];
+                }
+                Parsed::Bad => {
+                    self.lose(Why::Bad, sink);
+                    return data.get(1..).unwrap_or_default();
+                }
+            };
+            self.after(verdict.1, ts_ns, sink);
+            return data.get(verdict.0..).unwrap_or_default();
+        }
+        let old = self.buf.len();
+        let take = data.len().min(self.max_head.saturating_sub(old));
+        if !sink.reserve(take) {
+            self.lose(Why::BufferFull, sink);
+            return &[];
+        }
+        self.buf
+            .extend_from_slice(data.get(..take).unwrap_or_default());
+        let start_ns = self.start_ns;
+        let (used, verdict) = match parse(&self.buf) {
+            Parsed::Done(n, head) => (n.saturating_sub(old), sink.head(start_ns, ts_ns, head)),
+            Parsed::Partial if self.buf.len() < self.max_head => return &[],
+            Parsed::Partial => {
+                self.lose(Why::TooLarge, sink);
+                return &[];
+            }
+            Parsed::Bad if self.quiet => {
+                // A false start at the end of the last segment: the new one may begin a head.
+                self.buf.clear();
+                return data;
+            }
+            Parsed::Bad => {
+                self.lose(Why::Bad, sink);
+                return &[];
+            }
+        };
+        self.buf.clear();
+        self.release();
+        self.after(verdict, ts_ns, sink);
+        data.get(used..).unwrap_or_default()
+    }
+
+    fn after(&mut self, verdict: Verdict, ts_ns: u64, sink: &mut impl Sink) {
+        self.body = 0;
+        self.last_ns = ts_ns;
+        self.quiet = false;
+        match verdict {
+            Verdict::Body(Framing::None | Framing::Length(0)) => self.finish(ts_ns, sink),
+            Verdict::Body(Framing::Length(n)) => self.state = State::Body { left: n },
+            Verdict::Body(Framing::Chunked) => self.state = State::Chunked(Decoder::default()),
+            Verdict::Body(Framing::Close) => self.state = State::Close,
+            Verdict::Resync => {
+                self.quiet = true;
+                self.state = State::Resync;
+            }
+            Verdict::Stop => self.stop(),
+        }
+    }
+}
+
+enum Parsed<'h> {
+    Done(usize, Head<'h>),
+    Partial,
+    Bad,
+}
+
+/// Parses a request or response head at the start of `data`.
+fn parse(data: &[u8]) -> Parsed<'_> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let is_response = if data.len() >= 5 {
+        data.starts_with(b"HTTP/")
+    } else {
+        b"HTTP/".starts_with(data)
+    };
+    if is_response {
+        let mut r = httparse::Response::new(&mut headers);
+        match r.parse(data) {
+            Ok(httparse::Status::Complete(n)) => match (r.code, framing(r.headers, Framing::Close))
+            {
+                (Some(status), Some(framing)) => {
+                    Parsed::Done(n, Head::Response { status, framing })
+                }
+                _ => Parsed::Bad,
+            },
+            Ok(httparse::Status::Partial) => Parsed::Partial,
+            Err(_) => Parsed::Bad,
+        }
+    } else {
+        let mut r = httparse::Request::new(&mut headers);
+        match r.parse(data) {
+            Ok(httparse::Status::Complete(n)) => {
+                match (r.method, r.path, framing(r.headers, Framing::None)) {
+                    (Some(method), Some(target), Some(framing)) => Parsed::Done(
+                        n,
+                        Head::Request {
+                            method,
+                            target,
+                            framing,
+                        },
+                    ),
+                    _ => Parsed::Bad,
+                }
+            }
+            Ok(httparse::Status::Partial) => Parsed::Partial,
+            Err(_) => Parsed::Bad,
+        }
+    }
+}
+
+/// Body framing from the headers (RFC 9112 section 6.3); `None` if they contradict themselves.
+fn framing(headers: &[httparse::Header<'_>], otherwise: Framing) -> Option<Framing> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = h.value.rsplit(|b| *b == b',').next().unwrap_or_default();
+            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value.trim_ascii()).ok()?;
+            let n: u64 = v.parse().ok()?;
+            if length.is_some_and(|l| l != n) {
+                return None;
+            }
+            length = Some(n);
+        }
+    }
+    Some(match (chunked, length) {
+        (true, _) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) => otherwise,
+    })
+}
