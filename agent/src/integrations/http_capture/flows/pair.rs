@@ -70,6 +70,9 @@ struct Pairs {
     awaiting_final: bool,
     /// Status of the response read.
     status: u16,
+    /// The server direction lost framing: the next response found answers the latest request
+    /// sent before it, the earlier ones are lost.
+    resync: bool,
     /// Id of the request whose body the client direction is reading.
     req_body: Option<u64>,
     pipelined: bool,
@@ -167,6 +170,7 @@ impl Pairs {
         self.req_body = None;
         self.interim = false;
         self.awaiting_final = false;
+        self.resync = false;
     }
 
     /// The pending (or answered) request with this id.
@@ -284,6 +288,14 @@ impl Side<'_, '_, '_> {
         let st = &mut *self.st;
         if !std::mem::take(&mut st.awaiting_final) {
             st.cur = None;
+            if std::mem::take(&mut st.resync) && !st.broken {
+                let before = st.pending.iter().take_while(|p| p.start_ns <= start_ns).count();
+                for _ in 1..before {
+                    if let Some(p) = st.pending.pop_front() {
+                        st.lose(p, "gap", self.ctx);
+                    }
+                }
+            }
             if st.broken {
                 self.error("desync");
             } else if st.pending.front().is_some_and(|p| p.start_ns <= start_ns) {
@@ -393,11 +405,17 @@ impl Sink for Side<'_, '_, '_> {
         if let Some(reason) = reason {
             self.error(reason);
         }
-        if self.st.broken || self.st.client.is_none() || phase == Phase::Resync {
+        if self.st.broken || self.st.client.is_none() {
             return;
         }
         if self.st.pipelined {
             return self.desync();
+        }
+        if !client {
+            self.st.resync = true;
+        }
+        if phase == Phase::Resync {
+            return;
         }
         let st = &mut *self.st;
         if client {
