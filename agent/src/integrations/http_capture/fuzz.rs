@@ -395,16 +395,21 @@ proptest! {
 #[test]
 fn debug_case() {
     let x = |method, req, expect, status, resp| Exchange { method, req, expect, status, resp };
+    let simple = Conversation { pipelined: false, exchanges: vec![x("GET", None, false, 200, Body::Length(0))], close_last: false, isn: (0, 0) };
     let conv = Conversation {
-        pipelined: false,
+        pipelined: true,
         exchanges: vec![
-            x("GET", None, false, 200, Body::Length(2514)),
-            x("HEAD", Some(Body::Length(338)), false, 301, Body::Length(0)),
-            x("GET", None, false, 200, Body::Length(54)),
+            x("GET", Some(Body::Length(1281)), false, 200, Body::Length(1913)),
+            x("DELETE", Some(Body::Length(2577)), false, 200, Body::Chunked(vec![367], true)),
+            x("DELETE", Some(Body::Length(2978)), false, 304, Body::Length(100)),
+            x("M-SEARCH", None, false, 200, Body::Length(2772)),
+            x("GET", None, false, 200, Body::Length(1271)),
+            x("PUT", None, false, 200, Body::Length(657)),
         ],
         close_last: false,
         isn: (0, 0),
     };
-    let m = Mangle { seed: 7161155484982273862, max_seg: 70, swaps: 3, dup_pct: 0, drop_pct: 21 };
-    check(&[conv], m, Limits::default(), false);
+    let m = Mangle { seed: 14084124314825728940, max_seg: 421, swaps: 2, dup_pct: 0, drop_pct: 7 };
+    let limits = Limits { max_buffered_per_connection: 1500, max_buffered_total: 3000, max_header_bytes: 256, ..Limits::default() };
+    check(&[simple.clone(), simple, conv], m, limits, false);
 }

@@ -73,6 +73,12 @@ struct Pairs {
     /// The server direction lost framing: the next response found answers the latest request
     /// sent before it, the earlier ones are lost.
     resync: bool,
+    /// Bytes each direction handed on (data and gaps).
+    seen: [u64; 2],
+    /// The client direction lost framing when the server had handed on this many bytes: a
+    /// request parsed before the server sends anything more was sent without waiting for the
+    /// lost ones' responses (pipelining), and cannot be paired.
+    client_loss: Option<u64>,
     /// Id of the request whose body the client direction is reading.
     req_body: Option<u64>,
     pipelined: bool,
@@ -110,6 +116,9 @@ impl Http {
     /// In-order bytes of direction `dir`.
     pub(super) fn data(&mut self, dir: usize, ts_ns: u64, bytes: &[u8], ctx: &mut Ctx<'_, '_>) {
         let Http { halves, st } = self;
+        if let Some(n) = st.seen.get_mut(dir) {
+            *n = n.saturating_add(bytes.len() as u64);
+        }
         if let Some(h) = halves.get_mut(dir) {
             h.data(ts_ns, bytes, &mut Side { st, dir, ctx });
         }
@@ -120,6 +129,9 @@ impl Http {
     pub(super) fn gap(&mut self, dir: usize, len: u64, ctx: &mut Ctx<'_, '_>) {
         (ctx.out)(Event::Error { reason: "gap" });
         let Http { halves, st } = self;
+        if let Some(n) = st.seen.get_mut(dir) {
+            *n = n.saturating_add(len);
+        }
         if let Some(h) = halves.get_mut(dir) {
             h.gap(len, &mut Side { st, dir, ctx });
         }
@@ -180,23 +192,6 @@ impl Pairs {
             .chain(self.pending.iter_mut())
             .find(|p| p.id == id)
     }
-
-    fn ghost(&mut self) -> Result<(), ()> {
-        if self.pending.len() >= MAX_PENDING {
-            return Err(());
-        }
-        self.pending.push_back(Pending {
-            id: 0,
-            ghost: true,
-            no_body: false,
-            tunnel: false,
-            method: String::new(),
-            target: String::new(),
-            start_ns: 0,
-            request_bytes: 0,
-        });
-        Ok(())
-    }
 }
 
 /// One direction's view, given to its [`Half`] as the [`Sink`].
@@ -222,14 +217,21 @@ impl Side<'_, '_, '_> {
     }
 
     fn request(&mut self, start_ns: u64, method: &str, target: &str, framing: Framing) -> Verdict {
+        eprintln!("DBG req {method} {target} {start_ns} loss {:?} seen {:?}", self.st.client_loss, self.st.seen);
         let st = &mut *self.st;
         if st.answering || !st.pending.is_empty() {
             st.pipelined = true;
         }
-        if st.broken {
+        let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
+        if st.client_loss.take().is_some_and(|at| at == server_seen) && !st.broken {
+            st.pipelined = true;
+            self.desync();
+        }
+        if self.st.broken {
             self.error("desync");
             return Verdict::Body(framing);
         }
+        let st = &mut *self.st;
         let target = match target.len() {
             n if n <= MAX_TARGET => target,
             _ => {
@@ -285,11 +287,21 @@ impl Side<'_, '_, '_> {
     }
 
     fn response(&mut self, start_ns: u64, end_ns: u64, status: u16, framing: Framing) -> Verdict {
+        eprintln!("DBG resp {status} {start_ns} pending {:?} resync {} pipe {} broken {} await {} seen {:?}", self.st.pending.iter().map(|p| (p.id, p.start_ns)).collect::<Vec<_>>(), self.st.resync, self.st.pipelined, self.st.broken, self.st.awaiting_final, self.st.seen);
         let st = &mut *self.st;
         if !std::mem::take(&mut st.awaiting_final) {
             st.cur = None;
+            if st.resync && st.pipelined && !st.broken {
+                // Which of the requests in flight this answers is unknowable.
+                self.desync();
+            }
+            let st = &mut *self.st;
             if std::mem::take(&mut st.resync) && !st.broken {
-                let before = st.pending.iter().take_while(|p| p.start_ns <= start_ns).count();
+                let mut before = st.pending.iter().take_while(|p| p.start_ns <= start_ns).count();
+                if st.client_loss.is_some() {
+                    // It may answer a request lost on the way: none of them can have it.
+                    before += 1;
+                }
                 for _ in 1..before {
                     if let Some(p) = st.pending.pop_front() {
                         st.lose(p, "gap", self.ctx);
@@ -392,6 +404,7 @@ impl Sink for Side<'_, '_, '_> {
     }
 
     fn lost(&mut self, why: Why, phase: Phase) {
+        eprintln!("DBG lost {why:?} {phase:?} dir {} client {:?} pipe {} cur {:?} seen {:?}", self.dir, self.st.client, self.st.pipelined, self.st.cur.as_ref().map(|p| p.id), self.st.seen);
         // A side not known yet that sends something else than HTTP is taken for a client.
         let client = self.st.client.is_none_or(|c| c == self.dir);
         let reason = match why {
@@ -411,32 +424,28 @@ impl Sink for Side<'_, '_, '_> {
         if self.st.pipelined {
             return self.desync();
         }
-        if !client {
-            self.st.resync = true;
-        }
-        if phase == Phase::Resync {
-            return;
-        }
         let st = &mut *self.st;
         if client {
-            if phase == Phase::Body
-                && let Some(p) = st.req_body.take().and_then(|id| st.find(id))
+            // Requests may be lost here; how many is known once the server answers or not.
+            let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
+            st.client_loss.get_or_insert(server_seen);
+            // A request whose body was cut still gets its response: a ghost absorbs it.
+            if let Some(p) = st.req_body.take().and_then(|id| st.find(id))
                 && !p.ghost
             {
                 p.ghost = true;
                 let id = p.id;
                 self.error_lost(id);
-            } else if why != Why::Closed && phase != Phase::Body && st.ghost().is_err() {
-                self.desync();
             }
             return;
         }
+        st.resync = true;
         st.interim = false;
         st.awaiting_final = false;
         st.answering = false;
         let lost = match st.cur.take() {
             Some(p) => Some(p),
-            None if phase != Phase::Body => st.pending.pop_front(),
+            None if matches!(phase, Phase::Idle | Phase::Head) => st.pending.pop_front(),
             None => None,
         };
         if let Some(p) = lost {
