@@ -87,6 +87,8 @@ pub(super) trait Sink {
     fn lost(&mut self, why: Why, phase: Phase);
     /// Asks to hold `bytes` more of a split head.
     fn reserve(&mut self, bytes: usize) -> bool;
+    /// Bytes were skipped while resynchronising: whole messages may be among them.
+    fn skipped(&mut self);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,13 +158,16 @@ impl Half {
         while !data.is_empty() {
             match self.state {
                 State::Dead => return,
-                State::Resync => match (0..data.len()).find(|&i| plausible(data.get(i..).unwrap_or_default())) {
-                    Some(i) => {
-                        data = data.get(i..).unwrap_or_default();
-                        self.state = State::Head;
+                State::Resync => {
+                    let at =
+                        (0..data.len()).find(|&i| plausible(data.get(i..).unwrap_or_default()));
+                    if at != Some(0) {
+                        sink.skipped();
                     }
-                    None => return,
-                },
+                    let Some(i) = at else { return };
+                    data = data.get(i..).unwrap_or_default();
+                    self.state = State::Head;
+                }
                 State::Head => data = self.head(ts_ns, data, sink),
                 State::Body { left } => {
                     let take = left.min(data.len() as u64);
@@ -353,8 +358,18 @@ impl Half {
 
 /// What a head may start with when resynchronising: a status line or a request line with a
 /// registered method (a fragment like `T /x` after a hole is not taken for a request `T`).
-const STARTS: [&[u8]; 10] =
-    [b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"PATCH ", b"OPTIONS ", b"CONNECT ", b"TRACE "];
+const STARTS: [&[u8]; 10] = [
+    b"HTTP/1.",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"PATCH ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+];
 
 /// Whether `data` starts like a head (or, when short, like the beginning of one).
 fn plausible(data: &[u8]) -> bool {

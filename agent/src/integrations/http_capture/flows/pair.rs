@@ -217,7 +217,6 @@ impl Side<'_, '_, '_> {
     }
 
     fn request(&mut self, start_ns: u64, method: &str, target: &str, framing: Framing) -> Verdict {
-        eprintln!("DBG req {method} {target} {start_ns} loss {:?} seen {:?}", self.st.client_loss, self.st.seen);
         let st = &mut *self.st;
         if st.answering || !st.pending.is_empty() {
             st.pipelined = true;
@@ -287,7 +286,6 @@ impl Side<'_, '_, '_> {
     }
 
     fn response(&mut self, start_ns: u64, end_ns: u64, status: u16, framing: Framing) -> Verdict {
-        eprintln!("DBG resp {status} {start_ns} pending {:?} resync {} pipe {} broken {} await {} seen {:?}", self.st.pending.iter().map(|p| (p.id, p.start_ns)).collect::<Vec<_>>(), self.st.resync, self.st.pipelined, self.st.broken, self.st.awaiting_final, self.st.seen);
         let st = &mut *self.st;
         if !std::mem::take(&mut st.awaiting_final) {
             st.cur = None;
@@ -297,7 +295,11 @@ impl Side<'_, '_, '_> {
             }
             let st = &mut *self.st;
             if std::mem::take(&mut st.resync) && !st.broken {
-                let mut before = st.pending.iter().take_while(|p| p.start_ns <= start_ns).count();
+                let mut before = st
+                    .pending
+                    .iter()
+                    .take_while(|p| p.start_ns <= start_ns)
+                    .count();
                 if st.client_loss.is_some() {
                     // It may answer a request lost on the way: none of them can have it.
                     before += 1;
@@ -404,7 +406,6 @@ impl Sink for Side<'_, '_, '_> {
     }
 
     fn lost(&mut self, why: Why, phase: Phase) {
-        eprintln!("DBG lost {why:?} {phase:?} dir {} client {:?} pipe {} cur {:?} seen {:?}", self.dir, self.st.client, self.st.pipelined, self.st.cur.as_ref().map(|p| p.id), self.st.seen);
         // A side not known yet that sends something else than HTTP is taken for a client.
         let client = self.st.client.is_none_or(|c| c == self.dir);
         let reason = match why {
@@ -450,6 +451,13 @@ impl Sink for Side<'_, '_, '_> {
         };
         if let Some(p) = lost {
             st.lose(p, "gap", self.ctx);
+        }
+    }
+
+    fn skipped(&mut self) {
+        if self.is_client() {
+            let server_seen = self.st.seen.get(1 - self.dir).copied().unwrap_or_default();
+            self.st.client_loss = Some(server_seen);
         }
     }
 

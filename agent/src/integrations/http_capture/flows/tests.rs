@@ -452,17 +452,38 @@ fn fifty_thousand_partial_requests_stay_bounded() {
     let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
     let (evicted, requests) = (Cell::new(0), Cell::new(0));
     let mut out = |e: Event<'_>| match e {
-        Event::Error { reason: "evicted_connection" } => evicted.set(evicted.get() + 1),
+        Event::Error {
+            reason: "evicted_connection",
+        } => evicted.set(evicted.get() + 1),
         Event::Request { .. } => requests.set(requests.get() + 1),
         _ => {}
     };
-    let head = [b"GET /partial HTTP/1.1\r\nHost: x\r\nX-Pad: ".as_slice(), &[b'p'; 1000]].concat();
+    let head = [
+        b"GET /partial HTTP/1.1\r\nHost: x\r\nX-Pad: ".as_slice(),
+        &[b'p'; 1000],
+    ]
+    .concat();
     let mut peak = 0;
     for i in 0..50_000u32 {
-        let client = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 1024 + (i % 50_000) as u16));
-        let syn = Segment { ts_ns: u64::from(i), src: client, dst: server, seq: i, syn: true, fin: false, rst: false, payload: &[] };
+        let client =
+            SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 1024 + (i % 50_000) as u16));
+        let syn = Segment {
+            ts_ns: u64::from(i),
+            src: client,
+            dst: server,
+            seq: i,
+            syn: true,
+            fin: false,
+            rst: false,
+            payload: &[],
+        };
         flows.segment_acked(&syn, None, &mut out);
-        let data = Segment { syn: false, seq: i.wrapping_add(1), payload: &head, ..syn };
+        let data = Segment {
+            syn: false,
+            seq: i.wrapping_add(1),
+            payload: &head,
+            ..syn
+        };
         flows.segment_acked(&data, Some(7), &mut out);
         peak = peak.max(flows.memory());
     }
@@ -470,9 +491,21 @@ fn fifty_thousand_partial_requests_stay_bounded() {
     assert_eq!(evicted.get(), 50_000 - limits.max_connections);
     assert_eq!(requests.get(), 0, "no head is complete");
     // Each connection holds its 1 KiB head: 10,000 of them fit in the 32 MiB total.
-    assert!(peak <= limits.max_memory(), "peak {peak} above {}", limits.max_memory());
-    assert!(peak >= limits.max_connections * head.len(), "the heads are held and counted: {peak}");
+    assert!(
+        peak <= limits.max_memory(),
+        "peak {peak} above {}",
+        limits.max_memory()
+    );
+    assert!(
+        peak >= limits.max_connections * head.len(),
+        "the heads are held and counted: {peak}"
+    );
     assert!(peak < 24 << 20, "peak {peak}");
     flows.sweep(u64::MAX, &mut out);
-    assert_eq!((flows.connections(), flows.memory() < 2 << 20), (0, true), "{}", flows.memory());
+    assert_eq!(
+        (flows.connections(), flows.memory() < 2 << 20),
+        (0, true),
+        "{}",
+        flows.memory()
+    );
 }
