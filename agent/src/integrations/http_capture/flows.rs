@@ -293,6 +293,13 @@ impl Flows {
                 _ => break,
             }
         }
+        // Give back what a burst of connections grew.
+        if self.index.is_empty() {
+            (self.slots, self.free) = (Vec::new(), Vec::new());
+        }
+        if self.index.len() < self.index.capacity() / 4 {
+            self.index.shrink_to_fit();
+        }
     }
 
     /// Heap bytes held now: buffers and the table, what the limits bound.

@@ -87,6 +87,8 @@ pub(super) trait Sink {
     fn lost(&mut self, why: Why, phase: Phase);
     /// Asks to hold `bytes` more of a split head.
     fn reserve(&mut self, bytes: usize) -> bool;
+    /// Bytes were skipped while resynchronising: whole messages may be among them.
+    fn skipped(&mut self);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +110,8 @@ pub(super) struct Half {
     state: State,
     /// A head split across segments.
     buf: Vec<u8>,
-    /// Failures are not counted: the direction was picked up mid-stream or after a loss.
+    /// Resynchronising (the direction was picked up mid-stream or after a loss): failures are
+    /// not counted and only [`STARTS`] are tried as heads.
     quiet: bool,
     start_ns: u64,
     last_ns: u64,
@@ -155,13 +158,16 @@ impl Half {
         while !data.is_empty() {
             match self.state {
                 State::Dead => return,
-                State::Resync => match data.iter().position(|b| *b == b'\n') {
-                    Some(i) => {
-                        data = data.get(i + 1..).unwrap_or_default();
-                        self.state = State::Head;
+                State::Resync => {
+                    let at =
+                        (0..data.len()).find(|&i| plausible(data.get(i..).unwrap_or_default()));
+                    if at != Some(0) {
+                        sink.skipped();
                     }
-                    None => return,
-                },
+                    let Some(i) = at else { return };
+                    data = data.get(i..).unwrap_or_default();
+                    self.state = State::Head;
+                }
                 State::Head => data = self.head(ts_ns, data, sink),
                 State::Body { left } => {
                     let take = left.min(data.len() as u64);
@@ -269,10 +275,9 @@ impl Half {
                 None => return &[],
             }
             self.start_ns = ts_ns;
-            if self.quiet && !data.first().is_some_and(u8::is_ascii_uppercase) {
-                // Resynchronising: only a line that starts like a method or `HTTP/` is tried.
+            if self.quiet && !plausible(data) {
                 self.state = State::Resync;
-                return data;
+                return data.get(1..).unwrap_or_default();
             }
             let verdict = match parse(data) {
                 Parsed::Done(n, head) => (n, sink.head(ts_ns, ts_ns, head)),
@@ -304,6 +309,11 @@ impl Half {
         }
         self.buf
             .extend_from_slice(data.get(..take).unwrap_or_default());
+        if self.quiet && !plausible(&self.buf) {
+            // A short false start (`T` of `TRACE`) whose continuation does not fit.
+            self.buf.clear();
+            return data;
+        }
         let start_ns = self.start_ns;
         let (used, verdict) = match parse(&self.buf) {
             Parsed::Done(n, head) => (n.saturating_sub(old), sink.head(start_ns, ts_ns, head)),
@@ -344,6 +354,30 @@ impl Half {
             Verdict::Stop => self.stop(),
         }
     }
+}
+
+/// What a head may start with when resynchronising: a status line or a request line with a
+/// registered method (a fragment like `T /x` after a hole is not taken for a request `T`).
+const STARTS: [&[u8]; 10] = [
+    b"HTTP/1.",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"PATCH ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
+/// Whether `data` starts like a head (or, when short, like the beginning of one).
+fn plausible(data: &[u8]) -> bool {
+    !data.is_empty()
+        && STARTS.iter().any(|s| {
+            let n = s.len().min(data.len());
+            data.get(..n) == s.get(..n)
+        })
 }
 
 enum Parsed<'h> {
