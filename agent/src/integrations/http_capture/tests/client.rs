@@ -53,10 +53,13 @@ impl<'a> Req<'a> {
 }
 
 impl Client {
-    /// Connects to 127.0.0.1:`port`.
+    /// Connects to 127.0.0.1:`port`, then gives the server 20 ms to accept and wait in
+    /// `read`: its log dates a request from the read that returned its first byte, which would
+    /// otherwise include the time to accept and start its thread (the capture dates the packet).
     pub fn connect(port: u16) -> Client {
         let conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the test server");
         conn.set_nodelay(true).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
         Client {
             conn,
             buf: Vec::new(),
