@@ -13,7 +13,8 @@
 #    PLAIN.pcap onto lo at PPS packets/s; then libpcap's kernel drop counter, the packets the
 #    capture read and the requests it counted, from the collector.
 #
-#   bench/http-capture.sh [PACKETS] [PPS]     (default 110000 100000; run as root)
+#   bench/http-capture.sh [PACKETS] [PPS]     (default 110000 100000; run as root;
+#                                              NO_BUILD=1 uses the release binaries as built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packets=${1:-110000}; pps=${2:-100000}
@@ -21,7 +22,7 @@ for c in tshark tcpreplay python3; do
   command -v $c >/dev/null || { echo "error: $c missing: apt-get install tshark tcpreplay python3" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time missing: apt-get install time" >&2; exit 1; }
-cargo build --release --locked -p dozor-agent -p dozor-collector -q
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p dozor-agent -p dozor-collector -q
 bin=${CARGO_TARGET_DIR:-target}/release
 tmp=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
