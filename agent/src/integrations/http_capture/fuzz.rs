@@ -55,20 +55,44 @@ struct Truth {
 fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         (0usize..3000).prop_map(Body::Length),
-        (prop::collection::vec(1usize..700, 1..4), any::<bool>()).prop_map(|(c, x)| Body::Chunked(c, x)),
+        (prop::collection::vec(1usize..700, 1..4), any::<bool>())
+            .prop_map(|(c, x)| Body::Chunked(c, x)),
     ]
 }
 
 fn exchange() -> impl Strategy<Value = Exchange> {
-    let methods = prop::sample::select(&["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "M-SEARCH"][..]);
+    let methods =
+        prop::sample::select(&["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "M-SEARCH"][..]);
     let statuses = prop::sample::select(&[200u16, 201, 204, 301, 304, 404, 500, 503][..]);
-    (methods, prop::option::of(body()), any::<bool>(), statuses, body())
-        .prop_map(|(method, req, expect, status, resp)| Exchange { method, req, expect, status, resp })
+    (
+        methods,
+        prop::option::of(body()),
+        any::<bool>(),
+        statuses,
+        body(),
+    )
+        .prop_map(|(method, req, expect, status, resp)| Exchange {
+            method,
+            req,
+            expect,
+            status,
+            resp,
+        })
 }
 
 fn conversation() -> impl Strategy<Value = Conversation> {
-    (any::<bool>(), prop::collection::vec(exchange(), 1..7), any::<bool>(), any::<(u32, u32)>())
-        .prop_map(|(pipelined, exchanges, close_last, isn)| Conversation { pipelined, exchanges, close_last, isn })
+    (
+        any::<bool>(),
+        prop::collection::vec(exchange(), 1..7),
+        any::<bool>(),
+        any::<(u32, u32)>(),
+    )
+        .prop_map(|(pipelined, exchanges, close_last, isn)| Conversation {
+            pipelined,
+            exchanges,
+            close_last,
+            isn,
+        })
 }
 
 fn write_body(b: &Body, out: &mut Vec<u8>) -> u64 {
@@ -84,7 +108,11 @@ fn write_body(b: &Body, out: &mut Vec<u8>) -> u64 {
                 out.extend(std::iter::repeat_n(b'z', *n));
                 out.extend(b"\r\n");
             }
-            out.extend(if *fancy { &b"0\r\nx-trailer: t\r\n\r\n"[..] } else { b"0\r\n\r\n" });
+            out.extend(if *fancy {
+                &b"0\r\nx-trailer: t\r\n\r\n"[..]
+            } else {
+                b"0\r\n\r\n"
+            });
             sizes.iter().sum::<usize>() as u64
         }
     }
@@ -114,12 +142,19 @@ fn flights(conv: &Conversation, conn: usize, bursts: &[usize]) -> (Vec<Flight>, 
     let mut truth = vec![Truth::default(); conv.exchanges.len()];
     let mut i = 0;
     for &burst in bursts {
-        let (mut req, mut resp) = (Flight { client: true, ..Flight::default() }, Flight::default());
-        for k in i..(i + burst).min(conv.exchanges.len()) {
-            let x = &conv.exchanges[k];
+        let (mut req, mut resp) = (
+            Flight {
+                client: true,
+                ..Flight::default()
+            },
+            Flight::default(),
+        );
+        let end = (i + burst).min(conv.exchanges.len());
+        for (k, x) in conv.exchanges.iter().enumerate().take(end).skip(i) {
             let last = k + 1 == conv.exchanges.len();
             req.marks.push((k, req.bytes.len()));
-            req.bytes.extend(format!("{} /x/{conn}/{k} HTTP/1.1\r\nHost: h\r\n", x.method).bytes());
+            req.bytes
+                .extend(format!("{} /x/{conn}/{k} HTTP/1.1\r\nHost: h\r\n", x.method).bytes());
             let expect = x.expect && x.req.is_some() && !conv.pipelined;
             if expect {
                 req.bytes.extend(b"Expect: 100-continue\r\n");
@@ -129,13 +164,23 @@ fn flights(conv: &Conversation, conn: usize, bursts: &[usize]) -> (Vec<Flight>, 
             }
             req.bytes.extend(b"\r\n");
             if expect {
-                fl.push(std::mem::replace(&mut req, Flight { client: true, ..Flight::default() }));
-                fl.push(Flight { bytes: b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ..Flight::default() });
+                fl.push(std::mem::replace(
+                    &mut req,
+                    Flight {
+                        client: true,
+                        ..Flight::default()
+                    },
+                ));
+                fl.push(Flight {
+                    bytes: b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+                    ..Flight::default()
+                });
             }
             truth[k].request_bytes = x.req.as_ref().map_or(0, |b| write_body(b, &mut req.bytes));
             truth[k].status = x.status;
             let close = last && conv.close_last;
-            resp.bytes.extend(format!("HTTP/1.1 {} S\r\n", x.status).bytes());
+            resp.bytes
+                .extend(format!("HTTP/1.1 {} S\r\n", x.status).bytes());
             let no_body = x.method == "HEAD" || x.status == 204 || x.status == 304;
             if close && !no_body {
                 resp.bytes.extend(b"Connection: close\r\n\r\n");
@@ -164,6 +209,9 @@ fn flights(conv: &Conversation, conn: usize, bursts: &[usize]) -> (Vec<Flight>, 
     }
     (fl, truth)
 }
+
+/// An exchange's truth with the capture times of its first and last segments (`None`: dropped).
+type Timed = (Truth, Option<u64>, Option<u64>);
 
 /// splitmix64: the segmentation, reordering and timing, from one seed.
 struct Rng(u64);
@@ -210,22 +258,46 @@ struct Cap {
 
 /// Cuts, mangles and times one conversation; returns its captured segments and truth (with
 /// segment ids resolved to capture times; `None` when that segment was dropped).
-fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec<Cap>, Vec<(Truth, Option<u64>, Option<u64>)>) {
+fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec<Cap>, Vec<Timed>) {
     let mut rng = Rng(m.seed ^ (conn as u64).wrapping_mul(0x1234_5678_9abc));
     let bursts: Vec<usize> = (0..conv.exchanges.len())
-        .map(|_| if conv.pipelined { 1 + rng.below(4) as usize } else { 1 })
+        .map(|_| {
+            if conv.pipelined {
+                1 + rng.below(4) as usize
+            } else {
+                1
+            }
+        })
         .collect();
     let (fl, mut truth) = flights(conv, conn, &bursts);
     let (cisn, sisn) = conv.isn;
     let (mut coff, mut soff) = (1u32, 1u32);
     let mut caps = Vec::new();
-    let mut mk = |id: &mut usize, client, seq, ack, syn, fin, data: Vec<u8>| {
+    let mk = |id: &mut usize, client, seq, ack, syn, fin, data: Vec<u8>| {
         *id += 1;
-        Cap { id: *id, ts: 0, conn, client, seq, ack, syn, fin, data }
+        Cap {
+            id: *id,
+            ts: 0,
+            conn,
+            client,
+            seq,
+            ack,
+            syn,
+            fin,
+            data,
+        }
     };
     let mut flights_caps: Vec<Vec<Cap>> = vec![vec![
         mk(ids, true, cisn, None, true, false, Vec::new()),
-        mk(ids, false, sisn, Some(cisn.wrapping_add(1)), true, false, Vec::new()),
+        mk(
+            ids,
+            false,
+            sisn,
+            Some(cisn.wrapping_add(1)),
+            true,
+            false,
+            Vec::new(),
+        ),
     ]];
     for f in &fl {
         let mut pieces = Vec::new();
@@ -236,7 +308,15 @@ fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec
                 true => (cisn.wrapping_add(coff), sisn.wrapping_add(soff)),
                 false => (sisn.wrapping_add(soff), cisn.wrapping_add(coff)),
             };
-            let cap = mk(ids, f.client, seq, Some(ack), false, false, f.bytes[at..at + n].to_vec());
+            let cap = mk(
+                ids,
+                f.client,
+                seq,
+                Some(ack),
+                false,
+                false,
+                f.bytes[at..at + n].to_vec(),
+            );
             for &(k, off) in &f.marks {
                 if (at..at + n).contains(&off) {
                     match f.client {
@@ -276,7 +356,18 @@ fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec
     }
     // Both sides close at the end (again, harmlessly, if the server already did).
     let (cs, ss) = (cisn.wrapping_add(coff), sisn.wrapping_add(soff));
-    flights_caps.push(vec![mk(ids, true, cs, Some(ss), false, true, Vec::new()), mk(ids, false, ss, Some(cs.wrapping_add(1)), false, true, Vec::new())]);
+    flights_caps.push(vec![
+        mk(ids, true, cs, Some(ss), false, true, Vec::new()),
+        mk(
+            ids,
+            false,
+            ss,
+            Some(cs.wrapping_add(1)),
+            false,
+            true,
+            Vec::new(),
+        ),
+    ]);
     let mut ts = 1_000_000 + rng.below(1_000_000);
     let mut first = HashMap::new();
     for f in flights_caps {
@@ -288,7 +379,17 @@ fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec
             caps.push(c);
         }
     }
-    let truth = truth.into_iter().map(|t| (first.get(&t.start_seg).copied(), first.get(&t.end_seg).copied(), t)).map(|(a, b, t)| (t, a, b)).collect();
+    let truth = truth
+        .into_iter()
+        .map(|t| {
+            (
+                first.get(&t.start_seg).copied(),
+                first.get(&t.end_seg).copied(),
+                t,
+            )
+        })
+        .map(|(a, b, t)| (t, a, b))
+        .collect();
     (caps, truth)
 }
 
@@ -315,9 +416,19 @@ fn check(convs: &[Conversation], m: Mangle, limits: Limits, exact: bool) {
     let mut reqs: HashMap<u64, (usize, usize)> = HashMap::new();
     let mut done: HashMap<(usize, usize), String> = HashMap::new();
     let mut errors: Vec<&'static str> = Vec::new();
-    let mut out = |e: Event<'_>| { if std::env::var("DBG").is_ok() { eprintln!("EV {e:?}"); } match e {
-        Event::Request { id, client, target, start_ns, method, .. } => {
-            let mut parts = target.trim_start_matches("/x/").split('/').map(|p| p.parse::<usize>().unwrap());
+    let mut out = |e: Event<'_>| match e {
+        Event::Request {
+            id,
+            client,
+            target,
+            start_ns,
+            method,
+            ..
+        } => {
+            let mut parts = target
+                .trim_start_matches("/x/")
+                .split('/')
+                .map(|p| p.parse::<usize>().unwrap());
             let key = (parts.next().unwrap(), parts.next().unwrap());
             assert_eq!(client, addr(key.0, true));
             let (t, start, _) = &truth[key.0][key.1];
@@ -326,33 +437,72 @@ fn check(convs: &[Conversation], m: Mangle, limits: Limits, exact: bool) {
             let _ = t;
             assert!(reqs.insert(id, key).is_none());
         }
-        Event::Response { id, status, start_ns, end_ns, request_bytes, response_bytes, .. } => {
+        Event::Response {
+            id,
+            status,
+            start_ns,
+            end_ns,
+            request_bytes,
+            response_bytes,
+            ..
+        } => {
             let key = reqs[&id];
             let (t, start, end) = &truth[key.0][key.1];
-            let got = (status, Some(start_ns), Some(end_ns), request_bytes, response_bytes);
-            assert_eq!(got, (t.status, *start, *end, t.request_bytes, t.response_bytes), "exchange {key:?}");
-            assert!(done.insert(key, "response".into()).is_none(), "{key:?} twice");
+            let got = (
+                status,
+                Some(start_ns),
+                Some(end_ns),
+                request_bytes,
+                response_bytes,
+            );
+            assert_eq!(
+                got,
+                (t.status, *start, *end, t.request_bytes, t.response_bytes),
+                "exchange {key:?}"
+            );
+            assert!(
+                done.insert(key, "response".into()).is_none(),
+                "{key:?} twice"
+            );
         }
         Event::Lost { id, reason } => {
             assert!(!exact, "{:?} lost: {reason}", reqs[&id]);
-            assert!(done.insert(reqs[&id], reason.into()).is_none(), "{:?} twice", reqs[&id]);
+            assert!(
+                done.insert(reqs[&id], reason.into()).is_none(),
+                "{:?} twice",
+                reqs[&id]
+            );
         }
         Event::Error { reason } => errors.push(reason),
-    }};
+    };
     let max = limits.max_memory();
     for c in &caps {
         let (src, dst) = (addr(c.conn, c.client), addr(c.conn, !c.client));
-        let seg = Segment { ts_ns: c.ts, src, dst, seq: c.seq, syn: c.syn, fin: c.fin, rst: false, payload: &c.data };
-        if std::env::var("DBG").is_ok() {
-            eprintln!("SEG {} {} seq {} ack {:?} len {} {:?}", c.ts, if c.client { "C" } else { "S" }, c.seq, c.ack, c.data.len(), String::from_utf8_lossy(&c.data[..c.data.len().min(20)]));
-        }
+        let seg = Segment {
+            ts_ns: c.ts,
+            src,
+            dst,
+            seq: c.seq,
+            syn: c.syn,
+            fin: c.fin,
+            rst: false,
+            payload: &c.data,
+        };
         flows.segment_acked(&seg, c.ack, &mut out);
-        assert!(flows.memory() <= max, "memory {} above {max}", flows.memory());
+        assert!(
+            flows.memory() <= max,
+            "memory {} above {max}",
+            flows.memory()
+        );
     }
     flows.sweep(u64::MAX, &mut out);
     assert_eq!(flows.connections(), 0);
     for id in reqs.keys() {
-        assert!(done.contains_key(&reqs[id]), "{:?} neither answered nor lost", reqs[id]);
+        assert!(
+            done.contains_key(&reqs[id]),
+            "{:?} neither answered nor lost",
+            reqs[id]
+        );
     }
     if exact {
         assert!(errors.is_empty(), "{errors:?}");
@@ -363,13 +513,32 @@ fn check(convs: &[Conversation], m: Mangle, limits: Limits, exact: bool) {
 
 fn mangle(drops: bool) -> impl Strategy<Value = Mangle> {
     let drop = if drops { 1u8..25 } else { 0u8..1 };
-    (any::<u64>(), prop_oneof![1usize..8, 8usize..200, 200usize..1500], 0u8..4, 0u8..20, drop)
-        .prop_map(|(seed, max_seg, swaps, dup_pct, drop_pct)| Mangle { seed, max_seg, swaps, dup_pct, drop_pct })
+    (
+        any::<u64>(),
+        prop_oneof![1usize..8, 8usize..200, 200usize..1500],
+        0u8..4,
+        0u8..20,
+        drop,
+    )
+        .prop_map(|(seed, max_seg, swaps, dup_pct, drop_pct)| Mangle {
+            seed,
+            max_seg,
+            swaps,
+            dup_pct,
+            drop_pct,
+        })
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256);
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(256);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -390,21 +559,4 @@ proptest! {
         let limits = Limits { max_buffered_per_connection: 1500, max_buffered_total: 3000, max_header_bytes: 256, ..Limits::default() };
         check(&convs, m, limits, false);
     }
-}
-
-#[test]
-fn debug_case() {
-    let x = |method, req, expect, status, resp| Exchange { method, req, expect, status, resp };
-    let conv = Conversation {
-        pipelined: false,
-        exchanges: vec![
-            x("GET", None, false, 200, Body::Length(2514)),
-            x("HEAD", Some(Body::Length(338)), false, 301, Body::Length(0)),
-            x("GET", None, false, 200, Body::Length(54)),
-        ],
-        close_last: false,
-        isn: (0, 0),
-    };
-    let m = Mangle { seed: 7161155484982273862, max_seg: 70, swaps: 3, dup_pct: 0, drop_pct: 21 };
-    check(&[conv], m, Limits::default(), false);
 }

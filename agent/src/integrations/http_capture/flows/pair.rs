@@ -73,6 +73,12 @@ struct Pairs {
     /// The server direction lost framing: the next response found answers the latest request
     /// sent before it, the earlier ones are lost.
     resync: bool,
+    /// Bytes each direction handed on (data and gaps).
+    seen: [u64; 2],
+    /// The client direction lost framing when the server had handed on this many bytes: a
+    /// request parsed before the server sends anything more was sent without waiting for the
+    /// lost ones' responses (pipelining), and cannot be paired.
+    client_loss: Option<u64>,
     /// Id of the request whose body the client direction is reading.
     req_body: Option<u64>,
     pipelined: bool,
@@ -98,9 +104,9 @@ impl Http {
     }
 
     /// Direction `dir` is seen from its first byte; `client` when it opened the connection.
-    pub(super) fn from_start(&mut self, dir: usize, client: bool) {
+    pub(super) fn seen_from_start(&mut self, dir: usize, client: bool) {
         if let Some(h) = self.halves.get_mut(dir) {
-            h.from_start();
+            h.seen_from_start();
         }
         if client && self.st.client.is_none() {
             self.st.client = Some(dir);
@@ -110,6 +116,9 @@ impl Http {
     /// In-order bytes of direction `dir`.
     pub(super) fn data(&mut self, dir: usize, ts_ns: u64, bytes: &[u8], ctx: &mut Ctx<'_, '_>) {
         let Http { halves, st } = self;
+        if let Some(n) = st.seen.get_mut(dir) {
+            *n = n.saturating_add(bytes.len() as u64);
+        }
         if let Some(h) = halves.get_mut(dir) {
             h.data(ts_ns, bytes, &mut Side { st, dir, ctx });
         }
@@ -120,6 +129,9 @@ impl Http {
     pub(super) fn gap(&mut self, dir: usize, len: u64, ctx: &mut Ctx<'_, '_>) {
         (ctx.out)(Event::Error { reason: "gap" });
         let Http { halves, st } = self;
+        if let Some(n) = st.seen.get_mut(dir) {
+            *n = n.saturating_add(len);
+        }
         if let Some(h) = halves.get_mut(dir) {
             h.gap(len, &mut Side { st, dir, ctx });
         }
@@ -180,23 +192,6 @@ impl Pairs {
             .chain(self.pending.iter_mut())
             .find(|p| p.id == id)
     }
-
-    fn ghost(&mut self) -> Result<(), ()> {
-        if self.pending.len() >= MAX_PENDING {
-            return Err(());
-        }
-        self.pending.push_back(Pending {
-            id: 0,
-            ghost: true,
-            no_body: false,
-            tunnel: false,
-            method: String::new(),
-            target: String::new(),
-            start_ns: 0,
-            request_bytes: 0,
-        });
-        Ok(())
-    }
 }
 
 /// One direction's view, given to its [`Half`] as the [`Sink`].
@@ -226,10 +221,16 @@ impl Side<'_, '_, '_> {
         if st.answering || !st.pending.is_empty() {
             st.pipelined = true;
         }
-        if st.broken {
+        let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
+        if st.client_loss.take().is_some_and(|at| at == server_seen) && !st.broken {
+            st.pipelined = true;
+            self.desync();
+        }
+        if self.st.broken {
             self.error("desync");
             return Verdict::Body(framing);
         }
+        let st = &mut *self.st;
         let target = match target.len() {
             n if n <= MAX_TARGET => target,
             _ => {
@@ -288,8 +289,21 @@ impl Side<'_, '_, '_> {
         let st = &mut *self.st;
         if !std::mem::take(&mut st.awaiting_final) {
             st.cur = None;
+            if st.resync && st.pipelined && !st.broken {
+                // Which of the requests in flight this answers is unknowable.
+                self.desync();
+            }
+            let st = &mut *self.st;
             if std::mem::take(&mut st.resync) && !st.broken {
-                let before = st.pending.iter().take_while(|p| p.start_ns <= start_ns).count();
+                let mut before = st
+                    .pending
+                    .iter()
+                    .take_while(|p| p.start_ns <= start_ns)
+                    .count();
+                if st.client_loss.is_some() {
+                    // It may answer a request lost on the way: none of them can have it.
+                    before += 1;
+                }
                 for _ in 1..before {
                     if let Some(p) = st.pending.pop_front() {
                         st.lose(p, "gap", self.ctx);
@@ -411,36 +425,39 @@ impl Sink for Side<'_, '_, '_> {
         if self.st.pipelined {
             return self.desync();
         }
-        if !client {
-            self.st.resync = true;
-        }
-        if phase == Phase::Resync {
-            return;
-        }
         let st = &mut *self.st;
         if client {
-            if phase == Phase::Body
-                && let Some(p) = st.req_body.take().and_then(|id| st.find(id))
+            // Requests may be lost here; how many is known once the server answers or not.
+            let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
+            st.client_loss.get_or_insert(server_seen);
+            // A request whose body was cut still gets its response: a ghost absorbs it.
+            if let Some(p) = st.req_body.take().and_then(|id| st.find(id))
                 && !p.ghost
             {
                 p.ghost = true;
                 let id = p.id;
                 self.error_lost(id);
-            } else if why != Why::Closed && phase != Phase::Body && st.ghost().is_err() {
-                self.desync();
             }
             return;
         }
+        st.resync = true;
         st.interim = false;
         st.awaiting_final = false;
         st.answering = false;
         let lost = match st.cur.take() {
             Some(p) => Some(p),
-            None if phase != Phase::Body => st.pending.pop_front(),
+            None if matches!(phase, Phase::Idle | Phase::Head) => st.pending.pop_front(),
             None => None,
         };
         if let Some(p) = lost {
             st.lose(p, "gap", self.ctx);
+        }
+    }
+
+    fn skipped(&mut self) {
+        if self.is_client() {
+            let server_seen = self.st.seen.get(1 - self.dir).copied().unwrap_or_default();
+            self.st.client_loss = Some(server_seen);
         }
     }
 

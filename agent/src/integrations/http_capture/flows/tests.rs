@@ -367,7 +367,7 @@ fn cases() -> Vec<Case> {
             ],
             order: Some(vec![1, 2, 3]),
             want: &["GET /a 200 30-40 0/5"],
-            errors: &["gap"],
+            errors: &["gap", "unmatched_response"],
         },
         Case {
             name: "pipelining with a loss: the requests in flight are lost, never mismatched",
@@ -399,7 +399,7 @@ fn cases() -> Vec<Case> {
             ],
             order: None,
             want: &[],
-            errors: &["bad_request", "header_too_large"],
+            errors: &["bad_request", "header_too_large", "unmatched_response"],
         },
     ]
 }
@@ -443,4 +443,141 @@ fn picked_up_mid_connection() {
     );
     assert_eq!(got, ["GET /m 200 10-20 0/1"]);
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn fifty_thousand_partial_requests_stay_bounded() {
+    let limits = Limits::default();
+    let mut flows = Flows::new(limits);
+    let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
+    let (evicted, requests) = (Cell::new(0), Cell::new(0));
+    let mut out = |e: Event<'_>| match e {
+        Event::Error {
+            reason: "evicted_connection",
+        } => evicted.set(evicted.get() + 1),
+        Event::Request { .. } => requests.set(requests.get() + 1),
+        _ => {}
+    };
+    let head = [
+        b"GET /partial HTTP/1.1\r\nHost: x\r\nX-Pad: ".as_slice(),
+        &[b'p'; 1000],
+    ]
+    .concat();
+    let mut peak = 0;
+    for i in 0..50_000u32 {
+        let client =
+            SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 1024 + (i % 50_000) as u16));
+        let syn = Segment {
+            ts_ns: u64::from(i),
+            src: client,
+            dst: server,
+            seq: i,
+            syn: true,
+            fin: false,
+            rst: false,
+            payload: &[],
+        };
+        flows.segment_acked(&syn, None, &mut out);
+        let data = Segment {
+            syn: false,
+            seq: i.wrapping_add(1),
+            payload: &head,
+            ..syn
+        };
+        flows.segment_acked(&data, Some(7), &mut out);
+        peak = peak.max(flows.memory());
+    }
+    assert_eq!(flows.connections(), limits.max_connections);
+    assert_eq!(evicted.get(), 50_000 - limits.max_connections);
+    assert_eq!(requests.get(), 0, "no head is complete");
+    // Each connection holds its 1 KiB head: 10,000 of them fit in the 32 MiB total.
+    assert!(
+        peak <= limits.max_memory(),
+        "peak {peak} above {}",
+        limits.max_memory()
+    );
+    assert!(
+        peak >= limits.max_connections * head.len(),
+        "the heads are held and counted: {peak}"
+    );
+    assert!(peak < 24 << 20, "peak {peak}");
+    flows.sweep(u64::MAX, &mut out);
+    assert_eq!(
+        (flows.connections(), flows.memory() < 2 << 20),
+        (0, true),
+        "{}",
+        flows.memory()
+    );
+}
+
+#[test]
+fn without_acknowledgements_a_hole_is_given_up_after_the_timeout() {
+    let late = 100 + REORDER_TIMEOUT_NS;
+    let steps = [
+        c(10, "GET /a HTTP/1.1\r\n\r\n"),
+        s(20, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"),
+        s(21, "def"),
+        s(22, "ghi"),
+        c(late, "GET /b HTTP/1.1\r\n\r\n"),
+        s(late + 10, "HTTP/1.1 201 C\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    let (got, errors) = run(
+        &steps,
+        &[0, 1, 3, 4, 5],
+        Capture {
+            ack: false,
+            ..CAPTURE
+        },
+    );
+    assert_eq!(
+        got,
+        [
+            "GET /a 200 10-22 0/9".to_string(),
+            format!("GET /b 201 {late}-{} 0/0", late + 10)
+        ]
+    );
+    assert_eq!(errors, ["gap"]);
+    // Before the timeout the hole waits (the response is not complete yet): idle sweep gives up.
+    let (got, _) = run(
+        &steps[..4],
+        &[0, 1, 3],
+        Capture {
+            ack: false,
+            ..CAPTURE
+        },
+    );
+    assert_eq!(got, ["GET /a 200 10-22 0/9"]);
+}
+
+#[test]
+fn long_targets_are_cut_at_2_kib() {
+    let target = format!("/{}", "é".repeat(2000));
+    let mut flows = Flows::new(Limits::default());
+    let (c, s): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:1".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
+    let req = format!("GET {target} HTTP/1.1\r\n\r\n");
+    let mut got = Vec::new();
+    let seg = Segment {
+        ts_ns: 1,
+        src: c,
+        dst: s,
+        seq: 0,
+        syn: false,
+        fin: false,
+        rst: false,
+        payload: req.as_bytes(),
+    };
+    flows.segment(&seg, &mut |e| {
+        if let Event::Request { target, .. } = e {
+            got.push(target.to_owned());
+        }
+    });
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].len() <= 2048 && got[0].len() > 2040 && target.starts_with(&got[0]),
+        "{}",
+        got[0].len()
+    );
 }
