@@ -256,7 +256,7 @@ impl Flows {
         if seg.syn {
             mine.syn(seg.seq);
             // The SYN without an acknowledgement opens the connection: its sender is the client.
-            http.from_start(d, ack.is_none());
+            http.seen_from_start(d, ack.is_none());
             seq = seq.wrapping_add(1);
         }
         let fits = mine.push(seg.ts_ns, seq, seg.payload, seg.fin, &budget, &mut |c| {
@@ -366,7 +366,12 @@ impl Flows {
             budget: &budget,
             addrs: [conn.key.0, conn.key.1],
         };
-        conn.http.close(reason, &mut ctx);
+        // What was held behind holes is handed on first: it may complete a response.
+        let Conn { tcp, http, .. } = &mut conn;
+        for (d, t) in tcp.iter_mut().enumerate() {
+            t.give_up(&mut |c| feed(http, d, c, &mut ctx));
+        }
+        http.close(reason, &mut ctx);
     }
 
     fn touch(&mut self, i: u32) {

@@ -149,8 +149,8 @@ fn flights(conv: &Conversation, conn: usize, bursts: &[usize]) -> (Vec<Flight>, 
             },
             Flight::default(),
         );
-        for k in i..(i + burst).min(conv.exchanges.len()) {
-            let x = &conv.exchanges[k];
+        let end = (i + burst).min(conv.exchanges.len());
+        for (k, x) in conv.exchanges.iter().enumerate().take(end).skip(i) {
             let last = k + 1 == conv.exchanges.len();
             req.marks.push((k, req.bytes.len()));
             req.bytes
@@ -210,6 +210,9 @@ fn flights(conv: &Conversation, conn: usize, bursts: &[usize]) -> (Vec<Flight>, 
     (fl, truth)
 }
 
+/// An exchange's truth with the capture times of its first and last segments (`None`: dropped).
+type Timed = (Truth, Option<u64>, Option<u64>);
+
 /// splitmix64: the segmentation, reordering and timing, from one seed.
 struct Rng(u64);
 
@@ -255,12 +258,7 @@ struct Cap {
 
 /// Cuts, mangles and times one conversation; returns its captured segments and truth (with
 /// segment ids resolved to capture times; `None` when that segment was dropped).
-fn capture(
-    conv: &Conversation,
-    conn: usize,
-    m: Mangle,
-    ids: &mut usize,
-) -> (Vec<Cap>, Vec<(Truth, Option<u64>, Option<u64>)>) {
+fn capture(conv: &Conversation, conn: usize, m: Mangle, ids: &mut usize) -> (Vec<Cap>, Vec<Timed>) {
     let mut rng = Rng(m.seed ^ (conn as u64).wrapping_mul(0x1234_5678_9abc));
     let bursts: Vec<usize> = (0..conv.exchanges.len())
         .map(|_| {
@@ -275,7 +273,7 @@ fn capture(
     let (cisn, sisn) = conv.isn;
     let (mut coff, mut soff) = (1u32, 1u32);
     let mut caps = Vec::new();
-    let mut mk = |id: &mut usize, client, seq, ack, syn, fin, data: Vec<u8>| {
+    let mk = |id: &mut usize, client, seq, ack, syn, fin, data: Vec<u8>| {
         *id += 1;
         Cap {
             id: *id,

@@ -270,7 +270,8 @@ mod tests {
     #[test]
     fn reassembles() {
         let m = u32::MAX - 2; // wraps after 3 bytes
-        let cases: &[(&str, &[(u32, &str, bool)], usize, &[&str])] = &[
+        type Case<'a> = (&'a str, &'a [(u32, &'a str, bool)], usize, &'a [&'a str]);
+        let cases: &[Case<'_>] = &[
             (
                 "in order",
                 &[(10, "ab", false), (12, "cd", true)],

@@ -104,9 +104,9 @@ impl Http {
     }
 
     /// Direction `dir` is seen from its first byte; `client` when it opened the connection.
-    pub(super) fn from_start(&mut self, dir: usize, client: bool) {
+    pub(super) fn seen_from_start(&mut self, dir: usize, client: bool) {
         if let Some(h) = self.halves.get_mut(dir) {
-            h.from_start();
+            h.seen_from_start();
         }
         if client && self.st.client.is_none() {
             self.st.client = Some(dir);

@@ -509,3 +509,75 @@ fn fifty_thousand_partial_requests_stay_bounded() {
         flows.memory()
     );
 }
+
+#[test]
+fn without_acknowledgements_a_hole_is_given_up_after_the_timeout() {
+    let late = 100 + REORDER_TIMEOUT_NS;
+    let steps = [
+        c(10, "GET /a HTTP/1.1\r\n\r\n"),
+        s(20, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"),
+        s(21, "def"),
+        s(22, "ghi"),
+        c(late, "GET /b HTTP/1.1\r\n\r\n"),
+        s(late + 10, "HTTP/1.1 201 C\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    let (got, errors) = run(
+        &steps,
+        &[0, 1, 3, 4, 5],
+        Capture {
+            ack: false,
+            ..CAPTURE
+        },
+    );
+    assert_eq!(
+        got,
+        [
+            "GET /a 200 10-22 0/9".to_string(),
+            format!("GET /b 201 {late}-{} 0/0", late + 10)
+        ]
+    );
+    assert_eq!(errors, ["gap"]);
+    // Before the timeout the hole waits (the response is not complete yet): idle sweep gives up.
+    let (got, _) = run(
+        &steps[..4],
+        &[0, 1, 3],
+        Capture {
+            ack: false,
+            ..CAPTURE
+        },
+    );
+    assert_eq!(got, ["GET /a 200 10-22 0/9"]);
+}
+
+#[test]
+fn long_targets_are_cut_at_2_kib() {
+    let target = format!("/{}", "é".repeat(2000));
+    let mut flows = Flows::new(Limits::default());
+    let (c, s): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:1".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
+    let req = format!("GET {target} HTTP/1.1\r\n\r\n");
+    let mut got = Vec::new();
+    let seg = Segment {
+        ts_ns: 1,
+        src: c,
+        dst: s,
+        seq: 0,
+        syn: false,
+        fin: false,
+        rst: false,
+        payload: req.as_bytes(),
+    };
+    flows.segment(&seg, &mut |e| {
+        if let Event::Request { target, .. } = e {
+            got.push(target.to_owned());
+        }
+    });
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].len() <= 2048 && got[0].len() > 2040 && target.starts_with(&got[0]),
+        "{}",
+        got[0].len()
+    );
+}
