@@ -83,7 +83,7 @@ YAML
     req=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$got")
     eq=$([ "$got" = "$truth" ] && echo yes || echo "no: $got")
     printf "| %s (%s packets) | %s | %s | %s | %s | %s | %s | %s |\n" "$f" "$n" "$tool" "$req" "$eq" "$cpu" "$wall" \
-      "$(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", c > 0 ? n / c : 0 }')" "$rss"
+      "$(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')" "$rss"
   done
   echo "truth $f: $truth"
 done

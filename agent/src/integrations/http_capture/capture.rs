@@ -39,7 +39,12 @@ pub fn open_live(interface: &str, cfg: &Config) -> Result<Capture<Active>, Failu
     }
     let mut cap = Capture::from_device(interface)
         .and_then(|c| {
-            c.immediate_mode(true)
+            // Not immediate mode: libpcap then uses TPACKET_V2, whose ring has fixed frames of
+            // the snaplen (262 KiB), 32 of them in 8 MiB, and dropped 47,000 of 110,000 packets
+            // replayed onto lo at 100,000/s. TPACKET_V3 packs packets into blocks handed over
+            // when full or after the timeout: at most READ_TIMEOUT_MS of latency, which
+            // timestamps taken by the kernel make harmless to durations.
+            c.immediate_mode(false)
                 .timeout(READ_TIMEOUT_MS)
                 .snaplen(cfg.snaplen.min(i32::MAX as u32) as i32)
                 .buffer_size(cfg.buffer_size.min(i32::MAX as u32) as i32)
