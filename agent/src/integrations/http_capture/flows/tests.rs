@@ -613,3 +613,73 @@ fn an_idle_connection_gives_up_its_holes_before_it_is_dropped() {
         (vec!["GET /a 200 10-22 0/9".to_string()], vec!["gap"])
     );
 }
+
+/// Throughput on keep-alive traffic (run in release: `cargo test --release -p dozor-agent
+/// --features http_capture throughput -- --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput() {
+    let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
+    let req = b"GET /api/v1/orders/12345 HTTP/1.1\r\nHost: mes\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
+    let resp = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n\r\n"
+            .as_slice(),
+        &[b'x'; 600],
+    ]
+    .concat();
+    let (conns, rounds) = (1000u32, 100u32);
+    let mut segs = Vec::new();
+    for r in 0..rounds {
+        for i in 0..conns {
+            let client = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 40_000));
+            let (cseq, sseq) = (r * req.len() as u32, r * resp.len() as u32);
+            let ts = u64::from(r * conns + i) * 1000;
+            segs.push(Segment {
+                ts_ns: ts,
+                src: client,
+                dst: server,
+                seq: cseq,
+                syn: false,
+                fin: false,
+                rst: false,
+                payload: req.as_slice(),
+            });
+            segs.push(Segment {
+                ts_ns: ts + 500,
+                src: server,
+                dst: client,
+                seq: sseq,
+                syn: false,
+                fin: false,
+                rst: false,
+                payload: &resp,
+            });
+            segs.push(Segment {
+                ts_ns: ts + 600,
+                src: client,
+                dst: server,
+                seq: cseq + req.len() as u32,
+                syn: false,
+                fin: false,
+                rst: false,
+                payload: &[],
+            });
+        }
+    }
+    let mut flows = Flows::new(Limits::default());
+    let mut answered = 0u64;
+    let start = std::time::Instant::now();
+    for s in &segs {
+        flows.segment_acked(s, Some(0), &mut |e| {
+            answered += u64::from(matches!(e, Event::Response { .. }))
+        });
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{} segments in {secs:.3} s: {:.0} segments/s, {answered} responses, memory {} B",
+        segs.len(),
+        segs.len() as f64 / secs,
+        flows.memory()
+    );
+    assert_eq!(answered, u64::from(conns * rounds));
+}
