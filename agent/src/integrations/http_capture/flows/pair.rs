@@ -434,9 +434,10 @@ impl Sink for Side<'_, '_, '_> {
         }
         let st = &mut *self.st;
         if client {
-            // Requests may be lost here; how many is known once the server answers or not.
+            // Requests may be lost here; whether the client waited for their responses shows when
+            // the next request comes: after the server sent more, or not.
             let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
-            st.client_loss.get_or_insert(server_seen);
+            st.client_loss = Some(server_seen);
             // A request whose body was cut still gets its response: a ghost absorbs it.
             if let Some(p) = st.req_body.take().and_then(|id| st.find(id))
                 && !p.ghost
