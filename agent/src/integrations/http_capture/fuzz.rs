@@ -541,8 +541,56 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Bytes that are mostly pieces of HTTP, so that random input gets past the first parse.
+const PIECES: [&[u8]; 13] = [
+    b"GET / HTTP/1.1\r\n",
+    b"HTTP/1.1 200 OK\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 101 S\r\n\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: 99999999999999999999\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"\r\n",
+    b"5\r\nhello\r\n",
+    b"0\r\n\r\n",
+    b"fffffffffffffff\r\n",
+    b"HEAD /h HTTP/1.1\r\n",
+    b"CONNECT h:1 HTTP/1.1\r\n",
+];
+
+fn noise() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        prop::sample::select(&PIECES[..]).prop_map(<[u8]>::to_vec),
+        prop::collection::vec(any::<u8>(), 0..40),
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn any_input_is_survived_within_bounds(
+        segs in prop::collection::vec((0usize..3, any::<bool>(), 0u32..3000, any::<[bool; 4]>(), noise()), 0..120),
+    ) {
+        let limits = Limits { max_connections: 2, max_buffered_per_connection: 600, max_buffered_total: 1000, max_header_bytes: 200, ..Limits::default() };
+        let mut flows = Flows::new(limits);
+        let mut seen = HashMap::new();
+        for (ts, (conn, client, seq, [syn, fin, rst, acked], payload)) in segs.iter().enumerate() {
+            let (src, dst) = (addr(*conn, *client), addr(*conn, !*client));
+            let seg = Segment { ts_ns: ts as u64 * 1_000_000_000, src, dst, seq: seq.wrapping_mul(7), syn: *syn, fin: *fin, rst: *rst, payload };
+            flows.segment_acked(&seg, acked.then_some(seq.wrapping_mul(5)), &mut |e| match e {
+                Event::Request { id, .. } => assert!(seen.insert(id, false).is_none()),
+                Event::Response { id, .. } | Event::Lost { id, .. } => {
+                    assert_eq!(seen.insert(id, true), Some(false), "one outcome per request");
+                }
+                Event::Error { .. } => {}
+            });
+            prop_assert!(flows.memory() <= limits.max_memory());
+        }
+        flows.sweep(u64::MAX, &mut |_| {});
+        prop_assert_eq!(flows.connections(), 0);
+    }
 
     #[test]
     fn without_drops_every_exchange_is_exact(convs in prop::collection::vec(conversation(), 1..4), m in mangle(false)) {

@@ -1,15 +1,22 @@
 //! Pairing requests with responses on one connection, from both directions' framing.
 //!
-//! Responses answer requests in order. The direction that carries a request line is the client.
-//! A response is matched only to a request captured before it began (causality), so a response
-//! to a request lost in a hole is never given to a later one. Losses are resolved so that no
-//! response is ever given a wrong request:
-//! - inside a body of known length, lost bytes are skipped and the exchange still completes;
-//! - a lost request head leaves a *ghost* in the queue that absorbs its response unreported;
-//! - a lost response head or body end loses that one request;
+//! Responses answer requests in order. The direction that carries a request line (or sent the
+//! SYN) is the client. Losses are resolved so that no response is ever given a wrong request,
+//! assuming only that a client which has not been seen pipelining waits for each response:
+//! - inside a body of known length (or one chunk), lost bytes are skipped and counted, and the
+//!   exchange still completes;
+//! - a request whose body is cut is lost; a *ghost* keeps its place and absorbs its response;
+//! - a request head lost or skipped (hole, bad or oversized head) has its response arrive
+//!   before the next request is sent: it finds no request waiting and is counted
+//!   `unmatched_response`. If the next request comes before the server sent anything more,
+//!   the client pipelines and the connection is no longer paired (below);
+//! - a lost response head or body end loses that request; the next response found answers the
+//!   latest request sent before it began, the earlier ones are lost (unless a request was lost
+//!   too: then none can be trusted and they are all lost);
 //! - on a connection that pipelines (a request sent before the previous response completed), a
-//!   loss makes the number of lost exchanges unknowable, so every request in flight is lost and
-//!   the connection is no longer paired (counted `desync`) until it closes.
+//!   loss makes the number of lost exchanges unknowable: every request in flight is lost and the
+//!   connection is no longer paired (`desync`, counted per message) until it closes. A request
+//!   is also matched only to a response that began after it (causality).
 
 use super::Event;
 use crate::integrations::http_capture::http1::{Framing, Half, Head, Phase, Sink, Verdict, Why};
@@ -427,9 +434,10 @@ impl Sink for Side<'_, '_, '_> {
         }
         let st = &mut *self.st;
         if client {
-            // Requests may be lost here; how many is known once the server answers or not.
+            // Requests may be lost here; whether the client waited for their responses shows when
+            // the next request comes: after the server sent more, or not.
             let server_seen = st.seen.get(1 - self.dir).copied().unwrap_or_default();
-            st.client_loss.get_or_insert(server_seen);
+            st.client_loss = Some(server_seen);
             // A request whose body was cut still gets its response: a ghost absorbs it.
             if let Some(p) = st.req_body.take().and_then(|id| st.find(id))
                 && !p.ghost
