@@ -199,6 +199,14 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
         logs: None,
         bounds: (&dozor_collector::config::RequestLimits::default()).into(),
         point_bounds: Default::default(),
+        spans: Arc::new(
+            dozor_collector::spans::Spans::new(
+                &Default::default(),
+                None,
+                Arc::new(Telemetry::new()),
+            )
+            .expect("default routes"),
+        ),
     }
 }
 

@@ -5,6 +5,7 @@
 //! that it loads to exactly [`Config::default`].
 
 pub mod elasticsearch;
+pub mod spans;
 
 use dozor_config::{Duration, Validate, Validator};
 use serde::Deserialize;
@@ -33,6 +34,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Backpressure: when requests are refused with a retryable status.
     pub limits: Limits,
+    /// OTLP traces: HTTP spans to RED metrics, and forwarding to a tracing backend.
+    pub spans: spans::Spans,
 }
 
 /// The OTLP receivers. They listen on loopback by default, as the OpenTelemetry Collector's do:
@@ -45,7 +48,7 @@ pub struct Config {
 pub struct Receivers {
     /// OTLP over gRPC.
     pub otlp_grpc: OtlpGrpc,
-    /// OTLP over HTTP (`POST /v1/metrics` and `/v1/logs`, protobuf only).
+    /// OTLP over HTTP (`POST /v1/metrics`, `/v1/logs` and `/v1/traces`, protobuf only).
     pub otlp_http: OtlpHttp,
 }
 
@@ -532,6 +535,7 @@ impl Validate for Config {
         }
         self.limits.validate(v);
         self.store.validate(v);
+        self.spans.validate(v);
         if let Some(es) = &self.exporters.elasticsearch {
             es.validate(v);
             // A request is stored whole in the outbox: the largest must fit, twice over.

@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod exporters;
 pub mod loadgen;
 pub mod receivers;
+pub mod spans;
 pub mod store;
 pub mod telemetry;
 
@@ -71,6 +72,12 @@ pub enum ServeError {
     /// The Elasticsearch exporter could not start (outbox, secrets, TLS).
     #[error("{0}")]
     Elasticsearch(#[from] exporters::elasticsearch::StartError),
+    /// `spans.routes` could not be built (an OpenAPI file unreadable since it was checked).
+    #[error("spans.routes: {0}")]
+    Routes(String),
+    /// The traces forwarder could not be built.
+    #[error("{0}")]
+    Forward(#[from] exporters::traces_otlp::ForwardError),
     /// A server failed while running.
     #[error("{component}: {message}")]
     Server {
@@ -137,7 +144,13 @@ impl Running {
                 result = Err(e);
             }
         }
-        // Every request has finished: the ledger holds all of them; leave it compacted.
+        // Every request has finished: the RED metrics of the last spans are stored once more.
+        let p = self.pipeline.clone();
+        let _ = tokio::task::spawn_blocking(move || p.spans.flush(&p)).await;
+        if let Some(forwarder) = self.pipeline.spans.forwarder() {
+            forwarder.drop_queued();
+        }
+        // The ledger holds every request; leave it compacted.
         self.pipeline.delivery.close();
         if let Some(outbox) = &self.pipeline.logs
             && let Err(e) = outbox.sync()
@@ -194,6 +207,13 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         }
         None => (None, None),
     };
+    let forwarder = match &config.spans.forward {
+        Some(f) => Some(Arc::new(exporters::traces_otlp::Forwarder::new(
+            f,
+            telemetry.clone(),
+        )?)),
+        None => None,
+    };
     let pipeline = Pipeline {
         store: Arc::new(Store::new(
             s.max_series,
@@ -201,7 +221,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             Telemetry::reserved_names(),
         )),
         fleet: Arc::new(Fleet::new(s.agent_ttl.0)),
-        telemetry,
+        telemetry: telemetry.clone(),
         options: Arc::new(Options {
             promote: s.resource_to_labels.clone(),
         }),
@@ -212,6 +232,10 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         logs,
         bounds: (&config.limits.request).into(),
         point_bounds: (&config.limits.point).into(),
+        spans: Arc::new(
+            spans::Spans::new(&config.spans, forwarder, telemetry.clone())
+                .map_err(|e| ServeError::Routes(e.to_string()))?,
+        ),
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
@@ -292,6 +316,21 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             Ok(())
         });
     }
+    if let Some(forwarder) = pipeline.spans.forwarder() {
+        let sig = signal();
+        tasks.spawn(async move {
+            forwarder.run(sig).await;
+            Ok(())
+        });
+    }
+    tasks.spawn({
+        let (p, sig) = (pipeline.clone(), signal());
+        let interval = config.spans.flush_interval.0;
+        async move {
+            spans::Spans::run(p, interval, sig).await;
+            Ok(())
+        }
+    });
     tasks.spawn(sweep(
         pipeline.clone(),
         s.series_ttl.0,

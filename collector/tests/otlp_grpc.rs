@@ -145,7 +145,7 @@ async fn garbage_is_refused_and_counted_then_good_requests_still_work() {
     }
     let reply = grpc_raw(
         addr,
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export",
         None,
         frame(0, None, &good),
     )

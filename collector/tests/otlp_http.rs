@@ -138,7 +138,7 @@ async fn garbage_is_refused_with_the_right_status_and_counted() {
         ("GET", "/v1/metrics", "wrong method", vec![], vec![], 405),
         (
             "POST",
-            "/v1/traces",
+            "/v1/profiles",
             "other path",
             vec![PB],
             good.clone(),

@@ -460,3 +460,80 @@ fn prescan_logs_decoding() {
         report(name, &body, &cost, measured);
     }
 }
+
+#[test]
+fn prescan_traces_decoding() {
+    use dozor_metrics::otlp::collector::trace::v1::ExportTraceServiceRequest;
+    use dozor_metrics::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+    let _serial = serial();
+    let full = Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        parent_span_id: vec![3; 8],
+        trace_state: "k=v".into(),
+        name: "GET /orders/{id}".into(),
+        kind: 2,
+        start_time_unix_nano: 1,
+        end_time_unix_nano: 2,
+        attributes: vec![
+            string_kv("http.request.method", "GET"),
+            string_kv("http.route", "/orders/{id}"),
+            string_kv("url.path", "/orders/17"),
+        ],
+        events: vec![
+            span::Event {
+                name: "exception".into(),
+                attributes: vec![string_kv("exception.message", "boom")],
+                ..Default::default()
+            };
+            2
+        ],
+        links: vec![span::Link {
+            trace_id: vec![4; 16],
+            span_id: vec![5; 8],
+            attributes: vec![string_kv("k", "v")],
+            ..Default::default()
+        }],
+        status: Some(Status {
+            message: "error".into(),
+            code: 2,
+        }),
+        ..Default::default()
+    };
+    let empty_events = Span {
+        events: vec![span::Event::default(); 8],
+        links: vec![span::Link::default(); 8],
+        ..Default::default()
+    };
+    for (name, spans) in [
+        ("20k full spans", vec![full; 20_000]),
+        ("200k empty spans", vec![Span::default(); 200_000]),
+        (
+            "20k spans of empty events, links",
+            vec![empty_events; 20_000],
+        ),
+    ] {
+        let body = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: agent_resource(),
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec();
+        let cost = prescan::traces(&body, &UNBOUNDED).expect("unbounded");
+        let measured =
+            peak_of(|| ExportTraceServiceRequest::decode(body.as_slice()).expect("valid"));
+        report(name, &body, &cost, measured);
+        assert!(
+            cost.decoded_bytes <= 4 * measured + 64 * 1024,
+            "{name}: {cost:?}"
+        );
+    }
+}

@@ -28,6 +28,8 @@ mod sources;
 #[cfg(test)]
 pub mod testing;
 
+#[cfg(feature = "access_log")]
+pub mod access_log;
 #[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "demo")]
@@ -120,6 +122,8 @@ registry! {
     sql = "sql",
     /// HTTP/1.x RED from captured packets (libpcap): requests, durations, in-flight requests.
     http_capture = "http_capture",
+    /// HTTP RED of web servers from their access logs (nginx, Apache, custom, JSON lines).
+    access_log = "access_log",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

@@ -13,6 +13,7 @@ use crate::telemetry::Receiver;
 use bytes::{Buf, Bytes};
 use dozor_metrics::otlp::collector::logs::v1::ExportLogsServiceResponse;
 use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
+use dozor_metrics::otlp::collector::trace::v1::ExportTraceServiceResponse;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -72,6 +73,24 @@ impl Signal for Logs {
         admitted: &Admitted,
     ) -> Result<Self::Response, Refused> {
         pipeline.receive_logs(Receiver::OtlpGrpc, body, headers, admitted)
+    }
+}
+
+/// `opentelemetry.proto.collector.trace.v1.TraceService`.
+#[derive(Debug)]
+pub enum Traces {}
+
+impl Signal for Traces {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const EXPORT: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    type Response = ExportTraceServiceResponse;
+    fn receive(
+        pipeline: &Pipeline,
+        body: &[u8],
+        headers: &http::HeaderMap,
+        admitted: &Admitted,
+    ) -> Result<Self::Response, Refused> {
+        pipeline.receive_traces(Receiver::OtlpGrpc, body, headers, admitted)
     }
 }
 

@@ -4,7 +4,8 @@
 //! [`Pipeline::export`] does the rest the same way for both: translate by the
 //! OpenTelemetry-to-Prometheus rules, update the fleet view, store, count.
 //! [`Pipeline::export_logs`] does the same for log records, which go to the Elasticsearch
-//! outbox; both share [`Pipeline::admit_items`] and delivery tracking.
+//! outbox, and [`Pipeline::export_traces`] for spans, which become RED metrics stored through
+//! [`Pipeline::store_red`]; all share [`Pipeline::admit_items`] and delivery tracking.
 
 pub mod bounds;
 pub mod conn;
@@ -15,6 +16,7 @@ pub mod otlp_http;
 pub mod prescan;
 mod timestamps;
 pub mod tls;
+pub mod traces;
 
 use crate::admission::senders::Sender;
 use crate::admission::tokens::Scope;
@@ -64,10 +66,12 @@ pub struct Pipeline {
     pub bounds: prescan::Bounds,
     /// Bounds on one point (`limits.point`), checked once it is translated.
     pub point_bounds: bounds::PointBounds,
+    /// Spans to RED metrics, and their forwarding (`spans`).
+    pub spans: Arc<crate::spans::Spans>,
 }
 
 /// A string resource attribute.
-fn attribute<'a>(resource: Option<&'a Resource>, key: &str) -> Option<&'a str> {
+pub(crate) fn attribute<'a>(resource: Option<&'a Resource>, key: &str) -> Option<&'a str> {
     resource?
         .attributes
         .iter()
@@ -84,7 +88,7 @@ pub fn instance_id(resource: Option<&Resource>) -> Option<&str> {
 }
 
 /// The refusal of a request over one of `limits.request`.
-fn over_bound(over: prescan::Over) -> Refused {
+pub(crate) fn over_bound(over: prescan::Over) -> Refused {
     let (reason, what, n, key) = match over {
         prescan::Over::DataPoints(n) => {
             (Refusal::TooManyPoints, "data points", n, "max_data_points")
@@ -111,7 +115,7 @@ fn over_bound(over: prescan::Over) -> Refused {
     )
 }
 
-fn decode<M: prost::Message + Default>(body: &[u8]) -> Result<M, Refused> {
+pub(crate) fn decode<M: prost::Message + Default>(body: &[u8]) -> Result<M, Refused> {
     M::decode(body)
         .map_err(|e| Refused::new(Refusal::DecodeError, format!("invalid protobuf: {e}")))
 }
@@ -262,11 +266,11 @@ impl Pipeline {
     ) -> Result<ExportMetricsServiceResponse, Refused> {
         let points_in = count_points(request);
         let Some(batch) = batch else {
-            return Ok(self.store_request(receiver, request, points_in, sender, token));
+            return Ok(self.store_request(Some(receiver), request, points_in, sender, token));
         };
         Ok(
             match self.delivery.deliver(batch, points_in, || {
-                self.store_request(receiver, request, points_in, sender, token)
+                self.store_request(Some(receiver), request, points_in, sender, token)
             })? {
                 Delivered::Stored(response) => response,
                 Delivered::Duplicate => {
@@ -284,9 +288,11 @@ impl Pipeline {
         )
     }
 
+    /// Stores one translated request; `receiver` is `None` for the collector's own RED
+    /// metrics from spans, which are not received points.
     fn store_request(
         &self,
-        receiver: Receiver,
+        receiver: Option<Receiver>,
         request: &ExportMetricsServiceRequest,
         points_in: u64,
         sender: &Sender,
@@ -340,11 +346,13 @@ impl Pipeline {
         } else {
             self.gate.standing.stored(sender);
         }
-        RequestAccepted {
-            receiver,
-            points: points_in,
+        if let Some(receiver) = receiver {
+            RequestAccepted {
+                receiver,
+                points: points_in,
+            }
+            .emit(&self.telemetry);
         }
-        .emit(&self.telemetry);
         bounded.emit(&self.telemetry);
         let drops = [
             (DropReason::UnsupportedType, rejected.unsupported_type),

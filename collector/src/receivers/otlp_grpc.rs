@@ -1,5 +1,6 @@
-//! OTLP/gRPC receiver (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export` and
-//! `opentelemetry.proto.collector.logs.v1.LogsService/Export`, behind the same admission layer).
+//! OTLP/gRPC receiver (`opentelemetry.proto.collector.metrics.v1.MetricsService/Export`,
+//! `opentelemetry.proto.collector.logs.v1.LogsService/Export` and
+//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`, behind the same admission layer).
 //!
 //! tonic does the framing: it refuses a message longer than `max_request_bytes` from its length
 //! prefix alone (before buffering it), decompresses gzip into a buffer capped at the same limit
@@ -11,7 +12,7 @@
 
 use super::Pipeline;
 use super::conn::{Conns, Incoming, Source, Track};
-use super::grpc_export::{ExportService, Logs, Metrics};
+use super::grpc_export::{ExportService, Logs, Metrics, Traces};
 use crate::admission::memory::Arriving;
 use crate::admission::{Gate, RETRY_AFTER_SECONDS, Refused};
 use crate::config::Tls;
@@ -81,6 +82,7 @@ pub async fn serve(
     let telemetry = pipeline.telemetry.clone();
     let gate = pipeline.gate.clone();
     let logs = ExportService::<Logs>::new(pipeline.clone(), max_request_bytes);
+    let traces = ExportService::<Traces>::new(pipeline.clone(), max_request_bytes);
     let service = ExportService::<Metrics>::new(pipeline, max_request_bytes);
     // Deadlines for headers, bodies and idle connections are kept by conn::Track and the
     // sockets (conn::Tracked); keepalive pings find clients that went away mid-request.
@@ -103,6 +105,7 @@ pub async fn serve(
         }))
         .add_service(service)
         .add_service(logs)
+        .add_service(traces)
         .serve_with_incoming_shutdown(Incoming { listener, conns }, shutdown)
         .await
 }

@@ -1,5 +1,5 @@
-//! OTLP/HTTP receiver: `POST /v1/metrics` and `POST /v1/logs` with a protobuf body, optionally
-//! gzip-compressed. Both paths share admission, limits and decoding; only the message type and
+//! OTLP/HTTP receiver: `POST /v1/metrics`, `POST /v1/logs` and `POST /v1/traces` with a
+//! protobuf body, optionally gzip-compressed. All paths share admission, limits and decoding; only the message type and
 //! the pipeline call differ.
 //!
 //! The body is bounded before it is held whole: a `Content-Length` over `max_request_bytes` is
@@ -33,7 +33,8 @@ struct Receiving {
     limit: usize,
 }
 
-/// The receiver's routes: `/v1/metrics`, `/v1/logs` and a counting 404 for everything else.
+/// The receiver's routes: `/v1/metrics`, `/v1/logs`, `/v1/traces` and a counting 404 for
+/// everything else.
 pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
     let state = Receiving {
         pipeline,
@@ -42,6 +43,7 @@ pub fn router(pipeline: Pipeline, max_request_bytes: usize) -> Router {
     Router::new()
         .route("/v1/metrics", any(export))
         .route("/v1/logs", any(export_logs))
+        .route("/v1/traces", any(export_traces))
         .fallback(not_found)
         .with_state(state)
 }
@@ -87,12 +89,17 @@ impl Refused {
 async fn not_found(State(state): State<Receiving>, request: Request) -> Response {
     // The path is the client's: cap what of it reaches the log and the response.
     let path: String = request.uri().path().chars().take(100).collect();
-    let message = format!("no such path {path:?}: OTLP goes to /v1/metrics and /v1/logs");
+    let message =
+        format!("no such path {path:?}: OTLP goes to /v1/metrics, /v1/logs and /v1/traces");
     Refused(StatusCode::NOT_FOUND, Refusal::NotFound, message).respond(&state)
 }
 
 async fn export(State(state): State<Receiving>, request: Request) -> Response {
     receive(&state, request, Pipeline::receive_metrics).await
+}
+
+async fn export_traces(State(state): State<Receiving>, request: Request) -> Response {
+    receive(&state, request, Pipeline::receive_traces).await
 }
 
 async fn export_logs(State(state): State<Receiving>, request: Request) -> Response {
@@ -110,11 +117,11 @@ async fn export_logs(State(state): State<Receiving>, request: Request) -> Respon
     receive(&state, request, Pipeline::receive_logs).await
 }
 
-/// [`Pipeline::receive_metrics`] or [`Pipeline::receive_logs`].
+/// [`Pipeline::receive_metrics`], [`Pipeline::receive_logs`] or [`Pipeline::receive_traces`].
 type Receive<M> =
     fn(&Pipeline, Receiver, &[u8], &HeaderMap, &Admitted) -> Result<M, crate::admission::Refused>;
 
-/// What both paths do: admit the request on its headers, read its body while holding its
+/// What every path does: admit the request on its headers, read its body while holding its
 /// declared size (and its inflated size while that lives) in the memory limiter, and hand the
 /// bytes to the pipeline, which bounds and charges them before decoding.
 async fn receive<M: Message>(state: &Receiving, request: Request, receive: Receive<M>) -> Response {

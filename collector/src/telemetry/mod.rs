@@ -8,6 +8,7 @@ pub mod events;
 pub(crate) mod log_every;
 pub mod logs;
 mod reasons;
+pub mod spans;
 
 pub use reasons::{CloseReason, DropReason, Receiver, Refusal};
 
@@ -39,6 +40,8 @@ pub struct Telemetry {
     closed_log: [[LogEvery; CLOSES]; RECEIVERS],
     /// OTLP logs and the Elasticsearch exporter.
     pub logs: logs::LogsTelemetry,
+    /// OTLP traces: spans to RED metrics, forwarding.
+    pub spans: spans::SpansTelemetry,
 }
 
 /// One agent as the fleet view exposes it.
@@ -174,11 +177,14 @@ impl Telemetry {
             }),
         ];
         out.extend(self.logs.families());
+        out.extend(self.spans.families());
         // Label names come from the catalogue, values were pushed in declaration order.
-        for (f, def) in out
-            .iter_mut()
-            .zip(ALL_RENDERED.iter().chain(&logs::RENDERED))
-        {
+        for (f, def) in out.iter_mut().zip(
+            ALL_RENDERED
+                .iter()
+                .chain(&logs::RENDERED)
+                .chain(&spans::RENDERED),
+        ) {
             let names = def.prometheus_labels();
             for series in &mut f.series {
                 for (pair, name) in series.labels.iter_mut().zip(&names) {
@@ -197,6 +203,7 @@ impl Telemetry {
         ALL_RENDERED
             .iter()
             .chain(&logs::RENDERED)
+            .chain(&spans::RENDERED)
             .map(|d| d.prometheus_name())
             .collect()
     }
@@ -274,6 +281,7 @@ mod tests {
         let rendered: Vec<_> = ALL_RENDERED
             .iter()
             .chain(&logs::RENDERED)
+            .chain(&spans::RENDERED)
             .map(|d| d.name)
             .collect();
         for def in catalogue::ALL {

@@ -4,6 +4,7 @@
 
 pub mod proc;
 pub mod tls;
+pub mod traces;
 pub mod wire;
 
 use dozor_collector::config::Config;

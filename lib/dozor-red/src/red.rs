@@ -27,7 +27,7 @@ pub enum Side {
 }
 
 /// One finished request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchange<'a> {
     /// Which end this host is.
     pub side: Side,
@@ -47,10 +47,11 @@ pub struct Exchange<'a> {
     pub start_ns: u64,
     /// When the response ended, Unix nanoseconds.
     pub end_ns: u64,
-    /// Request body bytes.
-    pub request_bytes: u64,
-    /// Response body bytes.
-    pub response_bytes: u64,
+    /// Request body bytes, when the source knows them: `None` is left out of the size
+    /// histogram instead of counted as an empty body.
+    pub request_bytes: Option<u64>,
+    /// Response body bytes, when the source knows them.
+    pub response_bytes: Option<u64>,
 }
 
 /// A request seen whose response has not ended.
@@ -200,8 +201,12 @@ impl Red {
             });
         h.duration
             .observe(ex.end_ns.saturating_sub(ex.start_ns) as f64 / 1e9);
-        h.request.observe(ex.request_bytes as f64);
-        h.response.observe(ex.response_bytes as f64);
+        if let Some(b) = ex.request_bytes {
+            h.request.observe(b as f64);
+        }
+        if let Some(b) = ex.response_bytes {
+            h.response.observe(b as f64);
+        }
         true
     }
 

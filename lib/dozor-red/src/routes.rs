@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub const MAX_ROUTE_LEN: usize = 256;
 
 /// How request targets become routes: the `routes` key of every HTTP RED source.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema, serde::Serialize))]
 #[serde(default, deny_unknown_fields)]
 pub struct RoutesConfig {

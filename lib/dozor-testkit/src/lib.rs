@@ -8,6 +8,7 @@
 //! - [`elasticsearch`]: a fake Elasticsearch `_bulk` API with faults on demand.
 //! - [`tmpfs`]: small file systems of a test's own, to fill up.
 //! - [`kafka`]: a throwaway noida-db (Kafka protocol) and kafka-python scripts against it.
+//! - [`nginx`]: a throwaway nginx with a known access-log format and routes.
 //!
 //! The most used items are re-exported at the root: `use dozor_testkit::{Collector, wait_for};`.
 //!
@@ -19,6 +20,7 @@ pub mod elasticsearch;
 pub mod http;
 pub mod kafka;
 pub mod mariadb;
+pub mod nginx;
 pub mod pg;
 pub mod proc;
 pub mod prometheus;

@@ -118,8 +118,8 @@ impl ToRed {
                     server_port: server.port(),
                     start_ns,
                     end_ns,
-                    request_bytes,
-                    response_bytes,
+                    request_bytes: Some(request_bytes),
+                    response_bytes: Some(response_bytes),
                 });
             }
             Event::Lost { id, reason } => {

@@ -56,6 +56,7 @@ mod logs;
 mod metrics;
 #[cfg(test)]
 mod tests;
+mod traces;
 mod values;
 mod wire;
 
@@ -129,6 +130,14 @@ pub fn metrics(bytes: &[u8], bounds: &Bounds) -> Result<Cost, Over> {
 pub fn logs(bytes: &[u8], bounds: &Bounds) -> Result<Cost, Over> {
     let mut tally = Tally::new(bounds);
     logs::request(bytes, &mut tally)?;
+    Ok(tally.finish())
+}
+
+/// Scans an `ExportTraceServiceRequest`, as [`metrics`] does; spans count as data points.
+/// The estimate covers decoding only.
+pub fn traces(bytes: &[u8], bounds: &Bounds) -> Result<Cost, Over> {
+    let mut tally = Tally::new(bounds);
+    traces::request(bytes, &mut tally)?;
     Ok(tally.finish())
 }
 

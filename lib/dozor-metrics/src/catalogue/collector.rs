@@ -204,5 +204,29 @@ metrics! {
             source: "outbox records found corrupt at start or while reading, and lost (a full outbox refuses new logs instead of dropping)",
             description: "Accepted logs batches lost from the collector's Elasticsearch outbox.",
         },
+        RECEIVED_SPANS {
+            name: "dozor.collector.received.spans",
+            instrument: Counter,
+            unit: "{span}",
+            attributes: ["receiver"],
+            source: "spans in accepted OTLP traces requests (duplicate batches excluded)",
+            description: "Spans accepted by the collector's receivers.",
+        },
+        SPANS {
+            name: "dozor.collector.spans",
+            instrument: Counter,
+            unit: "{span}",
+            attributes: ["result"],
+            source: "accepted spans by what the conversion to HTTP RED metrics made of them: recorded, not_server_or_client, not_http (no http.request.method), http_status_missing (no valid status code: never given one), http_target_missing (no route nor path), bad_timing (end before start), service_limit (over spans.max_services), foreign_identity (a resource the token may not speak for) (docs/spans.md)",
+            description: "Spans received, by what became of them in the conversion to HTTP RED metrics.",
+        },
+        FORWARDED_SPANS {
+            name: "dozor.collector.forwarded.spans",
+            instrument: Counter,
+            unit: "{span}",
+            attributes: ["outcome"],
+            source: "spans forwarded to spans.forward.endpoint: sent (2xx), or dropped: queue_full (spans.forward.queue_max_bytes), rejected (a 4xx other than 429), failed (spans.forward.max_attempts transport errors, 429 or 5xx), shutdown (still queued at stop)",
+            description: "Spans forwarded to the tracing backend, by outcome.",
+        },
     }
 }

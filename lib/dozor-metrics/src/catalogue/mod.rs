@@ -57,6 +57,7 @@ macro_rules! metrics {
     };
 }
 
+pub mod access_log;
 pub mod agent;
 pub mod collector;
 pub mod container;
@@ -87,6 +88,7 @@ pub static SECTIONS: &[&Section] = &[
     &redis::SECTION,
     &http::SECTION,
     &http_capture::SECTION,
+    &access_log::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,

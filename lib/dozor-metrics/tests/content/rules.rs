@@ -125,7 +125,7 @@ pub fn check_rules(
     let label_ref =
         Regex::new(r#"\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index \$labels "([^"]*)""#).unwrap();
     let alert_name = Regex::new(
-        r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow|Rabbitmq|Kafka|Nats|Redis)([A-Z][a-z0-9]+){2,}$",
+        r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow|Rabbitmq|Kafka|Nats|Redis|Http)([A-Z][a-z0-9]+){2,}$",
     )
     .unwrap();
     let runbook = Regex::new(&format!(

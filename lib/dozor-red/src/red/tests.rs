@@ -32,8 +32,8 @@ fn ex<'a>(target: &'a str, status: u16, start: u64, end: u64) -> Exchange<'a> {
         server_port: 8080,
         start_ns: start,
         end_ns: end,
-        request_bytes: 0,
-        response_bytes: 1500,
+        request_bytes: None,
+        response_bytes: Some(1500),
     }
 }
 
@@ -79,6 +79,9 @@ fn finished_requests_fill_the_histograms_of_their_route_and_status() {
     assert_eq!(h.counts[10], 1);
     let resp = find(&s, "http.server.response.body.size", &ok).unwrap();
     assert_eq!(resp.histogram.as_ref().unwrap().sum, 3000.0);
+    // An unknown request size is not an empty body.
+    let req = find(&s, "http.server.request.body.size", &ok).unwrap();
+    assert_eq!(req.histogram.as_ref().unwrap().count(), 0);
     let err = ["mes-api", "GET", "/orders/{id}", "503", "10.0.0.5", "8080"];
     let d = find(&s, "http.server.request.duration", &err).unwrap();
     assert_eq!(d.histogram.as_ref().unwrap().count(), 1);
