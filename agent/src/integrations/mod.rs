@@ -38,6 +38,8 @@ pub mod demo;
 pub mod flow;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "http_capture")]
+pub mod http_capture;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "mysql")]
@@ -118,6 +120,8 @@ registry! {
     flow = "flow",
     /// Business metrics from the user's own read-only queries (PostgreSQL, MySQL, MariaDB).
     sql = "sql",
+    /// HTTP/1.x RED from captured packets (libpcap): requests, durations, in-flight requests.
+    http_capture = "http_capture",
     /// HTTP RED of web servers from their access logs (nginx, Apache, custom, JSON lines).
     access_log = "access_log",
 }

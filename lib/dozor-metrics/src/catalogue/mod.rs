@@ -65,6 +65,7 @@ pub mod demo;
 pub mod flow;
 pub mod host;
 pub mod http;
+pub mod http_capture;
 pub mod kafka;
 pub mod mysql;
 pub mod nats;
@@ -86,6 +87,7 @@ pub static SECTIONS: &[&Section] = &[
     &nats::SECTION,
     &redis::SECTION,
     &http::SECTION,
+    &http_capture::SECTION,
     &access_log::SECTION,
     &flow::SECTION,
     &sql::SECTION,
