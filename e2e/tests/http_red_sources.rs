@@ -106,7 +106,9 @@ integrations:
     let mut sent: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut get = |path: &str, route: &str| {
         let status = nginx.get(path);
-        *sent.entry((route.to_string(), status.to_string())).or_default() += 1;
+        *sent
+            .entry((route.to_string(), status.to_string()))
+            .or_default() += 1;
     };
     for i in 0..40 {
         get("/health", "/health");
@@ -140,7 +142,9 @@ integrations:
     let wire = of(&r, "shop-wire");
     let log = of(&r, "shop-log");
     let counts = |m: &BTreeMap<(String, String), (u64, f64)>| {
-        m.iter().map(|(k, v)| (k.clone(), v.0)).collect::<BTreeMap<_, _>>()
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.0))
+            .collect::<BTreeMap<_, _>>()
     };
     assert_eq!(counts(&wire), sent, "capture");
     assert_eq!(counts(&log), sent, "access log");

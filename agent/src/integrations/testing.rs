@@ -7,6 +7,16 @@ use dozor_metrics::sample::Sample;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+static CPU: Mutex<()> = Mutex::new(());
+
+/// Taken by tests that compare timings with another process's clock (a live capture against a
+/// server's own log) and by the CPU-bound property tests, so that on a 2-core machine the one
+/// never delays the other's server by milliseconds.
+pub fn cpu() -> MutexGuard<'static, ()> {
+    CPU.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[derive(Deserialize)]
 #[serde(bound = "C: DeserializeOwned")]

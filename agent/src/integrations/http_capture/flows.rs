@@ -82,6 +82,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The most [`Flows::memory`] can report under these limits.
+    #[cfg(test)]
     pub fn max_memory(&self) -> usize {
         // The slab and the index grow by doubling: at most twice (index: 16/7 times) the entries.
         let entry = 2 * size_of::<Slot>() + 3 * (size_of::<(Key, u32)>() + 1);
@@ -198,6 +199,7 @@ impl Flows {
     }
 
     /// Takes one segment without its acknowledgement number (holes wait longer to be given up).
+    #[cfg(test)]
     pub fn segment(&mut self, seg: &Segment<'_>, out: &mut dyn FnMut(Event<'_>)) {
         self.segment_acked(seg, None, out);
     }

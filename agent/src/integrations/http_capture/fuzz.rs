@@ -402,6 +402,7 @@ fn addr(conn: usize, client: bool) -> SocketAddr {
 
 /// Feeds the captures and checks every property; `exact` when nothing was dropped or bounded.
 fn check(convs: &[Conversation], m: Mangle, limits: Limits, exact: bool) {
+    let _cpu = crate::integrations::testing::cpu();
     let mut ids = 0;
     let mut caps = Vec::new();
     let mut truth = Vec::new();
@@ -573,6 +574,7 @@ proptest! {
     fn any_input_is_survived_within_bounds(
         segs in prop::collection::vec((0usize..3, any::<bool>(), 0u32..3000, any::<[bool; 4]>(), noise()), 0..120),
     ) {
+        let _cpu = crate::integrations::testing::cpu();
         let limits = Limits { max_connections: 2, max_buffered_per_connection: 600, max_buffered_total: 1000, max_header_bytes: 200, ..Limits::default() };
         let mut flows = Flows::new(limits);
         let mut seen = HashMap::new();

@@ -81,17 +81,10 @@ impl Stream {
     }
 
     /// Whether bytes are missing before data or a FIN already seen.
+    #[cfg(test)]
     pub(super) fn has_hole(&self) -> bool {
         !self.held.is_empty()
             || matches!((self.fin, self.next), (Some(f), Some(n)) if !self.closed && f != n)
-    }
-
-    /// Whether a segment carries at least one byte not handed on yet.
-    pub(super) fn is_new(&self, seq: u32, len: usize) -> bool {
-        match self.next {
-            None => len > 0,
-            Some(n) => !self.closed && len > 0 && dist(n, seq) + (len as i64) > 0,
-        }
     }
 
     /// Takes one segment. `budget` is how many more bytes may be held; what is held is taken from

@@ -447,6 +447,7 @@ fn picked_up_mid_connection() {
 
 #[test]
 fn fifty_thousand_partial_requests_stay_bounded() {
+    let _cpu = crate::integrations::testing::cpu();
     let limits = Limits::default();
     let mut flows = Flows::new(limits);
     let server: SocketAddr = "10.0.0.2:80".parse().unwrap();

@@ -76,6 +76,8 @@ fn traffic(port: u16) -> Vec<(String, String, u16)> {
 
 #[test]
 fn live_capture_on_loopback_matches_the_servers_own_log() {
+    // Durations are compared with the server's own clock: no property test may take the CPU.
+    let _cpu = crate::integrations::testing::cpu();
     let server = Server::start();
     let port = server.port;
     let cfg: Config = load(&format!(
