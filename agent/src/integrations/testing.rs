@@ -40,19 +40,30 @@ pub fn load<C: Section + DeserializeOwned>(text: &str) -> Result<C, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The sample of `metric` whose attribute values are exactly `attributes`, in order.
+pub fn sample<'a>(samples: &'a [Sample], metric: &str, attributes: &[&str]) -> Option<&'a Sample> {
+    samples.iter().find(|s| {
+        s.metric.name == metric
+            && s.attributes.len() == attributes.len()
+            && s.attributes
+                .iter()
+                .zip(attributes)
+                .all(|((_, v), w)| v == w)
+    })
+}
+
 /// The value of `metric` whose attribute values are exactly `attributes`, in order.
 pub fn value(samples: &[Sample], metric: &str, attributes: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == attributes.len()
-                && s.attributes
-                    .iter()
-                    .zip(attributes)
-                    .all(|((_, v), w)| v == w)
-        })
-        .map(|s| s.value)
+    sample(samples, metric, attributes).map(|s| s.value)
+}
+
+/// The distribution of the histogram `metric` whose attribute values are exactly `attributes`.
+pub fn histogram<'a>(
+    samples: &'a [Sample],
+    metric: &str,
+    attributes: &[&str],
+) -> Option<&'a dozor_metrics::sample::Buckets> {
+    sample(samples, metric, attributes).and_then(|s| s.histogram.as_deref())
 }
 
 /// The value of `metric` whose attribute values after the first (the instance) are `rest`.

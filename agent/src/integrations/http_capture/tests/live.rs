@@ -3,10 +3,11 @@
 //! request that takes 20 s and must show in flight, its age growing, before it completes.
 
 use super::client::{Client, Req};
+use super::route_of;
 use super::server::{Logged, Server};
-use super::{histogram, route_of};
 use crate::integrations::Integration;
 use crate::integrations::http_capture::{Config, HttpCapture};
+use crate::integrations::testing::histogram;
 use crate::integrations::testing::{load, value};
 use dozor_metrics::sample::{Recorder, Sample};
 use std::collections::BTreeMap;

@@ -8,27 +8,6 @@ mod live;
 mod offline;
 mod server;
 
-use dozor_metrics::sample::{Buckets, Sample};
-
-/// The distribution of the histogram `metric` with exactly these attribute values.
-pub fn histogram<'a>(
-    samples: &'a [Sample],
-    metric: &str,
-    attributes: &[&str],
-) -> Option<&'a Buckets> {
-    samples
-        .iter()
-        .find(|s| {
-            s.metric.name == metric
-                && s.attributes.len() == attributes.len()
-                && s.attributes
-                    .iter()
-                    .zip(attributes)
-                    .all(|((_, v), w)| v == w)
-        })
-        .and_then(|s| s.histogram.as_deref())
-}
-
 /// The route the test expects for a target: its own rule, not the library's.
 pub fn route_of(target: &str) -> String {
     match target.strip_prefix("/orders/") {

@@ -2,9 +2,9 @@
 //! (nanosecond timestamps), one request left without a response, an IP fragment and a UDP
 //! packet: read whole at the first collection, "now" being its last packet.
 
-use super::histogram;
 use crate::integrations::Integration;
 use crate::integrations::http_capture::{Config, HttpCapture};
+use crate::integrations::testing::histogram;
 use crate::integrations::testing::{load, value};
 use dozor_metrics::sample::Recorder;
 use etherparse::PacketBuilder;

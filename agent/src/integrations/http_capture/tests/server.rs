@@ -4,10 +4,11 @@
 //! ground truth the capture is compared with.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -79,27 +80,26 @@ impl Server {
 struct Input {
     conn: TcpStream,
     buf: Vec<u8>,
-    /// (absolute end offset of a read, when it returned)
-    reads: VecDeque<(usize, Instant)>,
+    /// (absolute end offset of a read, when the kernel received its last segment, Unix ns)
+    reads: VecDeque<(usize, u64)>,
     consumed: usize,
 }
 
 impl Input {
     fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 65536];
-        match self.conn.read(&mut chunk) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
+        match recv_stamped(&self.conn, &mut chunk) {
+            Ok((0, _)) | Err(_) => false,
+            Ok((n, at)) => {
                 self.buf.extend_from_slice(&chunk[..n]);
-                self.reads
-                    .push_back((self.consumed + self.buf.len(), Instant::now()));
+                self.reads.push_back((self.consumed + self.buf.len(), at));
                 true
             }
         }
     }
 
     /// When the byte now first in the buffer was read.
-    fn first_byte_time(&mut self) -> Instant {
+    fn first_byte_time(&mut self) -> u64 {
         while self
             .reads
             .front()
@@ -107,12 +107,64 @@ impl Input {
         {
             self.reads.pop_front();
         }
-        self.reads.front().map_or_else(Instant::now, |(_, t)| *t)
+        self.reads.front().map_or_else(now_ns, |(_, t)| *t)
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
         self.consumed += n;
         self.buf.drain(..n).collect()
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// One `recv` with the kernel's receive time of the data (`SO_TIMESTAMPNS`), Unix ns: the
+/// server's "first byte read" is when the segment arrived, not when this thread, on a busy
+/// 2-core machine, got around to reading it (nginx's clock would be late by that much too).
+fn recv_stamped(conn: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, u64)> {
+    #[allow(unsafe_code)]
+    // SAFETY: recvmsg on an open socket with an iovec over `buf` and a control buffer that
+    // outlive the call; the control messages are read only within `msg_controllen` through the
+    // CMSG_* accessors, and the timestamp is copied out unaligned.
+    unsafe {
+        let fd = conn.as_raw_fd();
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 16];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(fd, &mut msg, 0);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut at = now_ns();
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                at = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Ok((n as usize, at))
     }
 }
 
@@ -203,7 +255,7 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Logged>>) {
                 out.write_all(resp.as_bytes()).unwrap();
             }
         }
-        let duration = start.elapsed();
+        let duration = Duration::from_nanos(now_ns().saturating_sub(start));
         log.lock().unwrap().push(Logged {
             method,
             target,
