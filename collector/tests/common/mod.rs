@@ -231,12 +231,25 @@ pub async fn grpc_call(
     req: ExportMetricsServiceRequest,
     headers: &[(String, String)],
 ) -> (tonic::Code, Option<String>) {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
+    grpc_outcome(client.export(grpc_request(req, &headers)).await)
+}
+
+/// A gRPC request with `headers` as its metadata.
+pub fn grpc_request<T>(req: T, headers: &[(&str, &str)]) -> tonic::Request<T> {
     let mut r = tonic::Request::new(req);
     for (k, v) in headers {
         let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = k.parse().unwrap();
         r.metadata_mut().insert(key, v.parse().unwrap());
     }
-    match client.export(r).await {
+    r
+}
+
+/// The code of a gRPC export's answer and its `retry-after`, if any.
+pub fn grpc_outcome<T>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+) -> (tonic::Code, Option<String>) {
+    match answer {
         Ok(_) => (tonic::Code::Ok, None),
         Err(status) => (
             status.code(),

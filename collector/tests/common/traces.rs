@@ -60,19 +60,5 @@ pub async fn grpc_traces(
     let mut client = TraceServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let mut r = tonic::Request::new(req);
-    for (k, v) in headers {
-        let key: tonic::metadata::MetadataKey<tonic::metadata::Ascii> = k.parse().unwrap();
-        r.metadata_mut().insert(key, v.parse().unwrap());
-    }
-    match client.export(r).await {
-        Ok(_) => (tonic::Code::Ok, None),
-        Err(s) => (
-            s.code(),
-            s.metadata()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-        ),
-    }
+    super::grpc_outcome(client.export(super::grpc_request(req, headers)).await)
 }
