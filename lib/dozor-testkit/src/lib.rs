@@ -9,6 +9,7 @@
 //! - [`tmpfs`]: small file systems of a test's own, to fill up.
 //! - [`kafka`]: a throwaway noida-db (Kafka protocol) and kafka-python scripts against it.
 //! - [`nginx`]: a throwaway nginx with a known access-log format and routes.
+//! - [`netns`]: test hosts in network namespaces joined by veth pairs.
 //!
 //! The most used items are re-exported at the root: `use dozor_testkit::{Collector, wait_for};`.
 //!
@@ -20,6 +21,7 @@ pub mod elasticsearch;
 pub mod http;
 pub mod kafka;
 pub mod mariadb;
+pub mod netns;
 pub mod nginx;
 pub mod pg;
 pub mod proc;
