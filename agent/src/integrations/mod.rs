@@ -48,6 +48,8 @@ pub mod mysql;
 pub mod nats;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
+#[cfg(feature = "probes")]
+pub mod probes;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
 #[cfg(feature = "redis")]
@@ -124,6 +126,8 @@ registry! {
     http_capture = "http_capture",
     /// HTTP RED of web servers from their access logs (nginx, Apache, custom, JSON lines).
     access_log = "access_log",
+    /// Network probes to each target: TCP connect, ICMP echo, HTTP(S) phases, DNS.
+    probes = "probes",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

@@ -81,7 +81,7 @@ impl Since {
     /// counters the agent keeps itself, unknown for those it reads.
     fn default_for(metric: &MetricDef) -> Since {
         match metric.emitter {
-            "agent" | "demo" | "sql" | "http" | "http_capture" => Since::Agent,
+            "agent" | "demo" | "sql" | "http" | "http_capture" | "probes" => Since::Agent,
             _ => Since::Unknown,
         }
     }

@@ -70,6 +70,7 @@ pub mod kafka;
 pub mod mysql;
 pub mod nats;
 pub mod postgresql;
+pub mod probes;
 pub mod rabbitmq;
 pub mod redis;
 pub mod reference;
@@ -89,6 +90,7 @@ pub static SECTIONS: &[&Section] = &[
     &http::SECTION,
     &http_capture::SECTION,
     &access_log::SECTION,
+    &probes::SECTION,
     &flow::SECTION,
     &sql::SECTION,
     &demo::SECTION,
