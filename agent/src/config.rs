@@ -75,8 +75,8 @@ pub struct ResourceConfig {
     /// `service.instance.id`, the agent's identity at the collector (Prometheus `instance`);
     /// the host name when unset. Must be unique per agent.
     pub instance_id: Option<String>,
-    /// Extra resource attributes, e.g. `site: plant-1`, `role: workstation`. Keep values from a
-    /// small set: `site` and `role` become labels on every series.
+    /// Extra resource attributes, e.g. `site: plant-1`, `role: workstation`, `desk: packing-3`.
+    /// Keep values from a small set: `site`, `role` and `desk` become labels on every series.
     pub attributes: BTreeMap<String, String>,
 }
 

@@ -193,7 +193,8 @@ pub struct StoreConfig {
     /// silent" alerts keep firing long after its series went stale.
     pub agent_ttl: Duration,
     /// Resource attributes copied as labels onto every series of that resource, besides `job`
-    /// and `instance`. Keep to bounded values. Default `[site, role]`.
+    /// and `instance`. Keep to bounded values. Default `[site, role, desk]` (`desk`: the
+    /// operator workstation's place, set on workstation agents for the network dashboards).
     pub resource_to_labels: Vec<String>,
 }
 
@@ -203,7 +204,7 @@ impl Default for StoreConfig {
             series_ttl: Duration(std::time::Duration::from_secs(300)),
             max_series: 1_000_000,
             agent_ttl: Duration(std::time::Duration::from_secs(24 * 3600)),
-            resource_to_labels: vec!["site".into(), "role".into()],
+            resource_to_labels: vec!["site".into(), "role".into(), "desk".into()],
         }
     }
 }

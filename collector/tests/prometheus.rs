@@ -197,3 +197,39 @@ async fn created_samples_only_when_configured() {
         );
     }
 }
+
+/// A workstation agent's `desk` becomes a label by default, like `site` and `role` (the network
+/// dashboards group by it); and an agent without one gets no empty `desk` label.
+#[tokio::test(flavor = "multi_thread")]
+async fn desk_is_a_label_by_default() {
+    let running = start(|_| {}).await;
+    let mut ws = agent("ws1", "plant-a", "workstation");
+    ws.push(("desk", "packing-3".into()));
+    let probe = |v| {
+        gauge(
+            "dozor.probe.success",
+            "{status}",
+            vec![point(&[("probe.target", "mes")], v)],
+        )
+    };
+    post(&running, request(&ws, vec![probe(1.0)]).encode_to_vec()).await;
+    let server = agent("db1", "plant-a", "server");
+    post(&running, request(&server, vec![probe(0.0)]).encode_to_vec()).await;
+    let text = scrape(&running).await;
+    assert_eq!(
+        value(
+            &text,
+            "dozor_probe_success{desk=\"packing-3\",instance=\"ws1\",job=\"dozor-agent\",probe_target=\"mes\",role=\"workstation\",site=\"plant-a\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "dozor_probe_success{instance=\"db1\",job=\"dozor-agent\",probe_target=\"mes\",role=\"server\",site=\"plant-a\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+}

@@ -292,7 +292,7 @@ pub fn check_dynamic_name(name: &str) -> Result<(), String> {
 }
 
 /// Labels the collector or Prometheus set themselves, refused as user labels.
-const RESERVED_LABELS: &[&str] = &["job", "instance", "site", "role", "le", "quantile"];
+const RESERVED_LABELS: &[&str] = &["job", "instance", "site", "role", "desk", "le", "quantile"];
 
 /// A user label: a Prometheus label name that neither Prometheus nor dozor set.
 pub fn check_label(label: &str) -> Result<(), String> {

@@ -45,7 +45,7 @@ impl Report {
 }
 
 /// Every series name the catalogue can produce, with the labels it can carry: its attributes,
-/// `job` and `instance`, and for agent series the promoted `site` and `role`. The collector's
+/// `job` and `instance`, and for agent series the promoted `site`, `role` and `desk`. The collector's
 /// own metrics get `job` and `instance` from the scrape and nothing else.
 fn catalogue_schema() -> (Schema, BTreeMap<String, &'static MetricDef>) {
     let mut schema = Schema::new();
@@ -54,7 +54,7 @@ fn catalogue_schema() -> (Schema, BTreeMap<String, &'static MetricDef>) {
         let mut labels: BTreeSet<String> = m.prometheus_labels().into_iter().collect();
         labels.extend(["job", "instance"].map(String::from));
         if m.emitter != "collector" {
-            labels.extend(["site", "role"].map(String::from));
+            labels.extend(["site", "role", "desk"].map(String::from));
         }
         for name in m.prometheus_series_names() {
             let mut labels = labels.clone();

@@ -14,7 +14,7 @@ pub fn markdown() -> String {
          Every metric dozor emits, with its OpenTelemetry name and the Prometheus name the collector\n\
          exposes (derived by the OpenTelemetry-to-Prometheus rules). Every series also carries `job`\n\
          (`dozor-agent`), `instance` (the agent's `service.instance.id`, by default its host name)\n\
-         and the promoted resource attributes `site` and `role`; the other resource attributes are on\n\
+         and the promoted resource attributes `site`, `role` and `desk`; the other resource attributes are on\n\
          `target_info`.\n",
     );
     for section in SECTIONS {
