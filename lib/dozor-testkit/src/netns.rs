@@ -34,6 +34,9 @@ impl Netns {
         };
         ip(&["netns", "add", &ns.name]);
         ns.sh(&["ip", "link", "set", "lo", "up"]);
+        // No duplicate address detection on interfaces made later (the veth): a tentative
+        // link-local address delays the first IPv6 exchange by a second.
+        ns.sysctl("net.ipv6.conf.default.accept_dad", "0");
         ns
     }
 
@@ -171,6 +174,17 @@ impl Link {
                 "nodad",
             ]);
             ns.sh(&["ip", "link", "set", dev, "up"]);
+        }
+        // Ready when b answers a over both families: a connect to a closed port, refused, has
+        // resolved the neighbours both ways. (The first IPv6 exchange on a new veth pair here
+        // loses its first SYN; a test must not measure that second.)
+        for to in [v4(2), v6(2)] {
+            a.run(|| {
+                let _ = std::net::TcpStream::connect_timeout(
+                    &std::net::SocketAddr::new(to, 9),
+                    std::time::Duration::from_secs(3),
+                );
+            });
         }
         Link {
             a,
