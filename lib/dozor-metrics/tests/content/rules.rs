@@ -125,7 +125,7 @@ pub fn check_rules(
     let label_ref =
         Regex::new(r#"\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index \$labels "([^"]*)""#).unwrap();
     let alert_name = Regex::new(
-        r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow|Rabbitmq|Kafka|Nats|Redis|Http)([A-Z][a-z0-9]+){2,}$",
+        r"^(Host|Container|Dozor|Postgresql|Mysql|OrderFlow|Rabbitmq|Kafka|Nats|Redis|Http|Probe|Tcp)([A-Z][a-z0-9]+){2,}$",
     )
     .unwrap();
     let runbook = Regex::new(&format!(
@@ -167,7 +167,7 @@ pub fn check_rules(
             let mut problem = |m: String| report.add(path, line, format!("{alert}: {m}"));
             if !alert_name.is_match(alert) {
                 problem(
-                    "name is not <System><Subject><Condition> (System: Host, Container or Dozor)"
+                    "name is not <System><Subject><Condition> (System: Host, Container, Dozor or an integration: Postgresql, Http, Probe, Tcp, ...)"
                         .into(),
                 );
             }
