@@ -1,0 +1,210 @@
+//! DNS probes against a responder the test writes (with hickory-proto) in a network namespace:
+//! its answers, codes and delays are the ground truth.
+
+use crate::integrations::probes::Failure;
+use crate::integrations::probes::config::ProbeConfig;
+use crate::integrations::probes::dns::DnsProbe;
+use crate::integrations::testing::value;
+use dozor_metrics::sample::{Recorder, Sample};
+use dozor_testkit::netns::Link;
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{RData, Record, RecordType};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// How the responder answers one name.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// These addresses (those of the asked family), after a delay.
+    Ips(Vec<IpAddr>, Duration),
+    /// This code and no answer, at once.
+    Code(ResponseCode),
+    /// Nothing at all.
+    Silent,
+    /// First a reply with another id at once, then the right one after the delay.
+    Spoofed(IpAddr, Duration),
+}
+
+/// A UDP DNS responder on `sock` (already bound in its namespace), answering `names` (lowercase,
+/// without the final dot); other names get NXDOMAIN. Serves until the test ends.
+pub fn responder(sock: UdpSocket, names: HashMap<String, Answer>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                return;
+            };
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let Some(query) = q.queries.first().cloned() else {
+                continue;
+            };
+            let name = query.name.to_ascii().trim_end_matches('.').to_lowercase();
+            let mut reply = Message::response(q.metadata.id, OpCode::Query);
+            reply.metadata.recursion_desired = q.metadata.recursion_desired;
+            reply.metadata.recursion_available = true;
+            reply.add_query(query.clone());
+            let answer = names
+                .get(&name)
+                .cloned()
+                .unwrap_or(Answer::Code(ResponseCode::NXDomain));
+            let records = |ips: &[IpAddr]| -> Vec<Record> {
+                ips.iter()
+                    .filter_map(|ip| match (ip, query.query_type) {
+                        (IpAddr::V4(v4), RecordType::A) => Some(RData::A(A(*v4))),
+                        (IpAddr::V6(v6), RecordType::AAAA) => Some(RData::AAAA(AAAA(*v6))),
+                        _ => None,
+                    })
+                    .map(|d| Record::from_rdata(query.name.clone(), 60, d))
+                    .collect()
+            };
+            match answer {
+                Answer::Silent => continue,
+                Answer::Code(c) => reply.metadata.response_code = c,
+                Answer::Ips(ips, delay) => {
+                    reply.add_answers(records(&ips));
+                    std::thread::sleep(delay);
+                }
+                Answer::Spoofed(ip, delay) => {
+                    reply.add_answers(records(&[ip]));
+                    let mut fake = reply.clone();
+                    fake.metadata.id = fake.metadata.id.wrapping_add(1);
+                    let _ = sock.send_to(&fake.to_vec().unwrap(), from);
+                    std::thread::sleep(delay);
+                }
+            }
+            let _ = sock.send_to(&reply.to_vec().unwrap(), from);
+        }
+    });
+}
+
+/// Within 10% (or 2 ms) above `want`, never below it.
+pub fn near(got: f64, want: Duration) -> bool {
+    let w = want.as_secs_f64();
+    got >= w && got <= w + (w / 10.0).max(0.002)
+}
+
+fn probe(link: &Link, yaml: &str, timeout: Duration) -> (Result<Duration, Failure>, Vec<Sample>) {
+    let cfg: DnsProbe = serde_saphyr::from_str(yaml).unwrap();
+    let mut v = dozor_config::Validator::default();
+    cfg.validate(&mut v.at("dns"));
+    assert!(format!("{v:?}").contains("problems: []"), "{v:?}");
+    let ctx = crate::integrations::Context::for_tests(Duration::from_secs(10), timeout);
+    let mut p = cfg.build(&ctx).unwrap();
+    link.a.run(|| {
+        let mut rec = Recorder::new();
+        let r = p.run("t", Instant::now() + timeout, &mut rec);
+        (r, rec.take())
+    })
+}
+
+const D: Duration = Duration::from_millis(30);
+
+#[test]
+fn resolution_time_answers_and_codes() {
+    let link = Link::new();
+    let sock = link.b.run(|| UdpSocket::bind((link.b_v4, 0)).unwrap());
+    let server: SocketAddr = sock.local_addr().unwrap();
+    let ips: Vec<IpAddr> = ["10.1.0.5", "10.1.0.6", "10.1.0.7"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let names = HashMap::from([
+        ("orders.test".to_string(), Answer::Ips(ips, D)),
+        (
+            "broken.test".to_string(),
+            Answer::Code(ResponseCode::ServFail),
+        ),
+        ("silent.test".to_string(), Answer::Silent),
+        (
+            "spoofed.test".to_string(),
+            Answer::Spoofed("10.1.0.9".parse().unwrap(), D),
+        ),
+    ]);
+    responder(sock, names);
+    let t = Duration::from_secs(1);
+
+    // The delay the responder adds, and the three records it returns.
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: orders.test, resolver: \"{server}\"}}"),
+        t,
+    );
+    let took = r.unwrap();
+    assert!(near(took.as_secs_f64(), D), "{took:?} for {D:?}");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(3.0));
+    eprintln!("dns: resolution {took:?} for an injected {D:?}");
+
+    // The answers must match the expectation; no AAAA records: 0 answers, still NOERROR.
+    let (r, _) = probe(
+        &link,
+        &format!(
+            "{{query: orders.test, resolver: \"{server}\", expect_answers_regex: '^10\\.1\\.0\\.6$'}}"
+        ),
+        t,
+    );
+    assert!(r.is_ok(), "{r:?}");
+    let (r, s) = probe(
+        &link,
+        &format!(
+            "{{query: orders.test, resolver: \"{server}\", expect_answers_regex: '^10\\.9\\.'}}"
+        ),
+        t,
+    );
+    assert_eq!(r.unwrap_err().reason, "mismatch");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(3.0));
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: orders.test, record: AAAA, resolver: \"{server}\"}}"),
+        t,
+    );
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(0.0));
+
+    // A reply with another id first is ignored: the right one counts, after its delay.
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: spoofed.test, resolver: \"{server}\"}}"),
+        t,
+    );
+    let took = r.unwrap();
+    assert!(near(took.as_secs_f64(), D), "{took:?} for {D:?}");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(1.0));
+
+    // Codes.
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: nowhere.test, resolver: \"{server}\"}}"),
+        t,
+    );
+    assert_eq!(r.unwrap_err().reason, "nxdomain");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(0.0));
+    let (r, _) = probe(
+        &link,
+        &format!("{{query: nowhere.test, resolver: \"{server}\", expect_rcode: NXDOMAIN}}"),
+        t,
+    );
+    assert!(r.is_ok(), "{r:?}");
+    let (r, _) = probe(
+        &link,
+        &format!("{{query: broken.test, resolver: \"{server}\"}}"),
+        t,
+    );
+    assert_eq!(r.unwrap_err().reason, "servfail");
+
+    // A resolver that never answers: a timeout, within the timeout.
+    let t = Duration::from_millis(300);
+    let start = Instant::now();
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: silent.test, resolver: \"{server}\"}}"),
+        t,
+    );
+    let waited = start.elapsed();
+    assert_eq!(r.unwrap_err().reason, "timeout");
+    assert!(waited < t + Duration::from_millis(100), "{waited:?}");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), None);
+}
