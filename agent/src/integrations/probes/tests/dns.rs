@@ -92,6 +92,49 @@ pub fn responder(sock: UdpSocket, names: HashMap<String, Answer>) -> Holds {
     holds
 }
 
+/// A DNS-over-TCP responder on `listener` (bound in its namespace): one query per connection,
+/// answered as [`responder`] answers it (no spoofing on TCP).
+pub fn tcp_responder(listener: std::net::TcpListener, names: HashMap<String, Answer>) {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut len = [0u8; 2];
+            if s.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+            if s.read_exact(&mut buf).is_err() {
+                continue;
+            }
+            let q = Message::from_vec(&buf).unwrap();
+            let query = q.queries[0].clone();
+            let name = query.name.to_ascii().trim_end_matches('.').to_lowercase();
+            let mut reply = Message::response(q.metadata.id, OpCode::Query);
+            reply.add_query(query.clone());
+            match names.get(&name) {
+                Some(Answer::Ips(ips, delay)) => {
+                    for ip in ips {
+                        if let IpAddr::V4(v4) = ip {
+                            reply.add_answer(Record::from_rdata(
+                                query.name.clone(),
+                                60,
+                                RData::A(A(*v4)),
+                            ));
+                        }
+                    }
+                    std::thread::sleep(*delay);
+                }
+                _ => reply.metadata.response_code = ResponseCode::NXDomain,
+            }
+            let wire = reply.to_vec().unwrap();
+            let mut framed = (wire.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&wire);
+            let _ = s.write_all(&framed);
+        }
+    });
+}
+
 /// Waits until the responder at `server` answers from `a` (a new veth may drop the first
 /// datagrams while it comes up; a probe would count that, a test must not).
 pub fn warm_up(link: &Link, server: SocketAddr) {
@@ -272,4 +315,44 @@ fn resolution_time_answers_and_codes() {
     assert_eq!(r.unwrap_err().reason, "timeout");
     assert!(waited < t + Duration::from_millis(100), "{waited:?}");
     assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), None);
+}
+
+#[test]
+fn over_tcp() {
+    let link = Link::new();
+    let listener = link
+        .b
+        .run(|| std::net::TcpListener::bind((link.b_v4, 0)).unwrap());
+    let server = listener.local_addr().unwrap();
+    let ips = vec!["10.1.0.5".parse().unwrap(), "10.1.0.6".parse().unwrap()];
+    tcp_responder(
+        listener,
+        HashMap::from([("orders.test".to_string(), Answer::Ips(ips, D))]),
+    );
+    let t = Duration::from_secs(2);
+    let (r, s) = probe(
+        &link,
+        &format!("{{query: orders.test, transport: tcp, resolver: \"{server}\"}}"),
+        t,
+    );
+    let took = r.unwrap();
+    // Connect plus the held reply: at least the delay.
+    assert!(took >= D, "{took:?}");
+    assert_eq!(value(&s, "dozor.probe.dns.answers", &["t"]), Some(2.0));
+    let (r, _) = probe(
+        &link,
+        &format!("{{query: gone.test, transport: tcp, resolver: \"{server}\"}}"),
+        t,
+    );
+    assert_eq!(r.unwrap_err().reason, "nxdomain");
+    // Nothing listens: refused, not a timeout.
+    let (r, _) = probe(
+        &link,
+        &format!(
+            "{{query: orders.test, transport: tcp, resolver: \"{}:1\"}}",
+            link.b_v4
+        ),
+        t,
+    );
+    assert_eq!(r.unwrap_err().reason, "refused");
 }
