@@ -5,10 +5,17 @@
 //! of its own; past the deadline the probe fails with `timeout` and the lookup is left to finish.
 //! At most [`MAX_STUCK`] lookups may be left so at once; past that a probe fails with `resolve`
 //! at once rather than start another thread.
+//!
+//! A probe configured with a resolver of its own ([`resolve_via`], the HTTP probe's `resolver`)
+//! asks that server directly (A, then AAAA for `auto` when there is no A record), as the DNS
+//! probe does, with no thread and no system configuration involved.
 
+use super::dns::{self, Transport};
 use super::{Failure, remaining};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, RecordType};
 use serde::Deserialize;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,6 +101,61 @@ pub fn resolve(
         Ok(Err(e)) => Err(Failure::new("resolve", format!("{bare}: {e}"))),
         Err(_) => Err(Failure::timeout("resolve")),
     }
+}
+
+/// [`resolve`], through `resolver` (`ip:port` of a DNS server) when one is given. The time is
+/// that of all the queries made.
+pub fn resolve_via(
+    host: &str,
+    family: Family,
+    resolver: Option<SocketAddr>,
+    deadline: Instant,
+) -> Result<(IpAddr, Option<Duration>), Failure> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let Some(server) = resolver.filter(|_| bare.parse::<IpAddr>().is_err()) else {
+        return resolve(host, family, deadline);
+    };
+    let name = Name::from_ascii(bare)
+        .map(|mut n| {
+            n.set_fqdn(true);
+            n
+        })
+        .map_err(|e| Failure::new("resolve", format!("\"{bare}\" is not a DNS name: {e}")))?;
+    let types: &[RecordType] = match family {
+        Family::Auto => &[RecordType::A, RecordType::AAAA],
+        Family::Ipv4 => &[RecordType::A],
+        Family::Ipv6 => &[RecordType::AAAA],
+    };
+    let mut took = Duration::ZERO;
+    for t in types {
+        let (reply, t_took) =
+            dns::exchange(server, &name, *t, Transport::Udp, deadline).map_err(|f| {
+                match f.reason {
+                    "timeout" => Failure::timeout(&format!("resolve {bare} at {server}")),
+                    _ => Failure::new("resolve", format!("{bare} at {server}: {}", f.message)),
+                }
+            })?;
+        took += t_took;
+        let code = reply.metadata.response_code;
+        if code != ResponseCode::NoError {
+            return Err(Failure::new(
+                "resolve",
+                format!("{bare}: {server} answered {code:?} ({code})"),
+            ));
+        }
+        let ip = reply.answers.iter().find_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        });
+        if let Some(ip) = ip.filter(|ip| family.admits(ip)) {
+            return Ok((ip, Some(took)));
+        }
+    }
+    Err(Failure::new(
+        "resolve",
+        format!("{bare}: {server} has no {family:?} address for it"),
+    ))
 }
 
 /// `host:port` split; the host may be a name, an IPv4 address or a bracketed IPv6 address.

@@ -1,6 +1,8 @@
 //! The probes against responders of the tests' own in network namespaces, with delays and
 //! losses the tests inject themselves.
 
+mod dns;
+mod http;
 mod tcp;
 
 use super::Config;
