@@ -7,10 +7,11 @@
 //! `site`, `role` and `desk` resource attributes say where the probe ran from. A probe that
 //! failed records `dozor.probe.success` 0, counts the failure by reason in
 //! `dozor.probe.failures` (`error.type`: `resolve`, `refused`, `timeout`, `unreachable`,
-//! `tls`, `certificate_expired`, `certificate_untrusted`, `certificate_name`, `status`,
-//! `body_mismatch`, `header_mismatch`, `protocol`, `permission`, `loss`, `nxdomain`,
-//! `servfail`, ...), and records no duration and no phase it did not complete: a failed probe
-//! never exports 0 for something that did not happen.
+//! `connect`, `tls`, `certificate_expired`, `certificate_untrusted`, `certificate_name`,
+//! `status`, `too_many_redirects`, `body_mismatch`, `header_mismatch`, `protocol`,
+//! `permission`, `socket`, `config`, `loss`, `nxdomain`, `servfail`, `rcode`, `mismatch`), and
+//! records no duration and no phase it did not complete: a failed probe never exports 0 for
+//! something that did not happen.
 
 metrics! {
     section: "Network probes (`probes` integration)",
@@ -53,7 +54,7 @@ metrics! {
             instrument: Gauge,
             unit: "s",
             attributes: ["probe.target", "probe.phase"],
-            source: "probe.phase: resolve (DNS), connect (TCP handshake), tls (TLS handshake), first_byte (request sent to first response byte), transfer (first to last body byte); summed over redirects followed; a phase that did not run or did not complete is not recorded",
+            source: "probe.phase: resolve (DNS), connect (TCP handshake), tls (TLS handshake), first_byte (request written to first response byte), transfer (first response byte to last body byte); summed over redirects followed; a phase that did not run or did not complete is not recorded",
             description: "Time of each phase of the last HTTP probe of the target.",
         },
         HTTP_STATUS {
@@ -69,7 +70,7 @@ metrics! {
             instrument: Gauge,
             unit: "By",
             attributes: ["probe.target"],
-            source: "body bytes received (after dechunking, before any decompression) of the last response",
+            source: "body bytes received (after dechunking, before any decompression) of the last response, at most `max_body` (the body is cut there)",
             description: "Size of the response body of the last HTTP probe of the target.",
         },
         HTTP_REDIRECTS {
@@ -85,15 +86,15 @@ metrics! {
             instrument: Gauge,
             unit: "s",
             attributes: ["probe.target"],
-            source: "the earliest notAfter of the certificates the server presented, as Unix seconds; recorded when the handshake got that far, also when the chain was refused",
-            description: "When the first certificate of the target's chain expires (Unix time).",
+            source: "the earliest notAfter of the certificates the server presented in the probe's last TLS handshake (after redirects, the last https hop's), as Unix seconds; recorded when the handshake got that far, also when the chain was refused",
+            description: "When the earliest-expiring certificate of the target's chain expires (Unix time).",
         },
         TLS_CHAIN_VALID {
             name: "dozor.probe.tls.chain.valid",
             instrument: Gauge,
             unit: "{status}",
             attributes: ["probe.target"],
-            source: "1 when the presented chain verifies for the target's host name against the configured or system roots at the time of the probe, 0 otherwise",
+            source: "1 when the chain of the probe's last TLS handshake (after redirects, the last https hop's) verifies for the host name against the configured or system roots at the time of the probe, 0 otherwise",
             description: "Whether the target's certificate chain is valid (1) or not (0).",
         },
         ICMP_RTT {
@@ -125,7 +126,7 @@ metrics! {
             instrument: Counter,
             unit: "{packet}",
             attributes: ["probe.target"],
-            source: "matching echo replies received within the probe's timeout, counted by the agent",
+            source: "matching echo replies received before their round ended, counted by the agent",
             description: "ICMP echo replies received from the target since the agent started.",
         },
         ICMP_LOSS {
@@ -141,7 +142,7 @@ metrics! {
             instrument: Gauge,
             unit: "{record}",
             attributes: ["probe.target"],
-            source: "records of the asked type in the answer section of the last response",
+            source: "records of the asked type in the answer section of the last response; recorded whenever a reply came, also a failing one",
             description: "Records the last DNS probe of the target got.",
         },
     }
