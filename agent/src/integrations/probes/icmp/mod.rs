@@ -212,9 +212,7 @@ impl Icmp {
     /// Sends the round's requests and collects its replies until all came, `wait` after the
     /// last request, or the deadline, whichever is first.
     fn round(&mut self, deadline: Instant) -> Result<Round, Failure> {
-        let (ip, _) = resolve(&self.host, self.family, deadline)?;
-        let sock = socket::open(ip)?;
-        self.socket = Some(if sock.raw { "raw" } else { "datagram" });
+        // A round that cannot fit is a configuration problem, whatever the network says.
         let left = remaining(deadline, "send")?;
         let sending = self.spacing * u32::from(self.count - 1);
         if sending >= left {
@@ -226,6 +224,9 @@ impl Icmp {
                 ),
             ));
         }
+        let (ip, _) = resolve(&self.host, self.family, deadline)?;
+        let sock = socket::open(ip)?;
+        self.socket = Some(if sock.raw { "raw" } else { "datagram" });
         let v6 = ip.is_ipv6();
         let dst = SocketAddr::new(ip, 0);
         let count = usize::from(self.count);
