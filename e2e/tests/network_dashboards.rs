@@ -14,11 +14,10 @@
 //! and labels are the catalogue's (checked by lib/dozor-metrics/tests/content), their values
 //! by the integrations' own tests.
 
-use dozor_testkit::{Prometheus, http_get, tool, url_encode, wait_for};
+use dozor_testkit::{Prometheus, http_get, url_encode, wait_for};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const STEP: u64 = 15;
@@ -586,27 +585,9 @@ fn every_network_and_order_list_query_shows_the_series_it_was_given() {
         .unwrap()
         .as_secs();
     let end = now / STEP * STEP;
-    std::fs::write(d.join("series.om"), openmetrics(end)).unwrap();
-    let out = Command::new(tool("promtool", "prometheus"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(d.join("series.om"))
-        .arg(d.join("tsdb"))
-        .output()
-        .expect("running promtool");
-    assert!(
-        out.status.success(),
-        "promtool tsdb create-blocks-from openmetrics: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rules =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../alerts/network.rules.yml");
-    let prometheus = Prometheus::start(
-        d,
-        &format!(
-            "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}\n",
-            rules.display()
-        ),
-    );
+    let prometheus = Prometheus::with_history(d, &openmetrics(end), &[&rules]);
     let prom = &prometheus.addr;
     // The blocks are loaded when Prometheus is ready; wait until the data answers.
     wait_for(Duration::from_secs(30), || {

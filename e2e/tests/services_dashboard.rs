@@ -7,9 +7,8 @@
 //! them), heatmap buckets, in-flight figures, the tables and the burn rate. There is no Grafana
 //! here: variables are replaced as Grafana does for "All".
 
-use dozor_testkit::{Prometheus, http_get, tool, url_encode, wait_for};
+use dozor_testkit::{Prometheus, http_get, url_encode, wait_for};
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use traffic::*;
 
@@ -160,26 +159,8 @@ fn every_services_dashboard_query_shows_the_traffic_it_was_given() {
         .unwrap()
         .as_secs();
     let end = now / STEP * STEP;
-    std::fs::write(d.join("traffic.om"), openmetrics(end)).unwrap();
-    let out = Command::new(tool("promtool", "prometheus"))
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(d.join("traffic.om"))
-        .arg(d.join("tsdb"))
-        .output()
-        .expect("running promtool");
-    assert!(
-        out.status.success(),
-        "promtool tsdb create-blocks-from openmetrics: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../alerts/http.rules.yml");
-    let prometheus = Prometheus::start(
-        d,
-        &format!(
-            "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}\n",
-            rules.display()
-        ),
-    );
+    let prometheus = Prometheus::with_history(d, &openmetrics(end), &[&rules]);
     let prom = &prometheus.addr;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

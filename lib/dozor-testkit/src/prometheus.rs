@@ -38,4 +38,29 @@ impl Prometheus {
         .unwrap_or_else(|| panic!("Prometheus did not become ready:\n{}", proc.output()));
         Prometheus { proc, addr }
     }
+
+    /// A Prometheus whose TSDB already holds `series` (OpenMetrics text, timestamps in the
+    /// past), loaded with `promtool tsdb create-blocks-from openmetrics`, evaluating the rule
+    /// files `rules` (paths) every second: for the tests that check dashboards against a
+    /// history they wrote themselves.
+    pub fn with_history(dir: &Path, series: &str, rules: &[&Path]) -> Prometheus {
+        let file = dir.join("series.om");
+        std::fs::write(&file, series).expect("writing series.om");
+        let out = Command::new(tool("promtool", "prometheus"))
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&file)
+            .arg(dir.join("tsdb"))
+            .output()
+            .expect("running promtool");
+        assert!(
+            out.status.success(),
+            "promtool tsdb create-blocks-from openmetrics: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config = "global:\n  evaluation_interval: 1s\nrule_files:\n".to_string();
+        for r in rules {
+            config.push_str(&format!("  - {}\n", r.display()));
+        }
+        Prometheus::start(dir, &config)
+    }
 }
