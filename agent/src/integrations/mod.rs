@@ -23,6 +23,8 @@ mod context;
     feature = "redis"
 ))]
 mod filter;
+#[cfg(any(feature = "nats", feature = "probes"))]
+mod maybe_tls;
 mod section;
 mod sources;
 #[cfg(test)]
