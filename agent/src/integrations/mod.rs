@@ -24,6 +24,8 @@ mod context;
 ))]
 mod filter;
 mod section;
+#[cfg(any(feature = "host", feature = "tcp_info"))]
+mod sock_diag;
 mod sources;
 #[cfg(test)]
 pub mod testing;
