@@ -56,6 +56,8 @@ pub mod rabbitmq;
 pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
+#[cfg(feature = "tcp_info")]
+pub mod tcp_info;
 
 pub use context::{Context, Paths};
 pub use section::{Instance, Instances, Section};
@@ -126,6 +128,8 @@ registry! {
     http_capture = "http_capture",
     /// HTTP RED of web servers from their access logs (nginx, Apache, custom, JSON lines).
     access_log = "access_log",
+    /// Passive TCP per peer from the kernel's tcp_info (Linux): RTT, retransmits, loss, bytes.
+    tcp_info = "tcp_info",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,
