@@ -58,7 +58,7 @@ impl Section for Config {
 
 /// The integration: the state kept between collections.
 pub struct TcpInfo {
-    peers: Peers,
+    pub(super) peers: Peers,
 }
 
 impl TcpInfo {

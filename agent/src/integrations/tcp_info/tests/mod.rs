@@ -10,7 +10,6 @@ use super::config::{Service, parse_network};
 use super::diag::{Socket, TcpInfo};
 use super::peers::{OTHER, Peers, Row};
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 fn socket(cookie: u64, local: &str, remote: &str, info: TcpInfo) -> Socket {
     Socket {
@@ -260,9 +259,4 @@ fn loopback_is_left_out_unless_asked() {
     assert!(p.update(lo, &HashSet::new(), 1).rows.is_empty());
     let mut p = Peers::new(vec![], 10, true, 10);
     assert_eq!(p.update(lo, &HashSet::new(), 1).rows.len(), 2);
-}
-
-/// The socket addresses of a peer key, for the tests against the kernel.
-pub fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
 }
