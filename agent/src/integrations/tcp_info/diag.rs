@@ -135,7 +135,7 @@ pub fn parse_socket(p: &[u8]) -> std::io::Result<Socket> {
         state: p[1],
         local,
         remote,
-        cookie: u64::from(hi) << 32 | u64::from(lo),
+        cookie: (u64::from(hi) << 32) | u64::from(lo),
         info,
     })
 }

@@ -27,7 +27,7 @@ use peers::{Peers, Report};
 /// Kernel TCP states (`include/net/tcp_states.h`) whose sockets carry data and have a full
 /// `tcp_info`: established, and those closing after it (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT,
 /// LAST_ACK, CLOSING), read for the counters' last increase before the socket goes.
-pub const DATA_STATES: u32 = 1 << 1 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 9 | 1 << 11;
+pub const DATA_STATES: u32 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 9) | (1 << 11);
 /// TCP_LISTEN.
 pub const LISTEN_STATES: u32 = 1 << 10;
 

@@ -36,31 +36,36 @@ fn thread_cpu() -> Duration {
 fn children_cpu() -> Duration {
     // SAFETY: getrusage writes the struct we pass.
     let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut r) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(r.ru_utime) + tv(r.ru_stime)
 }
 
+/// Raises the soft limit of open files to the hard one, which must allow `n`.
 #[allow(unsafe_code)]
 fn raise_open_files(n: u64) {
-    let l = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: setrlimit reads the struct we pass.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
-    assert_eq!(
-        rc,
-        0,
-        "RLIMIT_NOFILE {n}: {}",
-        std::io::Error::last_os_error()
+    // SAFETY: getrlimit and setrlimit read and write the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+    assert!(
+        l.rlim_max >= n,
+        "the hard limit of open files ({}) is below {n}",
+        l.rlim_max
     );
+    l.rlim_cur = l.rlim_max;
+    // SAFETY: as above.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
+    assert_eq!(rc, 0, "RLIMIT_NOFILE: {}", std::io::Error::last_os_error());
 }
 
 #[test]
 #[ignore = "a benchmark: prints the cost of a collection with 10,000 sockets"]
 fn cost_of_a_collection_with_10000_sockets() {
-    raise_open_files(4 * CONNECTIONS as u64 + 1000);
+    raise_open_files(2 * CONNECTIONS as u64 + 200);
     let ns = Namespaces::new(&["cost"]);
     in_netns(&ns.name("cost"), || {
         let listener = TcpListener::bind(("127.0.0.1", PORT)).unwrap();
