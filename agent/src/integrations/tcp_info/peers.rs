@@ -213,6 +213,7 @@ impl Peers {
     }
 
     /// Sockets kept between collections (for tests of the bound).
+    #[cfg(test)]
     pub fn tracked(&self) -> (usize, usize) {
         (self.sockets.len(), self.counters.len())
     }
@@ -237,8 +238,9 @@ impl Peers {
         (s.remote.to_string(), false)
     }
 
-    /// One collection from a list of sockets: [`Peers::begin`], [`Peers::add`] for each,
+    /// One collection from a list of sockets (tests): [`Peers::begin`], [`Peers::add`] for each,
     /// [`Peers::finish`].
+    #[cfg(test)]
     pub fn update(
         &mut self,
         sockets: impl IntoIterator<Item = Socket>,
