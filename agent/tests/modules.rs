@@ -191,11 +191,12 @@ fn the_modules_import_each_other_without_a_loop() {
 }
 
 /// The modules under `integrations/` that are not integrations but what several share: the
-/// database clients, the include/exclude filter and the series budget.
-const SHARED: [&str; 3] = [
+/// database clients, the include/exclude filter, the series budget and the `sock_diag` dump.
+const SHARED: [&str; 4] = [
     "integrations/db",
     "integrations/filter",
     "integrations/budget",
+    "integrations/sock_diag",
 ];
 
 #[test]
