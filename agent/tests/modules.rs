@@ -191,11 +191,14 @@ fn the_modules_import_each_other_without_a_loop() {
 }
 
 /// The modules under `integrations/` that are not integrations but what several share: the
-/// database clients, the include/exclude filter and the series budget.
-const SHARED: [&str; 3] = [
+/// database clients, the include/exclude filter, the series budget, the `sock_diag` dump and
+/// the plain-or-TLS connection.
+const SHARED: [&str; 5] = [
     "integrations/db",
     "integrations/filter",
     "integrations/budget",
+    "integrations/sock_diag",
+    "integrations/maybe_tls",
 ];
 
 #[test]

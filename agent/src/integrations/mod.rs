@@ -26,6 +26,8 @@ mod filter;
 #[cfg(any(feature = "nats", feature = "probes"))]
 mod maybe_tls;
 mod section;
+#[cfg(any(feature = "host", feature = "tcp_info"))]
+mod sock_diag;
 mod sources;
 #[cfg(test)]
 pub mod testing;
@@ -58,6 +60,8 @@ pub mod rabbitmq;
 pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
+#[cfg(feature = "tcp_info")]
+pub mod tcp_info;
 
 pub use context::{Context, Paths};
 pub use section::{Instance, Instances, Section};
@@ -130,6 +134,8 @@ registry! {
     access_log = "access_log",
     /// Network probes to each target: TCP connect, ICMP echo, HTTP(S) phases, DNS.
     probes = "probes",
+    /// Passive TCP per peer from the kernel's tcp_info (Linux): RTT, retransmits, loss, bytes.
+    tcp_info = "tcp_info",
 }
 
 /// Why an integration run failed. `kind` becomes the `error.type` label: keep it a short,

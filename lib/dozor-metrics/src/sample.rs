@@ -67,7 +67,7 @@ impl Buckets {
 /// kernel's, a database's or a state file's as having risen by its whole value at that time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Since {
-    /// The agent's start: counters the agent keeps in memory (its own, `sql` and `demo`).
+    /// The agent's start: counters the agent keeps in memory (its own, `sql`, `demo`, `tcp_info`).
     Agent,
     /// Unknown (sent as 0): counters read from a source that counts on its own (the kernel,
     /// cgroups, PostgreSQL, MySQL, the user's queries).
@@ -81,7 +81,9 @@ impl Since {
     /// counters the agent keeps itself, unknown for those it reads.
     fn default_for(metric: &MetricDef) -> Since {
         match metric.emitter {
-            "agent" | "demo" | "sql" | "http" | "http_capture" | "probes" => Since::Agent,
+            "agent" | "demo" | "sql" | "http" | "http_capture" | "probes" | "tcp_info" => {
+                Since::Agent
+            }
             _ => Since::Unknown,
         }
     }

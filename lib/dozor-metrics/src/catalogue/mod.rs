@@ -75,6 +75,7 @@ pub mod rabbitmq;
 pub mod redis;
 pub mod reference;
 pub mod sql;
+pub mod tcp_info;
 
 /// The sections of the reference, in its order; together they hold every metric once. One line
 /// per catalogue file.
@@ -87,6 +88,7 @@ pub static SECTIONS: &[&Section] = &[
     &kafka::SECTION,
     &nats::SECTION,
     &redis::SECTION,
+    &tcp_info::SECTION,
     &http::SECTION,
     &http_capture::SECTION,
     &access_log::SECTION,
