@@ -55,9 +55,7 @@ integrations:
             "desk=\"packing-3\",instance=\"ws-7\",job=\"dozor-agent\",probe_kind=\"tcp\",probe_target=\"{target}\",role=\"workstation\",site=\"plant-1\""
         )
     };
-    let refused = format!(
-        "dozor_probe_failures_total{{desk=\"packing-3\",error_type=\"refused\",instance=\"ws-7\",job=\"dozor-agent\",probe_kind=\"tcp\",probe_target=\"mes-db\",role=\"workstation\",site=\"plant-1\"}} "
-    );
+    let refused = "dozor_probe_failures_total{desk=\"packing-3\",error_type=\"refused\",instance=\"ws-7\",job=\"dozor-agent\",probe_kind=\"tcp\",probe_target=\"mes-db\",role=\"workstation\",site=\"plant-1\"} ";
     // The first life runs to 10 probes; the second, restarted, is seen once its own count
     // (from zero) has replaced the first's at the collector.
     let mut before = f64::INFINITY;
@@ -68,7 +66,7 @@ integrations:
                 &metrics,
                 &format!("dozor_probe_runs_total{{{}}} ", labels("mes-db")),
             )?;
-            let failed = metric(&metrics, &refused)?;
+            let failed = metric(&metrics, refused)?;
             let enough = if life == 1 {
                 runs >= 10.0
             } else {
