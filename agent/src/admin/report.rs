@@ -124,9 +124,9 @@ fn table(out: &mut String, rows: &[Vec<String>]) {
         })
         .collect();
     for row in rows {
-        let mut line = String::from(" ");
+        let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
-            let _ = write!(line, " {cell:<w$}", w = widths[c]);
+            let _ = write!(line, "  {cell:<w$}", w = widths[c]);
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
