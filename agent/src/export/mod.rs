@@ -20,6 +20,7 @@ pub mod config;
 mod counts;
 mod lanes;
 pub mod logs;
+mod progress;
 mod retry;
 mod secrets;
 mod signal;
@@ -155,6 +156,7 @@ impl Exporter {
         let live = tokio::spawn(self.lanes.clone().live(live_rx));
         let replay = tokio::spawn(self.lanes.clone().replay());
         let logs_replay = tokio::spawn(self.logs_lanes.clone().replay());
+        let progress = tokio::spawn(progress::replay(self.wal.clone(), self.config.replay_rate));
         let published = tokio::spawn(publish(
             self.board.clone(),
             [
@@ -181,6 +183,7 @@ impl Exporter {
         let _ = replay.await;
         let _ = logs_replay.await;
         published.abort();
+        progress.abort();
         if let Err(e) = self.wal.sync() {
             error!(error = %e, "Syncing the buffer failed.");
         }
