@@ -193,7 +193,7 @@ fn main() -> ExitCode {
         }
         Command::Run => run(config, paths, config_file),
         Command::Diagnose(args) => diagnose::main(config, cli.config.clone(), &paths, &args),
-        Command::Flare(args) => flare::main(config, cli.config.clone(), &paths, &args),
+        Command::Flare(args) => flare::main(config, cli.config.clone(), &paths, &args, &cli_admin),
     };
     result.unwrap_or_else(|e| {
         eprintln!("dozor-agent: {e:#}");

@@ -298,7 +298,8 @@ fn without_a_running_agent_the_flare_finishes_and_says_what_is_missing() {
     std::fs::write(
         &config,
         format!(
-            "exporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{}\"]\n    buffer:\n      path: {}\n",
+            "admin:\n  listen: 127.0.0.1:{}\nexporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{}\"]\n    buffer:\n      path: {}\n",
+            free_port(),
             free_port(),
             dir.path().join("buffer").display()
         ),
@@ -321,10 +322,66 @@ fn without_a_running_agent_the_flare_finishes_and_says_what_is_missing() {
     assert!(
         manifest
             .lines()
-            .any(|l| l.starts_with("missing  status: ") && l.contains("unreachable"))
-            || manifest
-                .lines()
-                .any(|l| l.starts_with("ok ") && l.contains("status.json")),
+            .any(|l| l.starts_with("missing  status: no dozor-agent answered at http://127.0.0.1:")),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn a_running_agent_s_status_is_in_the_flare_and_a_stuck_one_is_marked_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = free_port();
+    let config = format!(
+        "admin:\n  listen: 127.0.0.1:{admin}\nexporters:\n  otlp:\n    endpoints: [\"http://127.0.0.1:{}\"]\n    buffer:\n      path: {}\n",
+        free_port(),
+        dir.path().join("buffer").display()
+    );
+    let _agent = dozor_testkit::start_agent(dir.path(), "agent", &config);
+    let addr = format!("127.0.0.1:{admin}");
+    dozor_testkit::wait_for(Duration::from_secs(30), || {
+        dozor_testkit::http_get(&addr, "/v1/health")
+            .ok()
+            .filter(|(s, _)| *s == 200)
+    })
+    .expect("the agent's admin endpoint never answered");
+    let path = dir.path().join("agent.yaml");
+    let (stdout, _) = flare(
+        dir.path(),
+        &path,
+        &["--output", "running.tar.gz"],
+        Duration::from_secs(60),
+    );
+    let root = unpack(dir.path(), &stdout);
+    let status = std::fs::read_to_string(root.join("status.json")).expect("status.json");
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(
+        v["version"].is_string() && v["uptime_seconds"].is_number(),
+        "{status}"
+    );
+    std::fs::remove_dir_all(dir.path().join("unpacked")).unwrap();
+
+    // An admin endpoint that accepts and never answers: the flare does not wait for it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stuck = format!("http://{}", listener.local_addr().unwrap());
+    let _held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in listener.incoming().flatten() {
+            conns.push(c);
+        }
+    });
+    let (stdout, _) = flare(
+        dir.path(),
+        &path,
+        &["--admin", &stuck, "--output", "stuck.tar.gz"],
+        Duration::from_secs(60),
+    );
+    let root = unpack(dir.path(), &stdout);
+    let manifest = std::fs::read_to_string(root.join("MANIFEST")).unwrap();
+    assert_parts_accounted(&manifest);
+    assert!(
+        manifest
+            .lines()
+            .any(|l| l.starts_with("missing  status: ") && l.contains("did not answer within")),
         "{manifest}"
     );
 }

@@ -33,6 +33,8 @@ pub struct Args {
 
 /// What the parts read.
 pub struct Input {
+    /// The running agent's admin endpoint (`--admin`, else `admin.listen`), or why not.
+    pub admin: Result<crate::admin::client::Client, String>,
     /// The loaded configuration.
     pub config: Config,
     /// Its file.
@@ -100,6 +102,7 @@ pub fn main(
     file: Option<PathBuf>,
     paths: &Paths,
     args: &Args,
+    (admin, admin_token_file): &(Option<String>, Option<PathBuf>),
 ) -> anyhow::Result<ExitCode> {
     let stamp = parts::utc_stamp();
     let host = parts::hostname();
@@ -110,7 +113,15 @@ pub fn main(
         .unwrap_or_else(|| PathBuf::from(format!("{dir}.tar.gz")));
     let mut scrubber = scrub::Scrubber::default();
     parts::know_secrets(&config, file.as_deref(), &mut scrubber);
+    let admin = crate::admin::client::Client::from_config(
+        admin.as_deref(),
+        admin_token_file.as_deref(),
+        &config.admin,
+        parts::STATUS_TIMEOUT,
+    )
+    .map_err(|e| format!("{e}: {}", e.fix()));
     let input = Arc::new(Input {
+        admin,
         config,
         file,
         paths: Paths {

@@ -4,16 +4,12 @@
 use super::scrub::Scrubber;
 use super::{DIAGNOSE_BUDGET, Input, PartResult};
 use crate::config::Config;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// The admin endpoint the status is read from.
-// TODO(#15): take `admin.listen` and its token from the configuration once the admin endpoint
-// (agent/src/admin) is merged; until then the contract's default.
-const ADMIN: &str = "127.0.0.1:8687";
-/// The largest status answer read.
-const MAX_STATUS: u64 = 8 << 20;
+/// The total timeout of the status request (connect, send, read).
+pub const STATUS_TIMEOUT: Duration = Duration::from_secs(4);
 /// At most this much of a log file's end is read.
 const MAX_LOG_BYTES: u64 = 16 << 20;
 
@@ -51,38 +47,19 @@ pub fn config(input: &Input, scrubber: &Scrubber) -> PartResult {
     Ok(vec![("config.yaml".into(), out.into_bytes())])
 }
 
-/// `status.json`: `GET /v1/status` of the running agent's admin endpoint.
-pub fn status(_input: &Input, scrubber: &Scrubber) -> PartResult {
-    let addr: std::net::SocketAddr = ADMIN.parse().map_err(|e| format!("{ADMIN}: {e}"))?;
-    let mut stream =
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| {
-            format!(
-                "the agent's admin endpoint {ADMIN} is unreachable ({e}): is the agent running?"
-            )
-        })?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(4)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    write!(
-        stream,
-        "GET /v1/status HTTP/1.0\r\nHost: {ADMIN}\r\nAccept: application/json\r\n\r\n"
-    )
-    .map_err(|e| format!("{ADMIN}: {e}"))?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_STATUS)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("reading the status from {ADMIN}: {e}"))?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("{ADMIN} sent no HTTP answer"))?;
-    let status_line = head.lines().next().unwrap_or("");
-    if !status_line.contains(" 200") {
-        return Err(format!("{ADMIN}/v1/status answered {status_line:?}"));
+/// `status.json`: `GET /v1/status` of the running agent's admin endpoint (the admin client,
+/// with its total timeout).
+pub fn status(input: &Input, scrubber: &Scrubber) -> PartResult {
+    let client = input.admin.as_ref().map_err(|e| scrubber.text(e))?;
+    let (code, body) = client
+        .get("/v1/status")
+        .map_err(|e| format!("{e}: {}", e.fix()))?;
+    if code != 200 {
+        return Err(format!("{}/v1/status answered HTTP {code}", client.url()));
     }
     Ok(vec![(
         "status.json".into(),
-        scrubber.text(body).into_bytes(),
+        scrubber.text(&body).into_bytes(),
     )])
 }
 
