@@ -29,6 +29,21 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     /// The admin endpoint that `dozor-agent status` and the other admin commands read.
     pub admin: AdminConfig,
+    /// Where `dozor-agent diagnose` reads its canary back from.
+    pub diagnose: DiagnoseConfig,
+}
+
+/// `diagnose`: where the canary series is read back from (`docs/diagnose.md`).
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(default)]
+pub struct DiagnoseConfig {
+    /// The collector's Prometheus exposition, e.g. `http://collector.plant:9464/metrics`;
+    /// port 9464 of the first endpoint's host when unset.
+    pub collector_metrics_url: Option<String>,
+    /// Prometheus (`http://prometheus:9090`) scraping the collector: when set, the canary is
+    /// also read back from it.
+    pub prometheus_url: Option<String>,
 }
 
 /// Schedule defaults.

@@ -17,7 +17,9 @@
 
 mod admin;
 mod config;
+mod diagnose;
 mod export;
+mod flare;
 mod integrations;
 mod once;
 mod resource;
@@ -105,6 +107,11 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<once::CheckFormat>,
     },
+    /// Check every prerequisite (config, buffer, collector, TLS, token, clock, grants, a canary
+    /// read back end to end): exit 0 when all pass, 1 with the first failure and its fix.
+    Diagnose(diagnose::Args),
+    /// Write one .tar.gz for support: redacted config, status, diagnose, logs, host facts.
+    Flare(flare::Args),
 }
 
 fn main() -> ExitCode {
@@ -185,6 +192,8 @@ fn main() -> ExitCode {
             )))
         }
         Command::Run => run(config, paths, config_file),
+        Command::Diagnose(args) => diagnose::main(config, cli.config.clone(), &paths, &args),
+        Command::Flare(args) => flare::main(config, cli.config.clone(), &paths, &args, &cli_admin),
     };
     result.unwrap_or_else(|e| {
         eprintln!("dozor-agent: {e:#}");
