@@ -1,0 +1,258 @@
+//! The remote_write exporter end to end (issue #16): the real collector binary fed by this
+//! test's OTLP requests, writing to a real VictoriaMetrics and a real Prometheus, whose raw
+//! samples are read back (VictoriaMetrics `/api/v1/export`, Prometheus a `[range]` selector)
+//! and compared with what the test sent and with what the pull endpoint showed.
+
+mod common;
+
+use common::proc::Collector;
+use common::*;
+use dozor_metrics::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use dozor_metrics::otlp::metrics::v1::{
+    AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint, metric,
+    number_data_point,
+};
+use dozor_testkit::victoriametrics::Exported;
+use dozor_testkit::{Prometheus, VictoriaMetrics, wait_for};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const COUNTER: &str = "dozor_test_requests_total";
+const GAUGE: &str = "dozor_test_queue_bytes";
+const BUCKET: &str = "dozor_test_latency_seconds_bucket";
+const SUM: &str = "dozor_test_latency_seconds_sum";
+const COUNT: &str = "dozor_test_latency_seconds_count";
+/// Samples per [`step`] request: counter, gauge, 3 buckets, sum, count, and `target_info`.
+const PER_STEP: usize = 8;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The `exporters.remote_write` lines for one endpoint (appended under `exporters:`).
+fn remote_write(url: &str, outbox: &Path, extra: &str) -> String {
+    format!(
+        "  remote_write:\n    - url: {url}\n      outbox:\n        path: {}\n      batch:\n        flush_interval: 200ms\n\
+         \x20     retry:\n        initial_backoff: 100ms\n        max_backoff: 1s\n{extra}",
+        outbox.display()
+    )
+}
+
+fn number(attrs: &[(&str, &str)], value: f64, ms: i64) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| dozor_metrics::sample::string_kv(k, v))
+            .collect(),
+        time_unix_nano: ms as u64 * 1_000_000,
+        start_time_unix_nano: 1,
+        value: Some(number_data_point::Value::AsDouble(value)),
+        ..Default::default()
+    }
+}
+
+fn histogram(ms: i64, counts: [u64; 3]) -> Metric {
+    Metric {
+        name: "dozor.test.latency".into(),
+        description: "Test histogram.".into(),
+        unit: "s".into(),
+        metadata: vec![],
+        data: Some(metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                time_unix_nano: ms as u64 * 1_000_000,
+                start_time_unix_nano: 1,
+                count: counts.iter().sum(),
+                sum: Some(counts.iter().sum::<u64>() as f64 * 0.25),
+                bucket_counts: counts.to_vec(),
+                explicit_bounds: vec![0.1, 1.0],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        })),
+    }
+}
+
+/// Step `i` of agent `id` at `ms`: a counter, a gauge and a histogram, values from `i`.
+fn step(id: &str, i: u64, ms: i64) -> ExportMetricsServiceRequest {
+    let v = i as f64;
+    request(
+        &agent(id, "plant-a", "web"),
+        vec![
+            counter(
+                "dozor.test.requests",
+                "{request}",
+                false,
+                vec![number(&[("route", "/a")], 10.0 + 1.5 * v, ms)],
+            ),
+            gauge("dozor.test.queue", "By", vec![number(&[], 1000.0 - v, ms)]),
+            histogram(ms, [i, 2 * i, 1]),
+        ],
+    )
+}
+
+/// `name{labels}` as the pull endpoint writes it: agent `id`'s labels and `extra`, sorted.
+fn key(name: &str, id: &str, extra: &[(&str, &str)]) -> String {
+    let mut labels = vec![
+        ("instance", id),
+        ("job", "dozor-agent"),
+        ("role", "web"),
+        ("site", "plant-a"),
+    ];
+    labels.extend_from_slice(extra);
+    // The exposition writes `le` last.
+    labels.sort_by_key(|(k, _)| (*k == "le", *k));
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
+/// The samples of step `i` at `ms` as the pull endpoint names them: (series, (ms, value)).
+fn expected(id: &str, i: u64, ms: i64) -> Vec<(String, (i64, f64))> {
+    let v = i as f64;
+    let count = 3.0 * v + 1.0;
+    vec![
+        (key(COUNTER, id, &[("route", "/a")]), (ms, 10.0 + 1.5 * v)),
+        (key(GAUGE, id, &[]), (ms, 1000.0 - v)),
+        (key(BUCKET, id, &[("le", "0.1")]), (ms, v)),
+        (key(BUCKET, id, &[("le", "1")]), (ms, 3.0 * v)),
+        (key(BUCKET, id, &[("le", "+Inf")]), (ms, count)),
+        (key(SUM, id, &[]), (ms, count * 0.25)),
+        (key(COUNT, id, &[]), (ms, count)),
+    ]
+}
+
+/// Exported series keyed as the pull endpoint writes them (`name{a="x",...}`, labels sorted).
+fn keyed(series: Vec<Exported>) -> BTreeMap<String, Vec<(i64, f64)>> {
+    series
+        .into_iter()
+        .map(|(mut labels, samples)| {
+            let name = labels.remove("__name__").unwrap_or_default();
+            let le = labels.remove("le");
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v))
+                .chain(le.as_ref().map(|v| ("le", v)))
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            (format!("{name}{{{}}}", labels.join(",")), samples)
+        })
+        .collect()
+}
+
+/// The ground truth: every sample the test sent, by series.
+fn truth(steps: &[(String, u64, i64)]) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for (id, i, ms) in steps {
+        for (series, sample) in expected(id, *i, *ms) {
+            out.entry(series).or_default().push(sample);
+        }
+    }
+    for samples in out.values_mut() {
+        samples.sort_by_key(|s| s.0);
+    }
+    out
+}
+
+const SELECTOR: &str = r#"{__name__=~"dozor_test_requests_total|dozor_test_queue_bytes|dozor_test_latency_seconds_(bucket|sum|count)"}"#;
+
+/// VictoriaMetrics' samples of the test series, once it holds `want` of them (or after 60 s).
+fn vm_samples(vm: &VictoriaMetrics, want: usize) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let count = |m: &BTreeMap<String, Vec<(i64, f64)>>| m.values().map(Vec::len).sum::<usize>();
+    wait_for(Duration::from_secs(60), || {
+        Some(keyed(vm.export(SELECTOR))).filter(|m| count(m) >= want)
+    })
+    .unwrap_or_else(|| keyed(vm.export(SELECTOR)))
+}
+
+/// The collector's own metric line `series`, 0 when absent.
+fn own(c: &Collector, series: &str) -> f64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let m = rt.block_on(async {
+        common::wire::http1(c.prometheus, "GET", "/metrics", &[], vec![])
+            .await
+            .text()
+    });
+    value(&m, series).unwrap_or(0.0)
+}
+
+fn rw_metric(name: &str, url: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => {
+            format!(r#"dozor_collector_remote_write_{name}{{endpoint="{url}",reason="{r}"}}"#)
+        }
+        None => format!(r#"dozor_collector_remote_write_{name}{{endpoint="{url}"}}"#),
+    }
+}
+
+/// Posts `steps` one request each; asserts each was accepted whole.
+fn send(c: &Collector, steps: &[(String, u64, i64)]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        for (id, i, ms) in steps {
+            let r = post(c.http, &step(id, *i, *ms), &[]).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    });
+}
+
+/// Every sample arrives in VictoriaMetrics with its timestamp and value, live and backlog
+/// (a replayed backlog the pull endpoint drops as out of order included), and each value is
+/// the one the pull endpoint showed for that timestamp.
+#[test]
+fn every_sample_reaches_victoriametrics_as_the_pull_endpoint_showed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = VictoriaMetrics::start(dir.path());
+    let extra = "      backlog_after: 30s\n      backlog_band: 10s\n";
+    let rw = remote_write(&vm.write_url(), &dir.path().join("outbox"), extra);
+    let c = Collector::start(dir.path(), &rw);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let start = now_ms() - 90_000;
+    let mut steps = Vec::new();
+    let mut pulled: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    // In order: 90 s ago up to now, two agents; after each request, what the pull endpoint shows.
+    for i in 0..30u64 {
+        let ms = start + 3000 * i as i64;
+        for id in ["a1", "a2"] {
+            send(&c, &[(id.to_string(), i, ms)]);
+            steps.push((id.to_string(), i, ms));
+            let m = rt.block_on(async {
+                common::wire::http1(c.prometheus, "GET", "/metrics", &[], vec![])
+                    .await
+                    .text()
+            });
+            for (series, (t, _)) in expected(id, i, ms) {
+                pulled
+                    .entry(series.clone())
+                    .or_default()
+                    .push((t, must(&m, &series)));
+            }
+        }
+    }
+    assert_eq!(
+        pulled,
+        truth(&steps),
+        "the pull endpoint showed what was sent"
+    );
+    // A replayed backlog, older than everything above: out of order for the pull endpoint.
+    let replay: Vec<_> = (100..110u64)
+        .map(|i| {
+            (
+                "a1".to_string(),
+                i,
+                start - 600_000 + 1000 * (i - 100) as i64,
+            )
+        })
+        .collect();
+    send(&c, &replay);
+    steps.extend(replay);
+    let want = truth(&steps);
+    let total: usize = want.values().map(Vec::len).sum();
+    let got = vm_samples(&vm, total);
+    assert_eq!(got, want, "VictoriaMetrics holds every sample sent, once");
+    let url = vm.write_url();
+    let sent = own(&c, &rw_metric("sent_samples_total", &url, None));
+    assert_eq!(sent, (steps.len() * PER_STEP) as f64);
+}
