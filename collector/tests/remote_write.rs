@@ -256,3 +256,154 @@ fn every_sample_reaches_victoriametrics_as_the_pull_endpoint_showed_it() {
     let sent = own(&c, &rw_metric("sent_samples_total", &url, None));
     assert_eq!(sent, (steps.len() * PER_STEP) as f64);
 }
+
+/// VictoriaMetrics stopped for a while and started again: nothing missing, nothing twice;
+/// while it is away the samples wait in the outbox (pending and oldest age say so).
+#[test]
+fn a_receiver_away_for_a_while_misses_nothing_and_gets_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vm = VictoriaMetrics::start(dir.path());
+    let url = vm.write_url();
+    let c = Collector::start(
+        dir.path(),
+        &remote_write(&url, &dir.path().join("outbox"), ""),
+    );
+    let start = now_ms() - 60_000;
+    let at = |i: u64| ("a1".to_string(), i, start + 1000 * i as i64);
+    let before: Vec<_> = (0..10).map(at).collect();
+    send(&c, &before);
+    let got = vm_samples(&vm, truth(&before).values().map(Vec::len).sum());
+    assert_eq!(got, truth(&before));
+    vm.stop();
+    let during: Vec<_> = (10..40).map(at).collect();
+    send(&c, &during);
+    let pending = rw_metric("pending_samples", &url, None);
+    assert!(
+        wait_for(Duration::from_secs(20), || (own(&c, &pending)
+            >= (30 * PER_STEP) as f64)
+            .then_some(()))
+        .is_some(),
+        "pending samples: {}",
+        own(&c, &pending)
+    );
+    let age = rw_metric("oldest_pending_age_seconds", &url, None);
+    assert!(
+        wait_for(Duration::from_secs(20), || (own(&c, &age) > 0.0)
+            .then_some(()))
+        .is_some()
+    );
+    vm.restart();
+    let all: Vec<_> = before.iter().cloned().chain(during).collect();
+    let want = truth(&all);
+    let got = vm_samples(&vm, want.values().map(Vec::len).sum());
+    assert_eq!(got, want, "every sample once");
+    assert!(
+        wait_for(Duration::from_secs(20), || (own(&c, &pending) == 0.0)
+            .then_some(()))
+        .is_some()
+    );
+    let retried = own(
+        &c,
+        &format!(
+            r#"dozor_collector_remote_write_requests_total{{endpoint="{url}",status="transport_error"}}"#
+        ),
+    );
+    assert!(retried > 0.0, "the outage was retried");
+}
+
+/// Samples the agent got its OK for survive a SIGKILL of the collector in the outbox, and
+/// arrive after the restart, once.
+#[test]
+fn the_outbox_survives_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vm = VictoriaMetrics::start(dir.path());
+    vm.stop();
+    let rw = remote_write(&vm.write_url(), &dir.path().join("outbox"), "");
+    let c = Collector::start(dir.path(), &rw);
+    let start = now_ms() - 60_000;
+    let steps: Vec<_> = (0..25)
+        .map(|i| ("a1".to_string(), i, start + 1000 * i as i64))
+        .collect();
+    send(&c, &steps);
+    c.kill9();
+    vm.restart();
+    let c = Collector::start(dir.path(), &rw);
+    let want = truth(&steps);
+    let got = vm_samples(&vm, want.values().map(Vec::len).sum());
+    assert_eq!(got, want);
+    drop(c);
+}
+
+/// A Prometheus with an out-of-order window of 10m: live samples and backlog within the window
+/// are stored; a sample older than the window is refused with 500 "too old sample", counted
+/// as failed for that reason, not retried, and does not cost the samples sent with it.
+#[test]
+fn a_too_old_sample_is_permanent_and_the_others_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = Prometheus::remote_write_receiver(dir.path(), Some("10m"));
+    let url = prom.write_url();
+    // One band for the whole backlog, so the too-old sample shares its request with samples
+    // Prometheus takes: the refused request is searched by halves.
+    let extra = "      backlog_after: 1m\n      backlog_band: 1d\n";
+    let c = Collector::start(
+        dir.path(),
+        &remote_write(&url, &dir.path().join("outbox"), extra),
+    );
+    let now = now_ms();
+    let live: Vec<_> = (0..5)
+        .map(|i| ("a1".to_string(), i, now - 5000 + 1000 * i as i64))
+        .collect();
+    send(&c, &live);
+    let want_live = truth(&live);
+    let count = |m: &BTreeMap<String, Vec<(i64, f64)>>| m.values().map(Vec::len).sum::<usize>();
+    let read = || keyed(prom.raw_samples(SELECTOR, "1d"));
+    wait_for(Duration::from_secs(60), || {
+        Some(read()).filter(|m| count(m) >= count(&want_live))
+    });
+    assert_eq!(read(), want_live);
+    // Agent a2 replays a backlog: 2 hours ago (older than the head's in-order range, an hour,
+    // and than the window: too old) and 3 to 5 minutes ago (taken), sent in one collector
+    // one collector request, then one live sample.
+    let old: Vec<_> = [(0, now - 120 * 60_000), (1, now - 120 * 60_000 + 1000)]
+        .map(|(i, ms)| ("a2".to_string(), i, ms))
+        .to_vec();
+    let within: Vec<_> = (2..8)
+        .map(|i| ("a2".to_string(), i, now - 5 * 60_000 + 20_000 * i as i64))
+        .collect();
+    let newest = vec![("a2".to_string(), 8, now_ms())];
+    let backlog = ExportMetricsServiceRequest {
+        resource_metrics: old
+            .iter()
+            .chain(&within)
+            .flat_map(|(id, i, ms)| step(id, *i, *ms).resource_metrics)
+            .collect(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(post(c.http, &backlog, &[]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    send(&c, &newest);
+    let stored: Vec<_> = live.iter().chain(&within).chain(&newest).cloned().collect();
+    let want = truth(&stored);
+    wait_for(Duration::from_secs(60), || {
+        Some(read()).filter(|m| count(m) >= count(&want))
+    });
+    let too_old = rw_metric("failed_samples_total", &url, Some("too_old"));
+    // Every sample of the old steps but target_info, which carries the time it was received.
+    let old_samples = (old.len() * (PER_STEP - 1)) as f64;
+    assert!(
+        wait_for(Duration::from_secs(30), || (own(&c, &too_old)
+            >= old_samples)
+            .then_some(()))
+        .is_some(),
+        "too_old: {}\n{}\n{}",
+        own(&c, &too_old),
+        c.log().join("\n"),
+        prom.proc.output()
+    );
+    assert_eq!(read(), want, "everything but the too-old samples stored");
+    assert_eq!(own(&c, &too_old), old_samples);
+    let refused =
+        format!(r#"dozor_collector_remote_write_requests_total{{endpoint="{url}",status="500"}}"#);
+    let n = own(&c, &refused);
+    assert!(n >= 1.0 && n <= 10.0, "500s: {n} (not retried forever)");
+}
