@@ -405,5 +405,220 @@ fn a_too_old_sample_is_permanent_and_the_others_are_stored() {
     let refused =
         format!(r#"dozor_collector_remote_write_requests_total{{endpoint="{url}",status="500"}}"#);
     let n = own(&c, &refused);
-    assert!(n >= 1.0 && n <= 10.0, "500s: {n} (not retried forever)");
+    assert!((1.0..=10.0).contains(&n), "500s: {n} (not retried forever)");
+}
+
+/// A remote_write receiver that checks `Authorization`: 204 with the right value (counting
+/// the samples), 401 without it.
+struct AuthChecker {
+    addr: std::net::SocketAddr,
+    samples: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl AuthChecker {
+    fn start(want: &str) -> AuthChecker {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let samples = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (s, r, want) = (samples.clone(), refused.clone(), want.to_string());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (s, r, want) = (s.clone(), r.clone(), want.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut out = stream;
+                    loop {
+                        let (mut auth, mut len) = (String::new(), 0usize);
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':') {
+                                match k.to_ascii_lowercase().as_str() {
+                                    "authorization" => auth = v.trim().to_string(),
+                                    "content-length" => len = v.trim().parse().unwrap_or(0),
+                                    _ => {}
+                                }
+                            }
+                        }
+                        let mut body = vec![0; len];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let status = if auth == want {
+                            let series =
+                                dozor_collector::exporters::remote_write::encode::decode(&body)
+                                    .unwrap();
+                            let n: usize = series.iter().map(|t| t.samples.len()).sum();
+                            s.fetch_add(n as u64, Ordering::Relaxed);
+                            "204 No Content"
+                        } else {
+                            r.fetch_add(1, Ordering::Relaxed);
+                            "401 Unauthorized"
+                        };
+                        let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                        if out.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        AuthChecker {
+            addr,
+            samples,
+            refused,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/api/v1/write", self.addr)
+    }
+
+    fn samples(&self) -> u64 {
+        self.samples.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Bearer and basic authentication reach the receiver from their files; a wrong credential
+/// is a permanent refusal (401), counted as rejected and not retried.
+#[test]
+fn bearer_and_basic_authentication_are_sent_and_a_refusal_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
+    std::fs::write(dir.path().join("password"), "pa:ss\n").unwrap();
+    let bearer = AuthChecker::start("Bearer s3cret-token");
+    // base64("user:pa:ss")
+    let basic = AuthChecker::start("Basic dXNlcjpwYTpzcw==");
+    let wrong = AuthChecker::start("Bearer another");
+    let token = format!(
+        "      bearer_token_file: {}\n",
+        dir.path().join("token").display()
+    );
+    let auth = format!(
+        "      basic_auth:\n        username: user\n        password_file: {}\n",
+        dir.path().join("password").display()
+    );
+    let mut rw = remote_write(&bearer.url(), &dir.path().join("o1"), &token);
+    rw.push_str(
+        &remote_write(&basic.url(), &dir.path().join("o2"), &auth)["  remote_write:\n".len()..],
+    );
+    rw.push_str(
+        &remote_write(&wrong.url(), &dir.path().join("o3"), &token)["  remote_write:\n".len()..],
+    );
+    let c = Collector::start(dir.path(), &rw);
+    let steps: Vec<_> = (0..5)
+        .map(|i| ("a1".to_string(), i, now_ms() - 5000 + 1000 * i as i64))
+        .collect();
+    send(&c, &steps);
+    let total = (steps.len() * PER_STEP) as u64;
+    let rejected = rw_metric("failed_samples_total", &wrong.url(), Some("rejected"));
+    wait_for(Duration::from_secs(30), || {
+        (bearer.samples() >= total
+            && basic.samples() >= total
+            && own(&c, &rejected) >= total as f64)
+            .then_some(())
+    });
+    assert_eq!((bearer.samples(), basic.samples()), (total, total));
+    assert_eq!(own(&c, &rejected), total as f64);
+    let refusals = wrong.refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1..=20).contains(&refusals), "401s: {refusals}");
+    let log = c.log().join("\n");
+    assert!(
+        !log.contains("s3cret") && !log.contains("pa:ss"),
+        "secrets logged:\n{log}"
+    );
+}
+
+/// A bounded outbox drops its oldest samples when the endpoint stays away, counts exactly
+/// how many, and the rest arrive once it is back.
+#[test]
+fn a_full_outbox_drops_the_oldest_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vm = VictoriaMetrics::start(dir.path());
+    vm.stop();
+    let url = vm.write_url();
+    let rw = remote_write(&url, &dir.path().join("outbox"), "").replace(
+        &format!(
+            "      outbox:\n        path: {}\n",
+            dir.path().join("outbox").display()
+        ),
+        &format!(
+            "      outbox:\n        path: {}\n        max_bytes: 1048576\n",
+            dir.path().join("outbox").display()
+        ),
+    );
+    let c = Collector::start(dir.path(), &rw);
+    // Wide requests with labels that compress badly: 2000 points each, the same 2000 series
+    // (under the agent's series budget) at a new timestamp each time.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let requests = 60u64;
+    let start = now_ms() - 60_000;
+    rt.block_on(async {
+        for r in 0..requests {
+            let labels: Vec<String> = (0..2000u64)
+                .map(|i| format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+                .collect();
+            let points = labels
+                .iter()
+                .map(|l| number(&[("id", l)], r as f64, start + 1000 * r as i64))
+                .collect();
+            let req = request(
+                &agent("a1", "plant-a", "web"),
+                vec![gauge("dozor.test.wide", "1", points)],
+            );
+            let reply = post(c.http, &req, &[]).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+    });
+    let sent = requests * 2001;
+    let dropped = own(
+        &c,
+        &rw_metric("dropped_samples_total", &url, Some("outbox_full")),
+    );
+    let bytes = own(&c, &rw_metric("outbox_size_bytes", &url, None));
+    assert!(
+        dropped > 0.0,
+        "nothing dropped; {bytes} bytes in the outbox"
+    );
+    assert!(bytes <= 1048576.0, "{bytes}");
+    vm.restart();
+    let arrived = || {
+        vm.export(r#"{__name__=~"dozor_test_wide_ratio|target_info"}"#)
+            .iter()
+            .map(|s| s.1.len() as u64)
+            .sum::<u64>()
+    };
+    let want = sent - dropped as u64;
+    wait_for(Duration::from_secs(60), || {
+        (arrived() >= want).then_some(())
+    });
+    assert_eq!(
+        arrived(),
+        want,
+        "every sample not counted as dropped arrived; sent {}, requests {}, pending {}",
+        own(&c, &rw_metric("sent_samples_total", &url, None)),
+        own(
+            &c,
+            &format!(
+                r#"dozor_collector_remote_write_requests_total{{endpoint="{url}",status="204"}}"#
+            )
+        ),
+        own(&c, &rw_metric("pending_samples", &url, None)),
+    );
+    assert!(
+        (dropped as u64).is_multiple_of(2001),
+        "whole requests dropped: {dropped}"
+    );
+    let sent_metric = own(&c, &rw_metric("sent_samples_total", &url, None));
+    assert_eq!(sent_metric, want as f64, "counted as sent");
 }

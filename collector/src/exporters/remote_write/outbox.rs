@@ -49,6 +49,9 @@ pub enum OutboxError {
 #[derive(Debug)]
 pub struct Outbox {
     buffer: Mutex<Buffer>,
+    /// (position, samples) of the records read and not yet acknowledged: the sender holds
+    /// them, so dropping their segment loses nothing. Changed only under the buffer's lock.
+    in_flight: Mutex<Vec<(u64, u64)>>,
     /// Woken on every append.
     pub appended: Notify,
 }
@@ -68,6 +71,7 @@ impl Outbox {
         Ok((
             Outbox {
                 buffer: Mutex::new(buffer),
+                in_flight: Mutex::new(Vec::new()),
                 appended: Notify::new(),
             },
             lost,
@@ -78,24 +82,41 @@ impl Outbox {
         self.buffer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, Vec<(u64, u64)>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Appends one body of `samples` samples received at `received` (Unix ns). Returns the
-    /// samples of older records dropped to make room.
+    /// samples of older records dropped to make room (records the sender already holds are
+    /// not lost, and not counted).
     pub fn append(&self, received: u64, body: &[u8], samples: u64) -> Result<u64, OutboxError> {
         let mut payload = Vec::with_capacity(9 + body.len());
         payload.push(1);
         payload.extend_from_slice(&received.to_le_bytes());
         payload.extend_from_slice(body);
         let weight = u32::try_from(samples).unwrap_or(u32::MAX);
-        let appended = self.lock().append(&payload, weight)?;
+        let mut buffer = self.lock();
+        let dropped = buffer.append(&payload, weight)?.dropped;
+        let held: u64 = self
+            .in_flight()
+            .iter()
+            .filter(|(p, _)| (dropped.first_seq..dropped.end_seq).contains(p))
+            .map(|(_, n)| n)
+            .sum();
+        drop(buffer);
         self.appended.notify_one();
-        Ok(appended.dropped.weight)
+        Ok(dropped.weight.saturating_sub(held))
     }
 
     /// The next record not yet read, if any.
     pub fn read_next(&self) -> Result<Option<Entry>, OutboxError> {
-        let Some(record) = self.lock().read_next()? else {
+        let mut buffer = self.lock();
+        let Some(record) = buffer.read_next()? else {
             return Ok(None);
         };
+        self.in_flight()
+            .push((record.seq, u64::from(record.weight)));
+        drop(buffer);
         let p = &record.payload;
         if p.len() < 9 || p[0] != 1 {
             return Err(OutboxError::Malformed(record.seq));
@@ -111,7 +132,10 @@ impl Outbox {
 
     /// Forgets every record up to and including `position`.
     pub fn ack(&self, position: u64) -> Result<(), OutboxError> {
-        Ok(self.lock().ack(position)?)
+        let mut buffer = self.lock();
+        buffer.ack(position)?;
+        self.in_flight().retain(|(p, _)| *p > position);
+        Ok(())
     }
 
     /// Samples not yet acknowledged (exact unless the oldest segment is partly acknowledged:
