@@ -325,6 +325,16 @@ fn the_outbox_survives_a_sigkill() {
         .map(|i| ("a1".to_string(), i, start + 1000 * i as i64))
         .collect();
     send(&c, &steps);
+    // Killed while the sender holds samples it tried to send: they must still be on disk.
+    let url = vm.write_url();
+    let failed = format!(
+        r#"dozor_collector_remote_write_requests_total{{endpoint="{url}",status="transport_error"}}"#
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || (own(&c, &failed) >= 2.0)
+            .then_some(()))
+        .is_some()
+    );
     c.kill9();
     vm.restart();
     let c = Collector::start(dir.path(), &rw);
