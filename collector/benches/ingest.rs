@@ -207,6 +207,7 @@ fn pipeline_with(shards: usize, options: &Options) -> Pipeline {
             )
             .expect("default routes"),
         ),
+        remote_write: None,
     }
 }
 

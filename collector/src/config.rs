@@ -5,6 +5,7 @@
 //! that it loads to exactly [`Config::default`].
 
 pub mod elasticsearch;
+pub mod remote_write;
 pub mod spans;
 
 use dozor_config::{Duration, Validate, Validator};
@@ -150,6 +151,10 @@ pub struct Exporters {
     pub prometheus: Prometheus,
     /// Elasticsearch, for OTLP logs. Absent (default): logs are refused (UNIMPLEMENTED / 404).
     pub elasticsearch: Option<elasticsearch::Elasticsearch>,
+    /// Prometheus remote_write endpoints: every accepted sample is pushed to each with its
+    /// original timestamp, through an outbox on disk per endpoint (`docs/remote-write.md`).
+    /// Empty (default): none.
+    pub remote_write: Vec<remote_write::RemoteWrite>,
 }
 
 /// Prometheus exposition settings.
@@ -537,6 +542,7 @@ impl Validate for Config {
         self.limits.validate(v);
         self.store.validate(v);
         self.spans.validate(v);
+        remote_write::validate_all(&self.exporters.remote_write, v);
         if let Some(es) = &self.exporters.elasticsearch {
             es.validate(v);
             // A request is stored whole in the outbox: the largest must fit, twice over.
@@ -710,6 +716,33 @@ c.yaml:11:5: limits.memory.spike: spike + reserved must be less than limits.memo
 c.yaml:3:17: exporters.elasticsearch.endpoints[0]: invalid URL \"es:9200\": expected http(s)://host:port
 c.yaml:4:5: exporters.elasticsearch.index: invalid index name \"Logs\": lowercase letters, digits, '-', '_' and '.', not starting with '_', '-' or '+'
 c.yaml:5:5: exporters.elasticsearch.username: needs password_file too";
+        assert_eq!(err.trim_end(), want);
+    }
+
+    #[test]
+    fn remote_write_defaults_and_checks() {
+        let c =
+            load("exporters:\n  remote_write:\n    - url: http://127.0.0.1:8428/api/v1/write\n")
+                .unwrap();
+        let rw = &c.exporters.remote_write[0];
+        assert_eq!(rw.batch.max_samples, 5000);
+        assert_eq!(rw.backlog_after.0, std::time::Duration::from_secs(300));
+        assert!(
+            rw.outbox_dir()
+                .ends_with("remote-write-outbox/127.0.0.1_8428_api_v1_write")
+        );
+        let text = "exporters:\n  remote_write:\n    - url: vm:8428\n      headers:\n        Authorization: x\n\
+                    \x20   - url: https://u:p@vm/api/v1/write\n      basic_auth:\n        username: u\n      bearer_token_file: /t\n\
+                    \x20   - url: http://vm/w\n      outbox:\n        max_bytes: 10\n      batch:\n        max_samples: 0\n";
+        let err = load(text).unwrap_err();
+        let want = "\
+c.yaml:3:7: exporters.remote_write[0].url: invalid URL \"vm:8428\": expected http(s)://host:port/path
+c.yaml:5:9: exporters.remote_write[0].headers.Authorization: set by the exporter itself (use basic_auth or bearer_token_file for authorization)
+c.yaml:6:7: exporters.remote_write[1].url: invalid URL \"https://u:p@vm/api/v1/write\": credentials in the URL: use basic_auth or bearer_token_file
+c.yaml:7:7: exporters.remote_write[1].basic_auth.password_file: must not be empty
+c.yaml:9:7: exporters.remote_write[1].bearer_token_file: set basic_auth or bearer_token_file, not both
+c.yaml:12:9: exporters.remote_write[2].outbox.max_bytes: must be at least 1048576 (1 MiB)
+c.yaml:14:9: exporters.remote_write[2].batch.max_samples: must be at least 1";
         assert_eq!(err.trim_end(), want);
     }
 

@@ -72,6 +72,9 @@ pub enum ServeError {
     /// The Elasticsearch exporter could not start (outbox, secrets, TLS).
     #[error("{0}")]
     Elasticsearch(#[from] exporters::elasticsearch::StartError),
+    /// The remote_write exporter could not start (outbox, secrets, TLS).
+    #[error("{0}")]
+    RemoteWrite(#[from] exporters::remote_write::StartError),
     /// `spans.routes` could not be built (an OpenAPI file unreadable since it was checked).
     #[error("spans.routes: {0}")]
     Routes(String),
@@ -157,6 +160,9 @@ impl Running {
         {
             tracing::warn!(error = %e, "Syncing the logs outbox failed.");
         }
+        if let Some(rw) = &self.pipeline.remote_write {
+            rw.sync();
+        }
         result
     }
 }
@@ -207,6 +213,11 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         }
         None => (None, None),
     };
+    let (remote_write, rw_senders) =
+        match exporters::remote_write::start(&config.exporters.remote_write, &telemetry)? {
+            Some((exporter, senders)) => (Some(exporter), senders),
+            None => (None, Vec::new()),
+        };
     let forwarder = match &config.spans.forward {
         Some(f) => Some(Arc::new(exporters::traces_otlp::Forwarder::new(
             f,
@@ -236,6 +247,7 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
             spans::Spans::new(&config.spans, forwarder, telemetry.clone())
                 .map_err(|e| ServeError::Routes(e.to_string()))?,
         ),
+        remote_write,
     };
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
@@ -310,6 +322,13 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         Ok(())
     });
     if let Some(sender) = sender {
+        let sig = signal();
+        tasks.spawn(async move {
+            sender.run(sig).await;
+            Ok(())
+        });
+    }
+    for sender in rw_senders {
         let sig = signal();
         tasks.spawn(async move {
             sender.run(sig).await;

@@ -68,6 +68,9 @@ pub struct Pipeline {
     pub point_bounds: bounds::PointBounds,
     /// Spans to RED metrics, and their forwarding (`spans`).
     pub spans: Arc<crate::spans::Spans>,
+    /// The remote_write endpoints every stored point also goes to, with its own timestamp;
+    /// `None` when no `exporters.remote_write` is configured.
+    pub remote_write: Option<Arc<crate::exporters::remote_write::Exporter>>,
 }
 
 /// A string resource attribute.
@@ -339,6 +342,11 @@ impl Pipeline {
                 over_budget += budget.apply(&owner, &mut points[start..]);
             }
             self.fleet.observe(&Identity::of(rm));
+        }
+        // Before the store takes the values, and whatever it keeps: a replayed backlog is
+        // out of order for the latest-value store, not for a time-series database.
+        if let Some(rw) = &self.remote_write {
+            rw.write(&points, &times);
         }
         let ingested = self.store.ingest_timed(points, &times);
         if over_budget > 0 {

@@ -8,6 +8,7 @@ pub mod events;
 pub(crate) mod log_every;
 pub mod logs;
 mod reasons;
+pub mod remote_write;
 pub mod spans;
 
 pub use reasons::{CloseReason, DropReason, Receiver, Refusal};
@@ -42,6 +43,8 @@ pub struct Telemetry {
     pub logs: logs::LogsTelemetry,
     /// OTLP traces: spans to RED metrics, forwarding.
     pub spans: spans::SpansTelemetry,
+    /// The remote_write endpoints.
+    pub remote_write: remote_write::RemoteWriteTelemetry,
 }
 
 /// One agent as the fleet view exposes it.
@@ -178,12 +181,14 @@ impl Telemetry {
         ];
         out.extend(self.logs.families());
         out.extend(self.spans.families());
+        out.extend(self.remote_write.families());
         // Label names come from the catalogue, values were pushed in declaration order.
         for (f, def) in out.iter_mut().zip(
             ALL_RENDERED
                 .iter()
                 .chain(&logs::RENDERED)
-                .chain(&spans::RENDERED),
+                .chain(&spans::RENDERED)
+                .chain(&remote_write::RENDERED),
         ) {
             let names = def.prometheus_labels();
             for series in &mut f.series {
@@ -204,6 +209,7 @@ impl Telemetry {
             .iter()
             .chain(&logs::RENDERED)
             .chain(&spans::RENDERED)
+            .chain(&remote_write::RENDERED)
             .map(|d| d.prometheus_name())
             .collect()
     }
@@ -287,6 +293,10 @@ mod tests {
         for def in catalogue::ALL {
             assert!(rendered.contains(&def.name), "{} not rendered", def.name);
         }
+        let rendered: Vec<_> = remote_write::RENDERED.iter().map(|d| d.name).collect();
+        for def in dozor_metrics::catalogue::remote_write::ALL {
+            assert!(rendered.contains(&def.name), "{} not rendered", def.name);
+        }
     }
 
     #[test]
@@ -329,6 +339,9 @@ mod tests {
         }
         let reserved = Telemetry::reserved_names();
         assert!(reserved.contains(&"dozor_collector_series".to_string()));
-        assert_eq!(reserved.len(), catalogue::ALL.len());
+        assert_eq!(
+            reserved.len(),
+            catalogue::ALL.len() + dozor_metrics::catalogue::remote_write::ALL.len()
+        );
     }
 }

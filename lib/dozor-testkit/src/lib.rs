@@ -10,6 +10,8 @@
 //! - [`kafka`]: a throwaway noida-db (Kafka protocol) and kafka-python scripts against it.
 //! - [`nginx`]: a throwaway nginx with a known access-log format and routes.
 //! - [`netns`]: test hosts in network namespaces joined by veth pairs.
+//! - [`victoriametrics`] and [`prometheus`]: real time-series stores to remote_write to, read
+//!   back sample by sample.
 //!
 //! The most used items are re-exported at the root: `use dozor_testkit::{Collector, wait_for};`.
 //!
@@ -27,11 +29,13 @@ pub mod pg;
 pub mod proc;
 pub mod prometheus;
 pub mod tmpfs;
+pub mod victoriametrics;
 
 pub use collector::{Collector, start_agent};
 pub use http::{http_get, prom_query, prom_result, url_encode};
 pub use proc::{Proc, bin, free_port, rss_kib, tool, wait_for};
 pub use prometheus::Prometheus;
+pub use victoriametrics::VictoriaMetrics;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

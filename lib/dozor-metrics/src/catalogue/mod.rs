@@ -74,6 +74,7 @@ pub mod probes;
 pub mod rabbitmq;
 pub mod redis;
 pub mod reference;
+pub mod remote_write;
 pub mod sql;
 pub mod tcp_info;
 
@@ -98,6 +99,7 @@ pub static SECTIONS: &[&Section] = &[
     &demo::SECTION,
     &agent::SECTION,
     &collector::SECTION,
+    &remote_write::SECTION,
 ];
 
 /// One section of the reference: the metrics of one integration or component.
