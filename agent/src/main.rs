@@ -22,9 +22,10 @@ mod once;
 mod resource;
 mod scheduler;
 mod sink;
+mod top;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use config::Config;
 use integrations::Paths;
 use std::path::PathBuf;
@@ -80,6 +81,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "prometheus")]
         format: once::OutputFormat,
     },
+    /// Live view of the running agent: rates per integration since `top` started, buffer,
+    /// export state, drops. Keys: / filter, q or Esc or Ctrl-C quit.
+    Top(top::TopArgs),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: dozor_top::docs::Shell },
+    /// Writes one man page per subcommand into DIR.
+    Man { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -139,6 +147,14 @@ fn main() -> ExitCode {
             })
         }
         Command::Run => run(config, paths),
+        Command::Top(args) => Ok(ExitCode::from(top::run(args))),
+        Command::Completions { shell } => {
+            dozor_top::docs::completions(Cli::command(), shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => dozor_top::docs::man(Cli::command(), &dir)
+            .map(|_| ExitCode::SUCCESS)
+            .with_context(|| format!("writing man pages to {}", dir.display())),
     };
     result.unwrap_or_else(|e| {
         eprintln!("dozor-agent: {e:#}");
