@@ -27,6 +27,8 @@ pub struct Config {
     pub paths: PathsConfig,
     /// The data sources, one section per integration.
     pub integrations: IntegrationsConfig,
+    /// The admin endpoint that `dozor-agent status` and the other admin commands read.
+    pub admin: AdminConfig,
 }
 
 /// Schedule defaults.
@@ -103,6 +105,81 @@ pub struct PathsConfig {
     pub rootfs: Option<PathBuf>,
 }
 
+/// The admin endpoint: read-only HTTP (`GET /v1/status`, `GET /v1/health`), see docs/admin.md.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, serde::Serialize))]
+#[serde(default)]
+pub struct AdminConfig {
+    /// Address the admin endpoint listens on; `off` (or empty) turns it off. Anything but a
+    /// loopback address (`127.0.0.0/8`, `::1`) needs `token_file`.
+    pub listen: String,
+    /// File holding the token that requests must carry as `Authorization: Bearer <token>`
+    /// (surrounding whitespace is trimmed). Unset: no token asked, loopback only.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: DEFAULT_ADMIN_LISTEN.into(),
+            token_file: None,
+        }
+    }
+}
+
+/// The admin endpoint's default address.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8687";
+
+impl AdminConfig {
+    /// The address to listen on; `None` when turned off (or not an address: validation says so).
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        let listen = self.listen.trim();
+        if listen.is_empty() || listen == "off" {
+            return None;
+        }
+        listen.parse().ok()
+    }
+
+    fn validate(&self, at: &mut dozor_config::At<'_>) {
+        let listen = self.listen.trim();
+        if listen.is_empty() || listen == "off" {
+            return;
+        }
+        match listen.parse::<std::net::SocketAddr>() {
+            Err(_) => at.error(
+                "listen",
+                format!(
+                    "{listen:?} is not an address: use host:port, such as 127.0.0.1:8687, or off"
+                ),
+            ),
+            Ok(addr) if !addr.ip().is_loopback() && self.token_file.is_none() => at.error(
+                "listen",
+                format!(
+                    "{addr} is not a loopback address: set admin.token_file (a file holding the \
+                     token clients must send) or listen on 127.0.0.1"
+                ),
+            ),
+            Ok(_) => {}
+        }
+        if let Some(file) = &self.token_file {
+            match std::fs::read_to_string(file) {
+                Err(e) => at.error("token_file", format!("cannot read {}: {e}", file.display())),
+                Ok(t) if t.trim().is_empty() => {
+                    at.error("token_file", format!("{} is empty", file.display()))
+                }
+                Ok(t) if !t.trim().bytes().all(|b| b.is_ascii_graphic()) => at.error(
+                    "token_file",
+                    format!(
+                        "{}: the token has characters not allowed in a header",
+                        file.display()
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
 impl Validate for Config {
     fn validate(&self, v: &mut Validator) {
         let mut agent = v.at("agent");
@@ -115,6 +192,7 @@ impl Validate for Config {
         }
         self.exporters.otlp.validate(&mut v.at("exporters.otlp"));
         self.integrations.validate(&mut v.at("integrations"));
+        self.admin.validate(&mut v.at("admin"));
     }
 }
 
@@ -148,6 +226,33 @@ mod tests {
         ] {
             assert!(err.contains(want), "missing {want:?} in:\n{err}");
         }
+    }
+
+    #[test]
+    fn admin_off_host_needs_a_token_file() {
+        let load = |text: &str| {
+            dozor_config::load_str::<Config>("agent.yaml", text, &|_| None)
+                .map(|c| c.admin.address())
+                .map_err(|e| e.to_string())
+        };
+        let err = load("agent:\n  interval: 15s\nadmin:\n  listen: 0.0.0.0:8687\n").unwrap_err();
+        assert!(
+            err.contains("agent.yaml:4:")
+                && err.contains("admin.listen")
+                && err.contains("token_file"),
+            "{err}"
+        );
+        assert!(
+            load("admin:\n  listen: nowhere\n")
+                .unwrap_err()
+                .contains("admin.listen")
+        );
+        assert_eq!(load("admin:\n  listen: off\n"), Ok(None));
+        assert_eq!(
+            load("admin:\n  listen: '[::1]:9'\n"),
+            Ok(Some("[::1]:9".parse().unwrap()))
+        );
+        assert_eq!(load(""), Ok(Some(DEFAULT_ADMIN_LISTEN.parse().unwrap())));
     }
 
     #[test]

@@ -15,6 +15,7 @@
     allow(dead_code, unused_imports)
 )]
 
+mod admin;
 mod config;
 mod export;
 mod integrations;
@@ -61,6 +62,13 @@ struct Cli {
     /// unless named).
     #[arg(long, global = true, default_value = "info", env = "DOZOR_LOG")]
     log_level: String,
+    /// Admin endpoint of the running agent for the admin commands (`status`, ...): URL such as
+    /// `http://127.0.0.1:8687`. Default: the configuration's `admin.listen`.
+    #[arg(long, global = true, value_name = "URL")]
+    admin: Option<String>,
+    /// File holding the admin token. Default: the configuration's `admin.token_file`.
+    #[arg(long, global = true, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -80,6 +88,23 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "prometheus")]
         format: once::OutputFormat,
+    },
+    /// Show the running agent's state: integrations, buffer, export, drops. The first line is
+    /// the verdict. Exit 0 healthy, 1 something needs attention, 3 the agent could not be read.
+    Status {
+        /// The status document as JSON (docs/admin.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one configured integration once and show what it read, with its timing. Exit 0 ok,
+    /// 1 it failed, 2 no such integration (the configured names are listed).
+    Check {
+        /// The integration: its name as `status` shows it (`host`, `postgresql/shop`), or a
+        /// section name for all its instances (`postgresql`).
+        name: String,
+        /// Output format; a table on a terminal, Prometheus text otherwise.
+        #[arg(long, value_enum)]
+        format: Option<once::CheckFormat>,
     },
     /// Live view of the running agent: rates per integration since `top` started, buffer,
     /// export state, drops. Keys: / filter, q or Esc or Ctrl-C quit.
@@ -122,6 +147,8 @@ fn main() -> ExitCode {
             .or(config.paths.rootfs.clone())
             .unwrap_or_else(|| "/".into()),
     };
+    let config_file = cli.config.as_ref().map(|p| p.display().to_string());
+    let cli_admin = (cli.admin.clone(), cli.admin_token_file.clone());
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
             println!(
@@ -146,8 +173,27 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Command::Run => run(config, paths),
-        Command::Top(args) => Ok(ExitCode::from(top::run(args))),
+        Command::Status { json } => Ok(status(&cli_admin, &config, json)),
+        Command::Check { name, format } => {
+            let resource = resource::attributes(&config.resource, &paths);
+            let ctx = context(&config, paths, None, false);
+            let scheduled = config.integrations.build(&ctx);
+            let format =
+                format.unwrap_or(if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    once::CheckFormat::Table
+                } else {
+                    once::CheckFormat::Prometheus
+                });
+            Ok(ExitCode::from(once::check(
+                scheduled,
+                &name,
+                &resource,
+                &promoted(),
+                format,
+            )))
+        }
+        Command::Run => run(config, paths, config_file),
+        Command::Top(args) => Ok(ExitCode::from(top::run(args, &cli_admin, &config))),
         Command::Completions { shell } => {
             dozor_top::docs::completions(Cli::command(), shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -160,6 +206,70 @@ fn main() -> ExitCode {
         eprintln!("dozor-agent: {e:#}");
         ExitCode::FAILURE
     })
+}
+
+/// `dozor-agent status`: reads the running agent's admin endpoint and prints the verdict first.
+fn status(
+    (admin, token_file): &(Option<String>, Option<PathBuf>),
+    config: &Config,
+    json: bool,
+) -> ExitCode {
+    use admin::{client, report};
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let got = client::Client::from_config(
+        admin.as_deref(),
+        token_file.as_deref(),
+        &config.admin,
+        client::DEFAULT_TIMEOUT,
+    )
+    .and_then(|c| c.status());
+    match got {
+        Ok(status) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+            } else {
+                print!("{}", report::render(&status, color));
+            }
+            ExitCode::from(report::exit_code(&status))
+        }
+        Err(e) => {
+            if json {
+                let doc = serde_json::json!({
+                    "reachable": false,
+                    "error": e.to_string(),
+                    "fix": e.fix(),
+                });
+                println!("{doc:#}");
+            } else {
+                println!("{}", report::unreachable(&e, color));
+            }
+            ExitCode::from(report::EXIT_UNREACHABLE)
+        }
+    }
+}
+
+/// Starts the admin endpoint when configured; the agent runs on without it if it cannot listen.
+fn start_admin(config: &config::AdminConfig, board: Arc<admin::Board>) {
+    let Some(addr) = config.address() else {
+        info!("Admin endpoint off (admin.listen).");
+        return;
+    };
+    let token = match &config.token_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t.trim().to_string()),
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "Reading admin.token_file failed; the admin endpoint is off.");
+                return;
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = admin::server::start(addr, token, board) {
+        tracing::error!(address = %addr, error = %e, "Admin endpoint could not listen; `dozor-agent status` cannot read this agent. Set admin.listen to a free address.");
+    }
 }
 
 /// The log filter for `--log-level`: the ledger target (one line per batch) is kept at warn
@@ -227,7 +337,7 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
     Ok(config)
 }
 
-fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
+fn run(config: Config, paths: Paths, config_file: Option<String>) -> anyhow::Result<ExitCode> {
     // One crypto provider for every TLS client (tonic and reqwest): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -239,6 +349,8 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let mut config = config;
         let resource = resource::attributes(&config.resource, &paths);
+        let board = Arc::new(admin::Board::new(config_file, &resource));
+        start_admin(&config.admin, board.clone());
         let otlp = std::mem::take(&mut config.exporters.otlp);
         // The buffers first: a locked or unreadable one stops the agent before it collects.
         let logs = if otlp.enabled {
@@ -257,15 +369,21 @@ fn run(config: Config, paths: Paths) -> anyhow::Result<ExitCode> {
         let shutdown_timeout = otlp.shutdown_timeout.0;
         let exporter = match logs {
             Some(logs) => Some(
-                export::Exporter::new(otlp, resource, dozor_metrics::time::now_nanos(), logs)
-                    .context("setting up the OTLP exporter")?,
+                export::Exporter::new(
+                    otlp,
+                    resource,
+                    dozor_metrics::time::now_nanos(),
+                    logs,
+                    board.clone(),
+                )
+                .context("setting up the OTLP exporter")?,
             ),
             None => None,
         };
         // Small: when the buffer is full under `when_full: pause`, the scheduler must feel it
         // within a few runs, so that collection pauses rather than queueing in memory.
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let tasks = scheduler::spawn_all(scheduled, tx);
+        let tasks = scheduler::spawn_on(scheduled, tx, board);
         let exporter = match exporter {
             Some(exporter) => Some(tokio::spawn(exporter.run(rx))),
             None => {

@@ -8,13 +8,19 @@
 //! counted (`error.type="panic"`) and keeps its schedule. When the exporter stops taking
 //! batches (its buffer is full under `when_full: pause`), sending blocks and collection
 //! pauses; the runs missed meanwhile are counted as `error.type="paused"`.
+//!
+//! Each run is also published on the admin [`Board`] as it starts and ends (a mutex held for a
+//! few field updates), so `dozor-agent status` shows a hung run as it hangs.
 
+use crate::admin::Board;
+use crate::admin::snapshot::Finished;
 use crate::integrations::{Integration, IntegrationError, Scheduled};
 use dozor_metrics::catalogue::agent;
 use dozor_metrics::sample::{Recorder, ScopeBatch};
 use dozor_metrics::time::now_nanos;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -75,18 +81,50 @@ pub fn collect_once(
     }
 }
 
+/// What a finished run published: its points and each source's result.
+pub fn finished<'a>(
+    rec: &Recorder,
+    duration: Duration,
+    error: Option<&'a IntegrationError>,
+) -> Finished<'a> {
+    let samples = rec.samples();
+    Finished {
+        duration,
+        points: samples.len() as u64,
+        sources: samples
+            .iter()
+            .filter(|s| s.metric.name == agent::SCRAPE_SOURCE_SUCCESS.name)
+            .filter_map(|s| Some((s.attributes.get(1)?.1.clone(), s.value == 1.0)))
+            .collect(),
+        error: error.map(|e| (e.kind, e.message.clone())),
+    }
+}
+
 /// Spawns one task per integration; batches go to `tx`.
+#[cfg(test)]
 pub fn spawn_all(
     scheduled: Vec<Scheduled>,
     tx: mpsc::Sender<Vec<ScopeBatch>>,
 ) -> Vec<JoinHandle<()>> {
+    spawn_on(scheduled, tx, Arc::new(Board::new(None, &[])))
+}
+
+/// Spawns one task per integration, each registered on `board`; batches go to `tx`.
+pub fn spawn_on(
+    scheduled: Vec<Scheduled>,
+    tx: mpsc::Sender<Vec<ScopeBatch>>,
+    board: Arc<Board>,
+) -> Vec<JoinHandle<()>> {
+    for s in &scheduled {
+        board.register(s.integration.name(), s.interval, s.timeout);
+    }
     scheduled
         .into_iter()
-        .map(|s| tokio::spawn(run(s, tx.clone())))
+        .map(|s| tokio::spawn(run(s, tx.clone(), board.clone())))
         .collect()
 }
 
-async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
+async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>, board: Arc<Board>) {
     let name = s.integration.name().to_string();
     let name = name.as_str();
     let scope = format!("dozor.integration.{name}");
@@ -102,12 +140,14 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
                 if let Ok((integration, _, _)) = handle.await {
                     idle = Some(integration);
                 }
+                board.run_returned(name);
             } else {
                 pending = Some(handle);
             }
         }
         let mut agent_rec = Recorder::new();
         let Some(mut integration) = idle.take() else {
+            board.run_skipped(name);
             stats.record(&mut agent_rec, name, None, Some("still_running"));
             warn!(
                 integration = name,
@@ -118,6 +158,7 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
             continue;
         };
         let started = Instant::now();
+        board.run_started(name);
         let mut handle = tokio::task::spawn_blocking(move || {
             let mut rec = Recorder::new();
             let result = collect_once(integration.as_mut(), &mut rec);
@@ -127,11 +168,13 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
         match tokio::time::timeout(s.timeout, &mut handle).await {
             Ok(Ok((integration, rec, result))) => {
                 idle = Some(integration);
+                let elapsed = started.elapsed();
+                board.run_finished(name, finished(&rec, elapsed, result.as_ref().err()));
                 let error = result.err().map(|e| {
                     warn!(integration = name, error = %e, error.type = e.kind, "Integration run failed.");
                     e.kind
                 });
-                stats.record(&mut agent_rec, name, Some(started.elapsed()), error);
+                stats.record(&mut agent_rec, name, Some(elapsed), error);
                 batches.push(batch(&scope, rec));
             }
             Ok(Err(join_error)) => {
@@ -141,6 +184,7 @@ async fn run(s: Scheduled, tx: mpsc::Sender<Vec<ScopeBatch>>) {
             }
             Err(_) => {
                 warn!(integration = name, timeout = ?s.timeout, "Integration run timed out.");
+                board.run_timed_out(name);
                 stats.record(
                     &mut agent_rec,
                     name,
@@ -242,7 +286,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn failing_and_hanging_integrations_do_not_stop_the_others() {
         let (tx, mut rx) = mpsc::channel(1024);
-        let tasks = spawn_all(
+        let board = Arc::new(Board::new(None, &[]));
+        let tasks = spawn_on(
             vec![
                 scheduled("healthy"),
                 scheduled("fails"),
@@ -250,6 +295,7 @@ mod tests {
                 scheduled("hangs"),
             ],
             tx,
+            board.clone(),
         );
         tokio::time::sleep(Duration::from_millis(1050)).await;
         for t in &tasks {
@@ -287,5 +333,15 @@ mod tests {
             "later runs are skipped, not stacked: {errors:?}"
         );
         assert_eq!(get("healthy", "timeout"), 0.0);
+        // The board shows each as it is: the hung run as a timeout while it hangs.
+        let status = board.status();
+        let result = |n: &str| {
+            let i = status.integrations.iter().find(|i| i.name == n).unwrap();
+            (i.result.clone(), i.error_type.clone())
+        };
+        assert_eq!(result("healthy"), ("ok".into(), None));
+        assert_eq!(result("fails"), ("error".into(), Some("parse".into())));
+        assert_eq!(result("panics"), ("error".into(), Some("panic".into())));
+        assert_eq!(result("hangs"), ("timeout".into(), Some("timeout".into())));
     }
 }

@@ -3,20 +3,16 @@
 //! buffer, export state per endpoint and drops. Drawn by `dozor_top`, like the collector's.
 //!
 //! Reads the document leniently (`serde_json::Value`): the schema belongs to the admin
-//! endpoint (docs/admin.md); a field it lacks shows as `-`. The endpoint is `--admin`, else
-//! the default `127.0.0.1:8687`.
-// TODO(#15): fall back to the config's admin.listen / admin.token_file once `agent::admin`
-// (helper admin-agent) is on main, and share its client.
+//! endpoint (docs/admin.md); a field it lacks shows as `-`. The endpoint and token are found
+//! as for `status` (`admin::client`).
 
 use dozor_top::rates::cell;
-use dozor_top::{Model, Rates, Table, Target};
+use dozor_top::{Model, Rates, Table};
 use serde_json::Value;
 use std::time::Duration;
 
-/// The agent's default admin endpoint.
-pub const DEFAULT_ADMIN: &str = "127.0.0.1:8687";
-
-/// `top`'s flags.
+/// `top`'s flags (the endpoint comes from the global `--admin` and `--admin-token-file`, else
+/// the configuration's `admin` section).
 #[derive(Debug, clap::Args)]
 pub struct TopArgs {
     /// Refresh interval.
@@ -25,31 +21,25 @@ pub struct TopArgs {
     /// Show only integrations whose name contains this text.
     #[arg(long, value_name = "TEXT", default_value = "")]
     filter: String,
-    /// The admin endpoint, `http://HOST:PORT`.
-    #[arg(long, value_name = "URL", default_value = DEFAULT_ADMIN)]
-    admin: String,
-    /// File holding the admin token.
-    #[arg(long, value_name = "FILE")]
-    admin_token_file: Option<std::path::PathBuf>,
     /// Total time allowed for one request to the endpoint.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = dozor_top::duration)]
     timeout: Duration,
 }
 
-/// Runs the live view; the exit code (0 quit, 2 bad flags, 1 no terminal).
-pub fn run(args: TopArgs) -> u8 {
-    let token = match &args.admin_token_file {
-        None => None,
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => Some(t.trim().to_string()),
-            Err(e) => {
-                println!("CONFIG ERROR: reading {}: {e}", f.display());
-                return 2;
-            }
-        },
-    };
-    let target = match Target::new(&args.admin, token, args.timeout) {
-        Ok(t) => t,
+/// Runs the live view; the exit code (0 quit, 2 bad endpoint or token file, 1 no terminal).
+pub fn run(
+    args: TopArgs,
+    (admin, token_file): &(Option<String>, Option<std::path::PathBuf>),
+    config: &crate::config::Config,
+) -> u8 {
+    use crate::admin::client::Client;
+    let client = match Client::from_config(
+        admin.as_deref(),
+        token_file.as_deref(),
+        &config.admin,
+        args.timeout,
+    ) {
+        Ok(c) => c,
         Err(e) => {
             println!("CONFIG ERROR: {e}");
             return 2;
@@ -57,12 +47,16 @@ pub fn run(args: TopArgs) -> u8 {
     };
     let mut rates = Rates::new();
     let mut since = None;
+    let address = client.url().to_string();
     let result = dozor_top::terminal::run(args.interval, args.filter, || {
-        let body = target.get("/v1/status").map_err(|e| e.to_string())?;
+        let body = match client.get("/v1/status").map_err(|e| e.to_string())? {
+            (200, body) => body,
+            (status, body) => return Err(format!("HTTP {status}: {}", body.trim())),
+        };
         let s: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
         let at = s["uptime_seconds"].as_f64().unwrap_or(0.0);
         let since = *since.get_or_insert(at);
-        Ok(model(&s, &mut rates, at - since, &target.address))
+        Ok(model(&s, &mut rates, at - since, &address))
     });
     match result {
         Ok(()) => 0,

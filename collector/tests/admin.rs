@@ -259,7 +259,14 @@ fn binaries() -> Vec<(std::path::PathBuf, &'static [&'static str])> {
         ),
         (
             dozor_testkit::bin("dozor-agent"),
-            &["check-config", "top", "completions", "man"][..],
+            &[
+                "check-config",
+                "status",
+                "check",
+                "top",
+                "completions",
+                "man",
+            ][..],
         ),
     ]
 }

@@ -27,6 +27,15 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name in `/v1/status`: `closed`, `half_open`, `open`.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::HalfOpen { .. } => "half_open",
+            State::Open { .. } => "open",
+        }
+    }
+
     /// Gauge value: 0 closed, 1 half-open, 2 open.
     pub fn gauge(self) -> f64 {
         match self {

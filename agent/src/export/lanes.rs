@@ -12,12 +12,15 @@
 //!
 //! Acknowledgements complete out of order; the buffer's position moves over the settled
 //! prefix ([`super::window`]).
+//!
+//! Every request's outcome and breaker state is published on the admin board.
 
 use super::breaker::Breaker;
 use super::retry::{Backoff, Failure};
 use super::stats::ExportStats;
 use super::transport::{Body, Transport};
 use super::wal::Wal;
+use crate::admin::Board;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -55,6 +58,8 @@ pub struct Lanes {
     /// Signalled when the live lane delivers: a collector is back, so the replay lane cuts
     /// short a backoff that no `retry-after` asked for.
     recovered: tokio::sync::Notify,
+    /// Where each request's outcome is published for `dozor-agent status`.
+    board: Arc<Board>,
 }
 
 /// How long a repeated failure of one endpoint stays quiet in the log.
@@ -71,6 +76,7 @@ impl Lanes {
         backoff: (Duration, Duration),
         replay_rate: u32,
         shutdown: watch::Receiver<Option<Instant>>,
+        board: Arc<Board>,
     ) -> Self {
         let n = transport.endpoints().len();
         Lanes {
@@ -83,6 +89,7 @@ impl Lanes {
             shutdown,
             logged: Mutex::new(vec![None; n]),
             recovered: tokio::sync::Notify::new(),
+            board,
         }
     }
 
@@ -103,6 +110,11 @@ impl Lanes {
                 let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
                 let allowed = breakers[i].allow(std::time::Instant::now());
                 self.stats().breaker(endpoint, breakers[i].state());
+                if !allowed {
+                    let signal = self.transport.signal().label();
+                    self.board
+                        .breaker(signal, endpoint, breakers[i].state().label());
+                }
                 allowed
             };
             if !allowed {
@@ -130,6 +142,15 @@ impl Lanes {
             }
             let state = breakers[i].state();
             drop(breakers);
+            self.board.request(
+                self.transport.signal().label(),
+                endpoint,
+                state.label(),
+                match &result {
+                    Ok(_) => Ok(()),
+                    Err(f) => Err((f.label(), f.to_string(), f.retry_after())),
+                },
+            );
             let mut stats = self.stats();
             stats.breaker(endpoint, state);
             stats.count_request(

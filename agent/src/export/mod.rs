@@ -12,12 +12,15 @@
 //! - Every request carries the stream identity and its seq (`docs/adr/0005-delivery-protocol.md`).
 //! - Log records take the same path from their own buffer, the logs outbox ([`logs`]), which
 //!   integrations append to directly; its replay lane sends them to the logs endpoint.
+//! - What `dozor-agent status` shows is published on the admin board: each request's outcome
+//!   by the lanes, the buffers and counters once a second by [`publish`].
 
 mod breaker;
 pub mod config;
 mod counts;
 mod lanes;
 pub mod logs;
+mod progress;
 mod retry;
 mod secrets;
 mod signal;
@@ -26,6 +29,8 @@ pub mod transport;
 mod wal;
 mod window;
 
+use crate::admin::Board;
+use crate::admin::status::BufferStatus;
 use anyhow::Context;
 use config::{OtlpConfig, SyncMode, WhenFull};
 use dozor_buffer::{Full, Options, SyncPolicy};
@@ -56,6 +61,7 @@ pub struct Exporter {
     logs: Arc<logs::Outbox>,
     logs_lanes: Arc<Lanes>,
     shutdown: watch::Sender<Option<Instant>>,
+    board: Arc<Board>,
 }
 
 /// The buffer options for the configuration.
@@ -91,6 +97,7 @@ impl Exporter {
         resource: Vec<(String, String)>,
         start_time: u64,
         logs: Arc<logs::Outbox>,
+        board: Arc<Board>,
     ) -> anyhow::Result<Self> {
         let dir = config.buffer.resolved_path();
         let wal = Arc::new(Wal::open(&dir, buffer_options(&config))?);
@@ -121,6 +128,7 @@ impl Exporter {
                 (config.retry.initial_backoff.0, config.retry.max_backoff.0),
                 config.replay_rate,
                 shutdown_rx.clone(),
+                board.clone(),
             )))
         };
         let counts = counts::Counts::open(&dir);
@@ -137,6 +145,7 @@ impl Exporter {
             logs,
             logs_lanes,
             shutdown,
+            board,
         })
     }
 
@@ -147,6 +156,14 @@ impl Exporter {
         let live = tokio::spawn(self.lanes.clone().live(live_rx));
         let replay = tokio::spawn(self.lanes.clone().replay());
         let logs_replay = tokio::spawn(self.logs_lanes.clone().replay());
+        let progress = tokio::spawn(progress::replay(self.wal.clone(), self.config.replay_rate));
+        let published = tokio::spawn(publish(
+            self.board.clone(),
+            [
+                (Signal::Metrics, self.wal.clone(), self.stats.clone()),
+                (Signal::Logs, self.logs.wal(), self.logs.stats()),
+            ],
+        ));
         let batcher = Batcher {
             flush_interval: self.config.flush_interval.0,
             max_points: self.config.max_batch_points,
@@ -165,6 +182,8 @@ impl Exporter {
         let _ = live.await;
         let _ = replay.await;
         let _ = logs_replay.await;
+        published.abort();
+        progress.abort();
         if let Err(e) = self.wal.sync() {
             error!(error = %e, "Syncing the buffer failed.");
         }
@@ -178,6 +197,33 @@ impl Exporter {
             logs_backlog_bytes = logs_left.bytes,
             "Exporter stopped."
         );
+    }
+}
+
+/// How often the buffers and counters are published on the admin board.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// Publishes each signal's buffer and counters on `board` every [`PUBLISH_EVERY`]. Reading the
+/// buffer takes its lock for a moment; a buffer stuck on its disk leaves its last state shown.
+async fn publish(board: Arc<Board>, signals: [(Signal, Arc<Wal>, Arc<Mutex<ExportStats>>); 2]) {
+    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        for (signal, wal, stats) in &signals {
+            let backlog = wal.backlog();
+            let (totals, paused) = stats.lock().unwrap_or_else(|e| e.into_inner()).totals();
+            let buffer = BufferStatus {
+                records: backlog.records,
+                points: backlog.points,
+                bytes: backlog.bytes,
+                limit_bytes: backlog.limit,
+                oldest_age_seconds: backlog.oldest_age.map_or(0.0, |a| a.as_secs_f64()),
+                filesystem_free_bytes: backlog.free_bytes,
+                paused,
+            };
+            board.buffer(signal.label(), buffer, totals);
+        }
     }
 }
 

@@ -62,6 +62,17 @@ impl ExportStats {
         self.paused = paused;
     }
 
+    /// The lifetime totals and whether collection is paused, for the admin board.
+    pub fn totals(&self) -> (crate::admin::snapshot::Totals, bool) {
+        let totals = crate::admin::snapshot::Totals {
+            sent: self.items.get("sent"),
+            dropped: self.items.get("dropped"),
+            rejected: self.items.get("rejected"),
+            retries: self.retries.values().sum(),
+        };
+        (totals, self.paused)
+    }
+
     /// The count of `outcome` so far.
     #[cfg(test)]
     pub fn items(&self, outcome: &str) -> u64 {
