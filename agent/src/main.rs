@@ -25,9 +25,10 @@ mod once;
 mod resource;
 mod scheduler;
 mod sink;
+mod top;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use config::Config;
 use integrations::Paths;
 use std::path::PathBuf;
@@ -112,6 +113,13 @@ enum Command {
     Diagnose(diagnose::Args),
     /// Write one .tar.gz for support: redacted config, status, diagnose, logs, host facts.
     Flare(flare::Args),
+    /// Live view of the running agent: rates per integration since `top` started, buffer,
+    /// export state, drops. Keys: / filter, q or Esc or Ctrl-C quit.
+    Top(top::TopArgs),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: dozor_top::docs::Shell },
+    /// Writes one man page per subcommand into DIR.
+    Man { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -194,6 +202,14 @@ fn main() -> ExitCode {
         Command::Run => run(config, paths, config_file),
         Command::Diagnose(args) => diagnose::main(config, cli.config.clone(), &paths, &args),
         Command::Flare(args) => flare::main(config, cli.config.clone(), &paths, &args, &cli_admin),
+        Command::Top(args) => Ok(ExitCode::from(top::run(args, &cli_admin, &config))),
+        Command::Completions { shell } => {
+            dozor_top::docs::completions(Cli::command(), shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => dozor_top::docs::man(Cli::command(), &dir)
+            .map(|_| ExitCode::SUCCESS)
+            .with_context(|| format!("writing man pages to {}", dir.display())),
     };
     result.unwrap_or_else(|e| {
         eprintln!("dozor-agent: {e:#}");

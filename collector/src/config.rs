@@ -4,6 +4,7 @@
 //! given. `dozor-collector.example.yaml` beside `Cargo.toml` lists them all, and a test checks
 //! that it loads to exactly [`Config::default`].
 
+pub mod admin;
 pub mod elasticsearch;
 pub mod remote_write;
 pub mod spans;
@@ -37,6 +38,8 @@ pub struct Config {
     pub limits: Limits,
     /// OTLP traces: HTTP spans to RED metrics, and forwarding to a tracing backend.
     pub spans: spans::Spans,
+    /// The read-only endpoint of `dozor-collector status` and `top`.
+    pub admin: admin::Admin,
 }
 
 /// The OTLP receivers. They listen on loopback by default, as the OpenTelemetry Collector's do:
@@ -466,6 +469,7 @@ impl Config {
 
 impl Validate for Config {
     fn validate(&self, v: &mut Validator) {
+        self.admin.validate(v);
         let r = &self.receivers;
         let endpoints = [
             ("receivers.otlp_grpc.endpoint", &r.otlp_grpc.endpoint),
@@ -665,6 +669,23 @@ mod tests {
         let mut with_tokens = open.clone();
         with_tokens.auth.tokens_file = "/etc/dozor/tokens".into();
         assert!(with_tokens.exposure_warnings().is_empty());
+    }
+
+    #[test]
+    fn admin_beyond_loopback_needs_a_token() {
+        assert_eq!(Config::default().admin.listen, "127.0.0.1:8688");
+        let err = load("admin:\n  listen: 0.0.0.0:8688\n").unwrap_err();
+        assert!(
+            err.starts_with("c.yaml:2:3: admin.listen: 0.0.0.0:8688 is not a loopback address: set admin.token_file"),
+            "{err}"
+        );
+        let err = load("admin:\n  listen: localhost\n").unwrap_err();
+        assert!(err.contains("admin.listen: invalid address"), "{err}");
+        load("admin:\n  listen: 0.0.0.0:8688\n  token_file: /etc/dozor/admin.token\n").unwrap();
+        assert_eq!(
+            load("admin:\n  listen: off\n").unwrap().admin.address(),
+            None
+        );
     }
 
     #[test]

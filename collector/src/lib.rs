@@ -11,6 +11,7 @@
 //! [`serve`] binds every listener, starts them and returns the bound addresses, so that tests
 //! and `main` run exactly the same server.
 
+pub mod admin;
 pub mod admission;
 pub mod config;
 pub mod delivery;
@@ -81,6 +82,9 @@ pub enum ServeError {
     /// The traces forwarder could not be built.
     #[error("{0}")]
     Forward(#[from] exporters::traces_otlp::ForwardError),
+    /// `admin.token_file` could not be used.
+    #[error("{0}")]
+    Admin(#[from] admin::server::AdminError),
     /// A server failed while running.
     #[error("{component}: {message}")]
     Server {
@@ -100,6 +104,8 @@ pub struct Addrs {
     pub otlp_http: SocketAddr,
     /// Prometheus exporter.
     pub prometheus: SocketAddr,
+    /// Admin endpoint (`None`: off, or its port was taken).
+    pub admin: Option<SocketAddr>,
 }
 
 /// A running collector.
@@ -197,7 +203,9 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         otlp_grpc: local_addr("otlp_grpc", &grpc)?,
         otlp_http: local_addr("otlp_http", &http)?,
         prometheus: local_addr("prometheus", &prom)?,
+        admin: None,
     };
+    let admin_token = admin::server::token(&config.admin.token_file)?;
     let s = &config.store;
     let d = &config.delivery;
     let delivery = if d.ledger_path.is_empty() {
@@ -357,6 +365,8 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         signal(),
     ));
 
+    let mut addrs = addrs;
+    addrs.admin = start_admin(config, &pipeline, admin_token, &mut tasks, signal()).await;
     info!(address = %addrs.otlp_grpc, "OTLP/gRPC receiver listening.");
     info!(address = %addrs.otlp_http, "OTLP/HTTP receiver listening.");
     info!(address = %addrs.prometheus, "Prometheus exporter listening.");
@@ -366,6 +376,36 @@ pub async fn serve(config: &Config) -> Result<Running, ServeError> {
         stop,
         tasks,
     })
+}
+
+/// Starts the admin endpoint. A port already taken is logged, not fatal: the endpoint is for
+/// the CLI, and must never stop telemetry from flowing.
+async fn start_admin(
+    config: &Config,
+    pipeline: &Pipeline,
+    token: Option<Arc<[u8]>>,
+    tasks: &mut JoinSet<Result<(), ServeError>>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<SocketAddr> {
+    let address = config.admin.address()?.ok()?;
+    let listener = match TcpListener::bind(address).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%address, error = %e, "Admin endpoint cannot listen; `dozor-collector status` will not reach this collector (admin.listen).");
+            return None;
+        }
+    };
+    let bound = listener.local_addr().ok()?;
+    let prometheus = config.exporters.prometheus.endpoint.parse().ok()?;
+    let context = admin::snapshot::Context::new(config, prometheus);
+    let router = admin::server::router(pipeline.clone(), context, token);
+    let p = pipeline.clone();
+    tasks.spawn(async move {
+        admin::server::serve(listener, &p, router, stop).await;
+        Ok(())
+    });
+    info!(address = %bound, "Admin endpoint listening.");
+    Some(bound)
 }
 
 fn budget(max_series: u64, ttl: Duration) -> Option<Arc<store::budget::SeriesBudget>> {

@@ -2,7 +2,7 @@
 //! library (`serve`).
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use dozor_collector::config::Config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +43,56 @@ struct Cli {
 enum Command {
     /// Checks the configuration file, prints every problem, exits 2 if there is one.
     CheckConfig,
+    /// Asks the running collector for its state: agents (last seen, gaps, duplicates,
+    /// refusals, backlog), stores, exporters, limits in force. The first line is the verdict;
+    /// exits 0 healthy, 1 something needs attention, 2 config error, 3 collector not reached.
+    Status {
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Live view of the running collector: rates per agent since `top` started, store,
+    /// exporters, refusals. Keys: / filter, q or Esc or Ctrl-C quit.
+    Top {
+        /// Refresh interval.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+        interval: Duration,
+        /// Show only agents whose id contains this text.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        filter: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Prints a shell completion script: `dozor-collector completions bash > /etc/bash_completion.d/dozor-collector`.
+    Completions {
+        /// The shell.
+        shell: dozor_top::docs::Shell,
+    },
+    /// Writes one man page per subcommand into DIR (created if missing).
+    Man {
+        /// Where to write the pages.
+        dir: PathBuf,
+    },
+}
+
+/// Where the admin endpoint is and how to authenticate.
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// The admin endpoint, `http://HOST:PORT`; default: admin.listen of --config, else 127.0.0.1:8688.
+    #[arg(long, value_name = "URL")]
+    admin: Option<String>,
+    /// File holding the admin token; default: admin.token_file of --config.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Total time allowed for one request to the endpoint.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    timeout: Duration,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    dozor_top::duration(s)
 }
 
 fn main() -> ExitCode {
@@ -58,6 +108,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(code) = admin_command(cli.command.as_ref(), &config) {
+        return ExitCode::from(code);
+    }
     if let Some(Command::CheckConfig) = cli.command {
         if cli.config.is_none() {
             eprintln!("check-config needs --config FILE");
@@ -76,6 +129,59 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `status`, `top`, `completions` and `man`: their exit code; `None` for the other commands.
+fn admin_command(command: Option<&Command>, config: &Config) -> Option<u8> {
+    use dozor_collector::admin::{endpoint, top};
+    let target = |a: &AdminArgs| {
+        let flags = endpoint::Flags {
+            admin: a.admin.clone(),
+            token_file: a.admin_token_file.clone(),
+            timeout: Some(a.timeout),
+        };
+        endpoint::target(&flags, config).map_err(|e| {
+            println!("CONFIG ERROR: {e}");
+            endpoint::EXIT_CONFIG
+        })
+    };
+    Some(match command? {
+        Command::Status { json, admin } => match target(admin) {
+            Ok(t) => endpoint::status(&t, *json),
+            Err(code) => code,
+        },
+        Command::Top {
+            interval,
+            filter,
+            admin,
+        } => match target(admin) {
+            Ok(t) => match top::run(&t, *interval, filter.clone()) {
+                Ok(()) => endpoint::EXIT_OK,
+                Err(e) => {
+                    eprintln!("dozor-collector top: {e}");
+                    endpoint::EXIT_ATTENTION
+                }
+            },
+            Err(code) => code,
+        },
+        Command::Completions { shell } => {
+            dozor_top::docs::completions(Cli::command(), *shell, &mut std::io::stdout());
+            0
+        }
+        Command::Man { dir } => match dozor_top::docs::man(Cli::command(), dir) {
+            Ok(pages) => {
+                for p in pages {
+                    println!("{}", p.display());
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("writing man pages to {}: {e}", dir.display());
+                1
+            }
+        },
+        Command::CheckConfig => return None,
+    })
 }
 
 fn init_logging(level: &str) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 pub mod memory;
 pub mod rate;
 pub mod senders;
+pub mod tally;
 pub mod tokens;
 
 use crate::telemetry::Refusal;
@@ -142,6 +143,8 @@ pub struct Gate {
     unidentified_rate: Option<RateLimiter>,
     /// Which senders are in good standing.
     pub standing: Standing,
+    /// What each sender got past admission and was refused (the admin endpoint's view).
+    pub tally: tally::Tally,
 }
 
 impl Gate {
@@ -162,6 +165,7 @@ impl Gate {
             rate: rate(points_per_second),
             unidentified_rate: rate(unidentified_points_per_second),
             standing: Standing::default(),
+            tally: tally::Tally::default(),
         };
         gate.reload_tokens()?;
         Ok(gate)
@@ -186,6 +190,21 @@ impl Gate {
     /// The checks made on the headers alone, before the body is read. `peer` is the client's
     /// address, when the receiver knows it.
     pub fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Admitted, Refused> {
+        self.admit_headers(headers, peer).inspect_err(|r| {
+            // Before the token is known the sender is what it claims, else its address.
+            let claimed = headers
+                .get("dozor-agent")
+                .and_then(|v| v.to_str().ok())
+                .filter(|a| crate::delivery::valid_agent(a));
+            self.tally.refused(&Sender::of(claimed, peer), r.reason);
+        })
+    }
+
+    fn admit_headers(
         &self,
         headers: &http::HeaderMap,
         peer: Option<std::net::IpAddr>,
@@ -234,7 +253,7 @@ impl Gate {
             claimed,
             peer,
         };
-        self.charge(0, &admitted)?;
+        self.charge_memory(0, &admitted)?;
         Ok(admitted)
     }
 
@@ -242,6 +261,15 @@ impl Gate {
     /// long as the returned guard lives; refuses the request when the memory in use plus the
     /// requests in flight plus these bytes would reach the limiter's threshold.
     pub fn charge(
+        &self,
+        bytes: u64,
+        admitted: &Admitted,
+    ) -> Result<Option<memory::InFlight<'_>>, Refused> {
+        self.charge_memory(bytes, admitted)
+            .inspect_err(|r| self.tally.refused(&admitted.sender(), r.reason))
+    }
+
+    fn charge_memory(
         &self,
         bytes: u64,
         admitted: &Admitted,
@@ -284,6 +312,15 @@ impl Gate {
     /// Takes `points` (data points or log records) from `sender`'s rate budget
     /// (`limits.per_agent` or `limits.unidentified`); a sender over it loses its good standing.
     pub fn take_points(&self, sender: &Sender, points: u64) -> Result<(), Refused> {
+        let taken = self.take_rate(sender, points);
+        match &taken {
+            Ok(()) => self.tally.admitted(sender, points),
+            Err(r) => self.tally.refused(sender, r.reason),
+        }
+        taken
+    }
+
+    fn take_rate(&self, sender: &Sender, points: u64) -> Result<(), Refused> {
         let (rate, key) = if sender.is_named() {
             (&self.rate, "per_agent")
         } else {
@@ -313,6 +350,7 @@ impl Gate {
             rate.expire(ttl);
         }
         self.standing.expire(ttl);
+        self.tally.expire(ttl);
     }
 }
 

@@ -298,6 +298,27 @@ impl Store {
         Snapshot::new(out)
     }
 
+    /// The series of family `name` as (labels, number) pairs, for the admin endpoint to read
+    /// what agents report about themselves (their backlog). Copies only that family.
+    pub fn family_values(&self, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+        let families = self.families.read().unwrap_or_else(|e| e.into_inner());
+        let Some(id) = (0..families.slots() as u32)
+            .find(|id| families.get(*id).is_some_and(|m| m.name == name))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let table = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for e in table.iter().filter(|e| e.family == id) {
+                if let Stored::Number(v) = e.value {
+                    out.push((e.labels.to_pairs(), v));
+                }
+            }
+        }
+        out
+    }
+
     /// Every family with its series, families sorted by name and series by labels.
     pub fn families(&self) -> Vec<Family> {
         self.snapshot().into_iter().collect()

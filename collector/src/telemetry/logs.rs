@@ -118,6 +118,24 @@ impl LogsTelemetry {
         self.retried.load(Ordering::Relaxed)
     }
 
+    /// Bulk requests so far that ended with `outcome`.
+    pub fn bulk(&self, outcome: BulkOutcome) -> u64 {
+        self.bulk[outcome as usize].load(Ordering::Relaxed)
+    }
+
+    /// The outbox gauges: batches and bytes waiting.
+    pub fn outbox_usage(&self) -> (u64, u64) {
+        (
+            self.outbox_batches.load(Ordering::Relaxed),
+            self.outbox_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Log records received so far by one receiver.
+    pub fn received(&self, receiver: Receiver) -> u64 {
+        self.received[receiver as usize].load(Ordering::Relaxed)
+    }
+
     /// Sets the outbox gauges.
     pub fn outbox(&self, batches: u64, bytes: u64) {
         self.outbox_batches.store(batches, Ordering::Relaxed);

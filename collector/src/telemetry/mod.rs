@@ -73,6 +73,16 @@ impl Telemetry {
         self.refused[receiver as usize][reason as usize].load(Ordering::Relaxed)
     }
 
+    /// Data points received so far in requests one receiver accepted.
+    pub fn received_points(&self, receiver: Receiver) -> u64 {
+        self.received_points[receiver as usize].load(Ordering::Relaxed)
+    }
+
+    /// Requests one receiver accepted so far.
+    pub fn accepted(&self, receiver: Receiver) -> u64 {
+        self.accepted[receiver as usize].load(Ordering::Relaxed)
+    }
+
     /// Points dropped so far for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize].load(Ordering::Relaxed)
