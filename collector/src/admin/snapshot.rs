@@ -8,6 +8,7 @@
 use crate::config::Config;
 use crate::receivers::Pipeline;
 use crate::telemetry::{DropReason, Receiver, Refusal, logs::BulkOutcome};
+use crate::telemetry::remote_write::Failure;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -96,18 +97,22 @@ pub struct Stores {
 /// One exporter.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exporter {
-    /// `prometheus`, `elasticsearch` (`remote_write` joins here when it exists).
+    /// `prometheus`, `elasticsearch`, `remote_write` (one row per endpoint).
     pub name: String,
     /// Where it serves or sends.
     pub endpoint: String,
     /// `serving` (pull), `idle` (nothing waiting), `sending` (a backlog is waiting).
     pub state: String,
-    /// Batches waiting.
+    /// Batches waiting (`remote_write`: samples).
     pub pending: u64,
     /// Bytes waiting.
     pub pending_bytes: u64,
-    /// Requests that failed so far (retried).
+    /// Requests that failed so far and were retried (`remote_write`: samples refused for
+    /// good).
     pub errors: u64,
+    /// How long the oldest waiting item has waited, when the exporter tracks it.
+    #[serde(default)]
+    pub oldest_pending_age_seconds: Option<f64>,
     /// The last error, when the exporter keeps one.
     pub last_error: Option<String>,
 }
@@ -326,10 +331,23 @@ pub fn build(p: &Pipeline, cx: &Context) -> Status {
             pending: batches,
             pending_bytes: bytes,
             errors: t.logs.bulk(BulkOutcome::HttpError) + t.logs.bulk(BulkOutcome::TransportError),
+            oldest_pending_age_seconds: None,
             last_error: None,
         });
     }
-    // remote_write: its exporter adds its row here (name "remote_write", pending = its queue).
+    for e in t.remote_write.endpoints() {
+        let (samples, bytes, oldest) = e.pending();
+        exporters.push(Exporter {
+            name: "remote_write".into(),
+            endpoint: e.endpoint.clone(),
+            state: if samples > 0 { "sending" } else { "idle" }.into(),
+            pending: samples,
+            pending_bytes: bytes,
+            errors: Failure::ALL.into_iter().map(|f| e.failed(f)).sum(),
+            oldest_pending_age_seconds: Some(oldest),
+            last_error: None,
+        });
+    }
     let mut limits = cx.limits.clone();
     if let Some(m) = &p.gate.memory {
         limits.insert("limits.memory.threshold".into(), m.threshold());

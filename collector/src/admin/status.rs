@@ -90,7 +90,21 @@ pub fn attention(s: &Status, now_ms: u64, silent_after: f64) -> Vec<Attention> {
         );
     }
     for e in &s.exporters {
-        if e.pending > 0 && e.errors > 0 {
+        if let Some(age) = e.oldest_pending_age_seconds
+            && e.pending > 0
+            && age > silent_after
+        {
+            add(
+                format!(
+                    "exporter {} {}: {} samples waiting, the oldest for {}",
+                    e.name,
+                    e.endpoint,
+                    e.pending,
+                    seconds(age)
+                ),
+                "check that the endpoint is reachable and accepts writes: dozor_collector_remote_write_requests_total{status} and the collector log (docs/remote-write.md)",
+            );
+        } else if e.pending > 0 && e.errors > 0 {
             add(
                 format!(
                     "exporter {}: {} batches waiting, {} failed requests",
@@ -301,5 +315,29 @@ mod tests {
             4,
             "both silent"
         );
+    }
+
+    #[test]
+    fn a_remote_write_backlog_older_than_silent_after_needs_attention() {
+        use crate::admin::snapshot::Exporter;
+        let mut s = Status {
+            exporters: vec![Exporter {
+                name: "remote_write".into(),
+                endpoint: "http://vm:8428/api/v1/write".into(),
+                pending: 500,
+                oldest_pending_age_seconds: Some(299.0),
+                ..Exporter::default()
+            }],
+            ..Status::default()
+        };
+        assert!(attention(&s, 0, 300.0).is_empty(), "not yet behind");
+        s.exporters[0].oldest_pending_age_seconds = Some(301.0);
+        let a = attention(&s, 0, 300.0);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(
+            a[0].problem,
+            "exporter remote_write http://vm:8428/api/v1/write: 500 samples waiting, the oldest for 5m1s"
+        );
+        assert!(a[0].fix.contains("remote_write_requests_total"), "{a:?}");
     }
 }

@@ -113,6 +113,16 @@ impl EndpointStats {
         self.dropped[reason as usize].load(Ordering::Relaxed)
     }
 
+    /// Samples waiting in the outbox, its bytes on disk, and the age of the oldest pending
+    /// record in seconds.
+    pub fn pending(&self) -> (u64, u64, f64) {
+        (
+            self.pending.load(Ordering::Relaxed),
+            self.outbox_bytes.load(Ordering::Relaxed),
+            self.oldest_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        )
+    }
+
     /// Sets the outbox gauges: pending samples, bytes, and the age of the oldest pending
     /// record in milliseconds.
     pub fn outbox(&self, pending: u64, bytes: u64, oldest_ms: u64) {
@@ -134,6 +144,11 @@ impl RemoteWriteTelemetry {
         let stats = Arc::new(EndpointStats::new(url));
         self.lock().push(stats.clone());
         stats
+    }
+
+    /// Every endpoint's counters, in configuration order.
+    pub fn endpoints(&self) -> Vec<Arc<EndpointStats>> {
+        self.lock().clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<EndpointStats>>> {
