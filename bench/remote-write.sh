@@ -14,10 +14,13 @@
 # the collector's CPU, samples per collector CPU-second (the whole collector: OTLP ingest plus
 # the output), and the output's own cost over the ingest phase (CPU-µs per sample).
 #
-#   bench/remote-write.sh [SERIES] [SECONDS] [AGENTS] [INTERVAL]   (default 100000 30 2 1s)
+#   bench/remote-write.sh [SERIES] [SECONDS] [AGENTS] [INTERVAL]   (default 100000 30 10 1s)
+#
+# Keep SERIES / AGENTS under the collector's per-sender series budget
+# (limits.per_agent.max_series, 20,000): beyond it series are folded into overflow series.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-series=${1:-100000}; secs=${2:-30}; agents=${3:-2}; interval=${4:-1s}
+series=${1:-100000}; secs=${2:-30}; agents=${3:-10}; interval=${4:-1s}
 command -v prometheus >/dev/null || { echo "apt-get install prometheus" >&2; exit 1; }
 command -v victoria-metrics >/dev/null || { echo "apt-get install victoria-metrics" >&2; exit 1; }
 cargo build --release --locked -p dozor-agent -p dozor-collector -q
@@ -101,7 +104,7 @@ wait_up "127.0.0.1:$p/-/ready"
 for _ in $(seq 100); do [ "$(metric "127.0.0.1:$p" prometheus_tsdb_head_series)" -ge "$series" ] && break; sleep 0.5; done
 sleep 3
 read -r pull_cpu pull_pts pull_samples pull_store_cpu pull_rss < <(measure "127.0.0.1:$p" "$prom" prometheus_tsdb_head_samples_appended_total "")
-pull_scrape=$(curl -s "127.0.0.1:$p/api/v1/query" --data-urlencode 'query=avg_over_time(scrape_duration_seconds[1m])' | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9.e-]*"$' | tr -d '"' || true)
+pull_scrape=$(curl -s "127.0.0.1:$p/api/v1/query" --data-urlencode 'query=avg_over_time(scrape_duration_seconds[1m])' | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9.e-]*"\]$' | tr -d '"]' || true)
 kill "$prom"; wait "$prom" 2>/dev/null || true
 
 kill "$cpid"; wait "$cpid" 2>/dev/null || true
