@@ -7,8 +7,8 @@
 
 use crate::config::Config;
 use crate::receivers::Pipeline;
-use crate::telemetry::{DropReason, Receiver, Refusal, logs::BulkOutcome};
 use crate::telemetry::remote_write::Failure;
+use crate::telemetry::{DropReason, Receiver, Refusal, logs::BulkOutcome};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
