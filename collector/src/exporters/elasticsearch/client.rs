@@ -1,6 +1,7 @@
 //! The HTTP client: endpoints in failover order, authentication, TLS, timeout.
 
 use crate::config::elasticsearch::Elasticsearch;
+use crate::exporters::{error_chain, with_tls};
 use http::HeaderValue;
 
 /// Why the client could not be built.
@@ -98,22 +99,10 @@ impl Client {
                 text("password_file", &config.password_file)?,
             ))
         };
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(config.timeout.0)
             .connect_timeout(config.timeout.0);
-        let tls = &config.tls;
-        if !tls.ca_file.is_empty() {
-            let certs = reqwest::Certificate::from_pem_bundle(&read("tls.ca_file", &tls.ca_file)?)
-                .map_err(ClientError::Tls)?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if !tls.cert_file.is_empty() {
-            let mut pem = read("tls.cert_file", &tls.cert_file)?;
-            pem.push(b'\n');
-            pem.extend_from_slice(&read("tls.key_file", &tls.key_file)?);
-            builder =
-                builder.identity(reqwest::Identity::from_pem(&pem).map_err(ClientError::Tls)?);
-        }
+        let builder = with_tls(builder, &config.tls, read, ClientError::Tls)?;
         let urls = config
             .endpoints
             .iter()
@@ -166,16 +155,4 @@ impl Client {
         }
         answer
     }
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -2,6 +2,7 @@
 //! basic or bearer authentication from files, TLS, timeout.
 
 use crate::config::remote_write::RemoteWrite;
+use crate::exporters::{error_chain, with_tls};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
@@ -124,22 +125,11 @@ impl Client {
             );
         }
         let tls_err = |source| ClientError::Tls { index, source };
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(config.timeout.0)
             .connect_timeout(config.timeout.0)
             .redirect(reqwest::redirect::Policy::none());
-        let tls = &config.tls;
-        if !tls.ca_file.is_empty() {
-            let certs = reqwest::Certificate::from_pem_bundle(&read("tls.ca_file", &tls.ca_file)?)
-                .map_err(tls_err)?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if !tls.cert_file.is_empty() {
-            let mut pem = read("tls.cert_file", &tls.cert_file)?;
-            pem.push(b'\n');
-            pem.extend_from_slice(&read("tls.key_file", &tls.key_file)?);
-            builder = builder.identity(reqwest::Identity::from_pem(&pem).map_err(tls_err)?);
-        }
+        let builder = with_tls(builder, &config.tls, read, tls_err)?;
         Ok(Client {
             http: builder.build().map_err(tls_err)?,
             url: config.url.clone(),
@@ -179,16 +169,4 @@ impl Client {
             Err(e) => Answer::Transport(error_chain(&e)),
         }
     }
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
