@@ -19,8 +19,9 @@
 
 use dozor_e2e::delivery::{Accepted, appended, metric_sum, missing};
 use dozor_e2e::stored::{self, Series, demo_counter_problems, longest_step, within};
-use dozor_e2e::stores::VictoriaMetrics;
-use dozor_testkit::{Collector, Proc, Prometheus, http_get, start_agent, wait_for};
+use dozor_testkit::{
+    Collector, Proc, Prometheus, VictoriaMetrics, http_get, start_agent, wait_for,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -21,16 +21,24 @@ pub struct VictoriaMetrics {
     /// `host:port` of its HTTP API.
     pub addr: String,
     dir: PathBuf,
+    flags: Vec<String>,
 }
 
 impl VictoriaMetrics {
     /// Starts VictoriaMetrics on a free port with its data in `<dir>/vm-data` (retention 100
     /// years, so old samples a test writes are kept) and waits until it answers.
     pub fn start(dir: &Path) -> VictoriaMetrics {
+        VictoriaMetrics::start_with(dir, &[])
+    }
+
+    /// [`VictoriaMetrics::start`] with extra command-line `flags` (kept across restarts), such
+    /// as `-dedup.minScrapeInterval=1ms`, which keeps one sample per timestamp.
+    pub fn start_with(dir: &Path, flags: &[&str]) -> VictoriaMetrics {
         let mut vm = VictoriaMetrics {
             proc: None,
             addr: format!("127.0.0.1:{}", free_port()),
             dir: dir.to_path_buf(),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
         };
         vm.restart();
         vm
@@ -64,7 +72,8 @@ impl VictoriaMetrics {
                 ))
                 .arg("-retentionPeriod=100y")
                 // Samples are searchable at once (default: those of the last 30 s are not).
-                .arg("-search.latencyOffset=0s"),
+                .arg("-search.latencyOffset=0s")
+                .args(&self.flags),
         );
         wait_for(Duration::from_secs(60), || {
             http_get(&self.addr, "/health")
