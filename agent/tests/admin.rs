@@ -383,8 +383,12 @@ fn admin_endpoint_asks_for_its_token_and_is_read_only() {
     );
     assert_eq!(request(&admin, "GET", "/nothing", Some(token)).0, 404);
 
-    // The CLI takes the token from the agent's config, or from --admin-token-file.
-    let (code, out) = status(&cfg);
+    // The CLI takes the token from the agent's config, or from --admin-token-file. Until the
+    // first export has been tried, nothing is known to be wrong yet: wait for it.
+    let (code, out) = wait_for(Duration::from_secs(30), || {
+        Some(status(&cfg)).filter(|(code, _)| *code == 1)
+    })
+    .unwrap_or_else(|| status(&cfg));
     assert_eq!(code, 1, "collector down is attention:\n{out}");
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "adm-wrong-token-0000").unwrap();
