@@ -34,6 +34,7 @@ impl VictoriaMetrics {
     /// [`VictoriaMetrics::start`] with extra command-line `flags` (kept across restarts), such
     /// as `-dedup.minScrapeInterval=1ms`, which keeps one sample per timestamp.
     pub fn start_with(dir: &Path, flags: &[&str]) -> VictoriaMetrics {
+        std::fs::create_dir_all(dir).expect("creating the VictoriaMetrics directory");
         let mut vm = VictoriaMetrics {
             proc: None,
             addr: format!("127.0.0.1:{}", free_port()),
