@@ -587,3 +587,102 @@ fn backlog_replay_progress_is_logged() {
         "{log}"
     );
 }
+
+/// The value of the sample `series` (name and labels exactly as exposed) in `/metrics` text.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in:\n{metrics}"))
+}
+
+/// Points the collector received, both receivers.
+fn received(c: &Collector) -> f64 {
+    let m = dozor_testkit::http_get(&c.metrics, "/metrics").unwrap().1;
+    ["otlp_grpc", "otlp_http"]
+        .iter()
+        .map(|r| {
+            sample(
+                &m,
+                &format!("dozor_collector_received_points_total{{receiver=\"{r}\"}}"),
+            )
+        })
+        .sum()
+}
+
+/// `dozor-agent top` in a real pseudo-terminal (tmux): the demo integration runs every 200 ms,
+/// so top must show 5 runs/s; the points/s it shows must be what the collector counted
+/// arriving over the same window; `q` quits with exit 0 and the terminal restored.
+#[test]
+fn top_shows_the_rates_the_collector_counts_and_quits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(dir.path(), "");
+    let endpoint = format!("http://127.0.0.1:{}", collector.grpc);
+    let admin = admin_addr();
+    let (_agent, cfg) = agent(dir.path(), &config(dir.path(), &endpoint, &admin, "", ""));
+    wait_for(Duration::from_secs(30), || {
+        Some(status(&cfg)).filter(|(code, _)| *code == 0)
+    })
+    .expect("the agent did not become healthy");
+    let shell = format!(
+        "{AGENT} --config {} top --interval 1s; echo TOP-EXITED=$?; stty -a; sleep 600",
+        cfg.display()
+    );
+    let tmux = dozor_testkit::Tmux::start("agent-top", 200, 50, &shell);
+    // The cells of the demo row: INTEGRATION RESULT MS RUNS/S POINTS/S ERRORS/S TIMEOUTS/S.
+    let demo = |screen: &str| -> Option<(f64, f64)> {
+        let cells: Vec<&str> = screen
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("demo"))?
+            .split_whitespace()
+            .collect();
+        Some((cells.get(3)?.parse().ok()?, cells.get(4)?.parse().ok()?))
+    };
+    let sent = |screen: &str| -> Option<f64> {
+        screen
+            .split("points_sent/s ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let window = |screen: &str| -> Option<u64> {
+        let rest = screen.split("over the last ").nth(1)?;
+        rest.split("s (since").next()?.parse().ok()
+    };
+    wait_for(Duration::from_secs(30), || demo(&tmux.screen()))
+        .unwrap_or_else(|| panic!("no rates on screen:\n{}", tmux.screen()));
+    let (r0, t0) = (received(&collector), Instant::now());
+    let screen = wait_for(Duration::from_secs(60), || {
+        let s = tmux.screen();
+        window(&s).filter(|w| *w >= 8).map(|_| s)
+    })
+    .unwrap_or_else(|| panic!("the window did not grow:\n{}", tmux.screen()));
+    let counted = (received(&collector) - r0) / t0.elapsed().as_secs_f64();
+    // Both windows span at least 8 s and differ by at most one refresh (1 s) at each end,
+    // plus one flush (200 ms): within 25% at steady rates, as for the collector's top.
+    let (runs, _points) = demo(&screen).unwrap();
+    assert!(
+        (runs - 5.0).abs() <= 1.25,
+        "demo runs/s {runs}, every 200 ms is 5\n{screen}"
+    );
+    let shown = sent(&screen).unwrap_or_else(|| panic!("no points_sent/s:\n{screen}"));
+    assert!(
+        counted > 0.0 && (shown - counted).abs() <= 0.25 * counted,
+        "top shows {shown} points sent/s, the collector counted {counted:.1}/s\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    let after = wait_for(Duration::from_secs(10), || {
+        let s = tmux.screen();
+        (s.contains("TOP-EXITED=") && s.contains("icanon")).then_some(s)
+    })
+    .unwrap_or_else(|| panic!("top did not quit:\n{}", tmux.screen()));
+    assert!(after.contains("TOP-EXITED=0"), "{after}");
+    assert!(!after.contains("RUNS/S"), "{after}");
+    let words: Vec<&str> = after.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig"] {
+        assert!(words.contains(&flag), "{flag} not restored:\n{after}");
+    }
+}

@@ -7,47 +7,13 @@ mod common;
 
 use common::proc::Collector;
 use common::*;
-use dozor_testkit::{http_get, tool, wait_for};
+use dozor_testkit::{Tmux, http_get, wait_for};
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dozor-collector");
-
-/// A tmux server of the test's own (its own socket), killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(tool("tmux", "tmux"))
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "top"])
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 fn metrics(c: &Collector) -> String {
     http_get(&c.prometheus.to_string(), "/metrics").unwrap().1
@@ -125,22 +91,9 @@ async fn top_shows_the_rates_the_collector_counts_and_quits_cleanly() {
             }
         }));
     }
-    let tmux = Tmux {
-        socket: format!("dozor-top-{}", std::process::id()),
-    };
     let shell =
         format!("{BIN} top --admin {admin} --interval 1s; echo TOP-EXITED=$?; stty -a; sleep 600");
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        &shell,
-    ]);
+    let tmux = Tmux::start("collector-top", 200, 50, &shell);
     // The first screen with rates: top's window has just begun.
     let first = wait_for(Duration::from_secs(30), || {
         let s = tmux.screen();
@@ -184,7 +137,7 @@ async fn top_shows_the_rates_the_collector_counts_and_quits_cleanly() {
     assert!(batches(&m0, "ws-1") > 300.0);
 
     // The filter: only ws-2 stays.
-    tmux.run(&["send-keys", "-t", "top", "/", "ws-2", "Enter"]);
+    tmux.keys(&["/", "ws-2", "Enter"]);
     wait_for(Duration::from_secs(10), || {
         let s = tmux.screen();
         (row(&s, "ws-1").is_none() && row(&s, "ws-2").is_some() && s.contains("filter: ws-2"))
@@ -192,7 +145,7 @@ async fn top_shows_the_rates_the_collector_counts_and_quits_cleanly() {
     })
     .unwrap_or_else(|| panic!("filter not applied:\n{}", tmux.screen()));
 
-    tmux.run(&["send-keys", "-t", "top", "q"]);
+    tmux.keys(&["q"]);
     let after = wait_for(Duration::from_secs(10), || {
         let s = tmux.screen();
         (s.contains("TOP-EXITED=") && s.contains("icanon")).then_some(s)

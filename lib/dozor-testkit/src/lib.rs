@@ -29,12 +29,14 @@ pub mod pg;
 pub mod proc;
 pub mod prometheus;
 pub mod tmpfs;
+pub mod tmux;
 pub mod victoriametrics;
 
 pub use collector::{Collector, start_agent};
 pub use http::{http_get, prom_query, prom_result, url_encode};
 pub use proc::{Proc, bin, free_port, rss_kib, tool, wait_for};
 pub use prometheus::Prometheus;
+pub use tmux::Tmux;
 pub use victoriametrics::VictoriaMetrics;
 
 use std::sync::atomic::{AtomicU32, Ordering};
