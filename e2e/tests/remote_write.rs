@@ -354,8 +354,8 @@ fn store_outage_leaves_no_hole() {
 /// The first is killed mid-run: the agents fail over to the second. It comes back with its
 /// outbox (what it had acknowledged but not yet pushed) and the agents return to it. The
 /// stores hold every sample once; the two ledgers together hold every batch the agents
-/// appended, and each collector's own gap count says only what *it* did not get
-/// (`docs/scaling.md`).
+/// appended, and the first collector counts no gap after the failback: the agents tell it,
+/// in `dozor-elsewhere`, which batches the second acknowledged (`docs/scaling.md`).
 ///
 /// VictoriaMetrics keeps both copies of a sample written twice, even an identical one
 /// (measured on 1.79): a batch that the first collector stored and pushed but could not
@@ -455,18 +455,34 @@ fn failover_between_collectors_stores_every_sample_once() {
             "{name}: batches in neither ledger: {lost:?}"
         );
     }
-    let gaps = |c: &Collector| {
+    let counted = |c: &Collector, family: &str| {
         let (_, body) = http_get(&c.metrics, "/metrics").expect("scraping a collector");
-        metric_sum(
-            &body,
-            "dozor_collector_delivery_missing_batches_total{",
-            &[],
-        )
+        metric_sum(&body, &format!("{family}{{"), &[])
     };
+    let gaps = |c: &Collector| counted(c, "dozor_collector_delivery_missing_batches_total");
+    let elsewhere = |c: &Collector| counted(c, "dozor_collector_delivery_elsewhere_batches_total");
     eprintln!(
-        "agents returned to the first collector: {}; batches each collector counts as missing: first {}, second {}",
+        "agents returned to the first collector: {}; batches each collector counts as missing: first {}, second {}; as received elsewhere: first {}, second {}",
         returned.is_some(),
         gaps(&first),
-        gaps(&second)
+        gaps(&second),
+        elsewhere(&first),
+        elsewhere(&second)
+    );
+    // The failback is no gap: the agents told the first collector (`dozor-elsewhere`) which
+    // batches the second acknowledged while it was away.
+    assert!(
+        returned.is_some(),
+        "the agents did not return to the first collector"
+    );
+    assert_eq!(
+        gaps(&first),
+        0.0,
+        "the first collector counts batches the second took as missing\n{}",
+        first.proc.output()
+    );
+    assert!(
+        elsewhere(&first) > 0.0,
+        "the first collector was told of no batch received elsewhere"
     );
 }

@@ -13,9 +13,13 @@
 //! Acknowledgements complete out of order; the buffer's position moves over the settled
 //! prefix ([`super::window`]).
 //!
+//! Each request tells its endpoint which batches other endpoints acknowledged meanwhile
+//! ([`super::handover`]), so that a failback is not counted as a gap.
+//!
 //! Every request's outcome and breaker state is published on the admin board.
 
 use super::breaker::Breaker;
+use super::handover::Handover;
 use super::retry::{Backoff, Failure};
 use super::stats::ExportStats;
 use super::transport::{Body, Transport};
@@ -60,6 +64,8 @@ pub struct Lanes {
     recovered: tokio::sync::Notify,
     /// Where each request's outcome is published for `dozor-agent status`.
     board: Arc<Board>,
+    /// Which endpoint acknowledged what (`dozor-elsewhere`).
+    handover: Handover,
 }
 
 /// How long a repeated failure of one endpoint stays quiet in the log.
@@ -90,6 +96,7 @@ impl Lanes {
             logged: Mutex::new(vec![None; n]),
             recovered: tokio::sync::Notify::new(),
             board,
+            handover: Handover::new(n),
         }
     }
 
@@ -120,8 +127,12 @@ impl Lanes {
             if !allowed {
                 continue;
             }
-            let delivery = Some((seq, self.wal.oldest()));
+            let told = self.handover.header(i);
+            let delivery = Some((seq, self.wal.oldest(), told.header.as_str()));
             let result = self.transport.send(i, body, delivery).await;
+            if result.is_ok() {
+                self.handover.acknowledged(i, seq, &told);
+            }
             let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
             match &result {
                 Ok(_) | Err(Failure::Permanent { .. }) => breakers[i].success(),

@@ -18,6 +18,7 @@
 mod breaker;
 pub mod config;
 mod counts;
+mod handover;
 mod lanes;
 pub mod logs;
 mod progress;

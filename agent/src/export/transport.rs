@@ -1,7 +1,7 @@
 //! One OTLP export call to one endpoint, over gRPC or HTTP/protobuf, for one signal (metrics
 //! or logs: [`Signal`] gives the method, the path and the response type), with the delivery
 //! headers of the protocol (`dozor-agent`, `dozor-stream`, `dozor-seq`, `dozor-oldest`,
-//! `authorization`), and the answer classified ([`super::retry`]).
+//! `dozor-elsewhere` ([`super::handover`]), `authorization`), and the answer classified ([`super::retry`]).
 //!
 //! Batches are stored encoded in the buffer, so gRPC sends them through a pass-through codec
 //! (no decode and re-encode); tonic applies gRPC gzip itself.
@@ -155,7 +155,8 @@ impl Transport {
         }
     }
 
-    /// Sends `body` to endpoint `i`: WAL record `seq` with `oldest` (`Some((seq, oldest))`), or
+    /// Sends `body` to endpoint `i`: WAL record `seq` with `oldest` and the runs other endpoints
+    /// acknowledged (`Some((seq, oldest, elsewhere))`; an empty `elsewhere` sends no header), or
     /// outside the buffer and its sequence (`None`: the agent's own counters when the buffer
     /// refuses them; cumulative values, so resending is harmless). `Ok` carries the number of
     /// points (log records) the collector reported as not stored (OTLP partial success).
@@ -163,13 +164,16 @@ impl Transport {
         &self,
         i: usize,
         body: &Body,
-        delivery: Option<(u64, u64)>,
+        delivery: Option<(u64, u64, &str)>,
     ) -> Result<i64, Failure> {
         let mut headers = vec![("dozor-agent", self.sender.agent.clone())];
-        if let Some((seq, oldest)) = delivery {
+        if let Some((seq, oldest, elsewhere)) = delivery {
             headers.push(("dozor-stream", self.sender.stream.clone()));
             headers.push(("dozor-seq", seq.to_string()));
             headers.push(("dozor-oldest", oldest.to_string()));
+            if !elsewhere.is_empty() {
+                headers.push(("dozor-elsewhere", elsewhere.to_string()));
+            }
         }
         let auth = self.sender.token.as_ref().map(Token::header_value);
         match &self.kind {

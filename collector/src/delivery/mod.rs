@@ -9,6 +9,11 @@
 //! never arrived is a gap: counted per agent and logged once with the missing range. The first
 //! request of an unknown stream sets its floor; a new stream is never a gap by itself.
 //!
+//! An agent with several endpoints fails over between collectors. When it sends to this one it
+//! lists, in `dozor-elsewhere` ([`parse_elsewhere`]), the sequence ranges other collectors
+//! acknowledged since this one last acknowledged anything of the stream: they are settled as
+//! received elsewhere (counted once per sequence number, not missing), so a failback is no gap.
+//!
 //! A stream's decision and store happen under that stream's own lock, so a redelivery that
 //! arrives while the original is still being stored (the agent timed out) waits and is then
 //! recognised as a duplicate: a batch is stored once.
@@ -20,7 +25,8 @@
 //! ```text
 //! A <agent> <stream> <seq> <points>   a batch was accepted (points: data points decoded from it)
 //! F <agent> <stream> <floor>          the floor moved to <floor> (also written for a new stream)
-//! R <agent> <stream> <first> <last>   a received run above the floor (compacted files only)
+//! R <agent> <stream> <first> <last>   a received run above the floor (compacted files), or a
+//!                                     run received elsewhere (`dozor-elsewhere`)
 //! ```
 //!
 //! `<agent>` is printable ASCII without spaces (at most 128 bytes), `<stream>` 16 lowercase hex
@@ -88,6 +94,47 @@ pub struct Batch {
     pub seq: u64,
     /// `dozor-oldest`.
     pub oldest: u64,
+    /// `dozor-elsewhere`: runs (first, last) other collectors acknowledged.
+    pub elsewhere: Vec<(u64, u64)>,
+}
+
+/// Most runs one `dozor-elsewhere` header may list.
+pub const MAX_ELSEWHERE_RANGES: usize = 16;
+
+/// Longest `dozor-elsewhere` value accepted: 16 runs of two 20-digit numbers, with separators.
+pub const MAX_ELSEWHERE_BYTES: usize = MAX_ELSEWHERE_RANGES * 42;
+
+/// Parses `dozor-elsewhere`: comma-separated runs `first-last` (or one `seq`), decimal `u64`,
+/// `first <= last`, at most [`MAX_ELSEWHERE_RANGES`] runs in at most [`MAX_ELSEWHERE_BYTES`].
+pub fn parse_elsewhere(value: &str) -> Result<Vec<(u64, u64)>, String> {
+    if value.len() > MAX_ELSEWHERE_BYTES {
+        return Err(format!(
+            "dozor-elsewhere longer than {MAX_ELSEWHERE_BYTES} bytes"
+        ));
+    }
+    let bad =
+        || "dozor-elsewhere must be comma-separated first-last runs of decimal u64".to_string();
+    let mut out = Vec::new();
+    for run in value.split(',') {
+        let (a, b) = run.split_once('-').unwrap_or((run, run));
+        let num = |x: &str| -> Result<u64, String> {
+            match x.bytes().all(|c| c.is_ascii_digit()) {
+                true => x.parse().map_err(|_| bad()),
+                false => Err(bad()),
+            }
+        };
+        let (first, last) = (num(a)?, num(b)?);
+        if first > last {
+            return Err("dozor-elsewhere run ends before it starts".into());
+        }
+        out.push((first, last));
+    }
+    if out.len() > MAX_ELSEWHERE_RANGES {
+        return Err(format!(
+            "dozor-elsewhere lists more than {MAX_ELSEWHERE_RANGES} runs"
+        ));
+    }
+    Ok(out)
 }
 
 /// A batch the ledger could not record (its disk is full): it must be refused, so that the
@@ -118,6 +165,9 @@ pub struct DeliveryRow {
     pub duplicate_points: u64,
     /// Batches that will never arrive (gaps).
     pub missing_batches: u64,
+    /// Batches the agent said another collector acknowledged (`dozor-elsewhere`), settled
+    /// here as received elsewhere rather than missing.
+    pub elsewhere_batches: u64,
 }
 
 #[derive(Debug)]
@@ -278,6 +328,9 @@ impl Delivery {
         if !duplicate {
             ledger::accepted(&mut lines, &batch.key, batch.seq, points);
         }
+        for (first, last) in &batch.elsewhere {
+            ledger::range(&mut lines, &batch.key, *first, *last);
+        }
         if batch.oldest > known.unwrap_or(batch.oldest) {
             ledger::floor(&mut lines, &batch.key, batch.oldest);
         }
@@ -299,6 +352,12 @@ impl Delivery {
         if !duplicate {
             missing.extend(tracked.stream.insert(batch.seq));
         }
+        let mut elsewhere = 0;
+        for (first, last) in &batch.elsewhere {
+            let (new, given_up) = tracked.stream.insert_elsewhere(*first, *last);
+            elsewhere += new;
+            missing.extend(given_up);
+        }
         if batch.oldest > tracked.stream.floor() {
             missing.extend(tracked.stream.advance(batch.oldest));
         }
@@ -319,6 +378,10 @@ impl Delivery {
             debug!(agent = %batch.key.agent, stream = %batch.key.stream, seq = batch.seq, "Duplicate batch not stored.");
         } else {
             counts.row.accepted_batches += 1;
+        }
+        counts.row.elsewhere_batches += elsewhere;
+        if elsewhere > 0 {
+            debug!(agent = %batch.key.agent, stream = %batch.key.stream, batches = elsewhere, "Batches acknowledged by another collector.");
         }
         for m in &missing {
             counts.row.missing_batches += m.batches();

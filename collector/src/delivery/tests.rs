@@ -8,6 +8,7 @@ fn batch(agent: &str, seq: u64, oldest: u64) -> Batch {
         key: StreamKey::new(agent, STREAM),
         seq,
         oldest,
+        elsewhere: Vec::new(),
     }
 }
 
@@ -44,6 +45,7 @@ fn duplicates_and_gaps_are_counted_per_agent() {
                 duplicate_batches: 1,
                 duplicate_points: 10,
                 missing_batches: 2,
+                elsewhere_batches: 0,
             },
             DeliveryRow {
                 agent: "a2".into(),
@@ -53,6 +55,63 @@ fn duplicates_and_gaps_are_counted_per_agent() {
         ]
     );
     assert_eq!(d.stream(&StreamKey::new("a1", STREAM)).unwrap().floor(), 10);
+}
+
+/// A failback: collector A saw 1..=3, the agent went to B for 4..=9, came back to A with 10
+/// and `dozor-elsewhere: 4-9` and `dozor-oldest: 10`. Nothing is missing; a second run in the
+/// header that was already told is not counted twice; the ledger replays it.
+#[test]
+fn ranges_received_elsewhere_are_not_gaps_and_survive_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let d = Delivery::with_ledger(&path, 1 << 20, Duration::from_secs(60)).unwrap();
+    for seq in 1..=3 {
+        d.deliver(&batch("a1", seq, 1), 1, || ()).unwrap();
+    }
+    let mut back = batch("a1", 10, 10);
+    back.elsewhere = vec![(4, 6), (5, 9)];
+    d.deliver(&back, 1, || ()).unwrap();
+    let mut next = batch("a1", 11, 11);
+    next.elsewhere = vec![(4, 9)];
+    d.deliver(&next, 1, || ()).unwrap();
+    let row = &d.rows()[0];
+    assert_eq!((row.missing_batches, row.elsewhere_batches), (0, 6));
+    let key = StreamKey::new("a1", STREAM);
+    assert_eq!(d.stream(&key).unwrap().floor(), 12);
+    drop(d);
+    // Replayed: 4..=9 are settled, so an agent that says oldest 12 reveals no gap.
+    let d = Delivery::with_ledger(&path, 1 << 20, Duration::from_secs(60)).unwrap();
+    assert_eq!(d.stream(&key).unwrap().floor(), 12);
+}
+
+#[test]
+fn the_elsewhere_header_is_bounded_and_checked() {
+    assert_eq!(
+        parse_elsewhere("120-156,200-210,7").unwrap(),
+        vec![(120, 156), (200, 210), (7, 7)]
+    );
+    let sixteen: Vec<String> = (0..16)
+        .map(|i| format!("{}-{}", u64::MAX - 40 + i, u64::MAX - 20 + i))
+        .collect();
+    assert_eq!(parse_elsewhere(&sixteen.join(",")).unwrap().len(), 16);
+    for bad in [
+        "",
+        "1-",
+        "-1",
+        "a-b",
+        "5-3",
+        "1-2,",
+        "+1-2",
+        "1 - 2",
+        "1-2-3",
+        "18446744073709551616",
+    ] {
+        assert!(parse_elsewhere(bad).is_err(), "{bad:?} accepted");
+    }
+    let seventeen: Vec<String> = (0..17).map(|i| format!("{}", 2 * i)).collect();
+    assert!(parse_elsewhere(&seventeen.join(",")).is_err());
+    let long = format!("1-{}", "0".repeat(MAX_ELSEWHERE_BYTES));
+    assert!(parse_elsewhere(&long).unwrap_err().contains("longer than"));
 }
 
 #[test]

@@ -100,6 +100,31 @@ impl Stream {
         given_up
     }
 
+    /// Records `first..=last` as received by another collector of the same agent (the
+    /// `dozor-elsewhere` header): settled, not missing. Returns how many of those sequence
+    /// numbers were not settled here before (at or above the floor and not yet received), so
+    /// that a range told twice is counted once, and the holes given up to keep the set bounded.
+    pub fn insert_elsewhere(&mut self, first: u64, last: u64) -> (u64, Vec<Missing>) {
+        let first = first.max(self.floor);
+        if first > last {
+            return (0, Vec::new());
+        }
+        let mut new = last - first + 1;
+        // Subtract what is already received inside first..=last.
+        let from = self
+            .ranges
+            .range(..=first)
+            .next_back()
+            .map_or(first, |(s, _)| *s);
+        for (s, e) in self.ranges.range(from..=last) {
+            let (a, b) = ((*s).max(first), (*e).min(last));
+            if a <= b {
+                new -= b - a + 1;
+            }
+        }
+        (new, self.insert_range(first, last))
+    }
+
     /// Records one received batch. Returns the holes given up to keep the set bounded.
     pub fn insert(&mut self, seq: u64) -> Vec<Missing> {
         self.insert_range(seq, seq)
@@ -191,6 +216,39 @@ mod tests {
         assert_eq!(s.advance(12), vec![]);
         assert_eq!(s.advance(20), vec![m(16, 19)]);
         assert_eq!(s.floor(), 20);
+    }
+
+    #[test]
+    fn ranges_received_elsewhere_are_not_missing() {
+        let mut s = Stream::new(10);
+        s.insert(10);
+        s.insert(11);
+        // Another collector took 12..=20 while this one was away; then 21 arrives here.
+        s.insert(21);
+        assert_eq!(s.insert_elsewhere(12, 20), (9, vec![]));
+        assert_eq!(s.floor(), 22);
+        assert_eq!(s.advance(22), vec![]);
+        // Told again: nothing new.
+        assert_eq!(s.insert_elsewhere(12, 20), (0, vec![]));
+    }
+
+    #[test]
+    fn an_elsewhere_range_overlapping_received_seqs_counts_only_the_rest() {
+        let mut s = Stream::new(0);
+        s.insert(0);
+        s.insert(5);
+        s.insert(6);
+        s.insert(9);
+        // 1..=9: 5, 6 and 9 were received here; 1, 2, 3, 4, 7, 8 elsewhere.
+        assert_eq!(s.insert_elsewhere(1, 9), (6, vec![]));
+        assert_eq!(s.floor(), 10);
+        assert_eq!(s.ranges().count(), 0);
+        // Below the floor: nothing.
+        assert_eq!(s.insert_elsewhere(0, 3), (0, vec![]));
+        // Partly above: only the part above counts; a gap left below still is one.
+        s.insert(15);
+        assert_eq!(s.insert_elsewhere(12, 16), (4, vec![]));
+        assert_eq!(s.advance(17), vec![m(10, 11)]);
     }
 
     #[test]

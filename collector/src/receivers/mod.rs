@@ -21,7 +21,9 @@ pub mod traces;
 use crate::admission::senders::Sender;
 use crate::admission::tokens::Scope;
 use crate::admission::{Admitted, Gate, Refused};
-use crate::delivery::{Batch, Delivered, Delivery, StreamKey, valid_agent, valid_stream};
+use crate::delivery::{
+    Batch, Delivered, Delivery, StreamKey, parse_elsewhere, valid_agent, valid_stream,
+};
 use crate::exporters::elasticsearch::outbox::Outbox;
 use crate::store::Store;
 use crate::store::budget::SeriesBudget;
@@ -155,10 +157,15 @@ pub fn delivery_batch(
             "dozor-agent must be 1 to 128 printable ASCII characters without spaces".into(),
         );
     }
+    let elsewhere = match get("dozor-elsewhere") {
+        Some(v) => parse_elsewhere(v)?,
+        None => Vec::new(),
+    };
     Ok(Some(Batch {
         key: StreamKey::new(agent, stream),
         seq,
         oldest,
+        elsewhere,
     }))
 }
 

@@ -180,6 +180,9 @@ impl Telemetry {
             per_agent(&catalogue::DELIVERY_MISSING_BATCHES, delivery, |r| {
                 r.missing_batches
             }),
+            per_agent(&catalogue::DELIVERY_ELSEWHERE_BATCHES, delivery, |r| {
+                r.elsewhere_batches
+            }),
             family(&catalogue::DELIVERY_LEDGER_ERRORS, |s| {
                 s.push(row(&[], Value::Number(delivery.ledger_errors as f64)))
             }),
@@ -226,7 +229,7 @@ impl Telemetry {
 }
 
 /// The order in which [`Telemetry::families`] builds its families.
-static ALL_RENDERED: [&MetricDef; 16] = [
+static ALL_RENDERED: [&MetricDef; 17] = [
     catalogue::RECEIVED_POINTS.def(),
     catalogue::REQUESTS.def(),
     catalogue::REFUSED_REQUESTS.def(),
@@ -241,6 +244,7 @@ static ALL_RENDERED: [&MetricDef; 16] = [
     catalogue::DELIVERY_DUPLICATE_BATCHES.def(),
     catalogue::DELIVERY_DUPLICATE_POINTS.def(),
     catalogue::DELIVERY_MISSING_BATCHES.def(),
+    catalogue::DELIVERY_ELSEWHERE_BATCHES.def(),
     catalogue::DELIVERY_LEDGER_ERRORS.def(),
     catalogue::DELIVERY_LEDGER_FILESYSTEM_FREE.def(),
 ];

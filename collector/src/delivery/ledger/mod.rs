@@ -118,6 +118,12 @@ pub fn floor(out: &mut String, key: &StreamKey, floor: u64) {
     let _ = writeln!(out, "F {} {} {floor}", key.agent, key.stream);
 }
 
+/// Appends `R <agent> <stream> <first> <last>`: a run received (here or, told by the agent's
+/// `dozor-elsewhere`, by another collector).
+pub fn range(out: &mut String, key: &StreamKey, first: u64, last: u64) {
+    let _ = writeln!(out, "R {} {} {first} {last}", key.agent, key.stream);
+}
+
 /// Every stream's state, as the compacted file holds it: `F` then its `R` lines.
 pub fn compacted<'a>(streams: impl Iterator<Item = (&'a StreamKey, &'a Stream)>) -> String {
     let mut sorted: Vec<_> = streams.collect();
@@ -126,7 +132,7 @@ pub fn compacted<'a>(streams: impl Iterator<Item = (&'a StreamKey, &'a Stream)>)
     for (key, s) in sorted {
         floor(&mut out, key, s.floor());
         for (first, last) in s.ranges() {
-            let _ = writeln!(out, "R {} {} {first} {last}", key.agent, key.stream);
+            range(&mut out, key, first, last);
         }
     }
     out

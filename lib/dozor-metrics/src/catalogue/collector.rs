@@ -116,6 +116,14 @@ metrics! {
             source: "sequence numbers below the agent's dozor-oldest that never arrived (gaps), per agent",
             description: "Batches each agent will never deliver: gaps in its sequence numbers.",
         },
+        DELIVERY_ELSEWHERE_BATCHES {
+            name: "dozor.collector.delivery.elsewhere.batches",
+            instrument: Counter,
+            unit: "{batch}",
+            attributes: ["agent"],
+            source: "sequence numbers the agent's dozor-elsewhere header said another collector acknowledged, settled here as received elsewhere (not missing), each counted once, per agent",
+            description: "Batches each agent delivered to another collector while failed over, not counted as gaps here.",
+        },
         DELIVERY_LEDGER_ERRORS {
             name: "dozor.collector.delivery.ledger.errors",
             instrument: Counter,
