@@ -312,6 +312,23 @@ fn postgresql_role_without_pg_monitor_gets_the_grant() {
         ],
         &agent,
     );
+    // `check` names the same problem on its first line, and exits 1.
+    let (code, out, _, _) = cli(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "check",
+        "postgresql/shop",
+    ]);
+    let first = out.lines().next().unwrap_or_default();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        first.contains("ERROR: postgresql/shop failed") && first.contains("(permission)"),
+        "{out}"
+    );
+    assert!(
+        first.contains("Fix:") && first.contains("pg_monitor"),
+        "{out}"
+    );
     // The fix is the fix: granted, the same agent becomes healthy.
     pg::admin("postgres").batch_execute(&grant).unwrap();
     wait_status(&cfg, 0, &["OK:", "healthy"], &agent);
@@ -346,6 +363,20 @@ fn hung_integration_and_stuck_exporter_still_answer() {
     assert!(
         out.lines()
             .any(|l| l.trim_start().starts_with("postgresql/stuck") && l.contains(" timeout ")),
+        "{out}"
+    );
+    // `check` of the hung integration gives up at its timeout (2 s) and says so first.
+    let (code, out, _, took) = cli(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "check",
+        "postgresql/stuck",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(took < Duration::from_secs(10), "check took {took:?}");
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("ERROR: postgresql/stuck failed") && first.contains("timeout"),
         "{out}"
     );
 }
