@@ -5,8 +5,8 @@
 //! Plain `std` sockets: the answer is one small document from loopback, and a client without a
 //! runtime can be used from any subcommand (`status`, `top`, `diagnose`, `flare`).
 
+use super::config::AdminConfig;
 use super::status::Status;
-use crate::config::AdminConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};

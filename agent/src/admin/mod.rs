@@ -10,6 +10,7 @@
 
 pub mod attention;
 pub mod client;
+pub mod config;
 pub mod report;
 pub mod server;
 pub mod snapshot;
