@@ -193,7 +193,12 @@ mod tests {
             load("admin:\n  listen: '[::1]:9'\n"),
             Ok(Some("[::1]:9".parse().unwrap()))
         );
-        assert_eq!(load(""), Ok(Some(DEFAULT_ADMIN_LISTEN.parse().unwrap())));
+        assert_eq!(
+            load(""),
+            Ok(Some(
+                crate::admin::config::DEFAULT_ADMIN_LISTEN.parse().unwrap()
+            ))
+        );
     }
 
     #[test]
